@@ -1,0 +1,104 @@
+"""The app factory: builds the ASGI app from settings; the lifespan owns every long-lived object."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker
+from server.http import api, health, pages_admin, pages_auth, pages_clients, pages_home
+from server.http.errors import http_exception, server_error
+from server.http.security import CSRFMiddleware, SecurityHeadersMiddleware
+from server.http.templating import make_templates
+from server.observability import Metrics, ObservabilityMiddleware
+from server.ratelimit import SlidingWindowLimiter
+from server.state import AppState
+
+log = logging.getLogger("tandem.app")
+
+# Later domains plug in here: each returns its routes and may start/stop things in the lifespan.
+Extension = Callable[[AppState], contextlib.AbstractAsyncContextManager[None]]
+
+
+def base_routes() -> list[BaseRoute]:
+    return [
+        *health.routes,
+        *pages_auth.routes,
+        *pages_home.routes,
+        *pages_clients.routes,
+        *pages_admin.routes,
+        *api.routes,
+        Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
+    ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    extra_routes: list[BaseRoute] | None = None,
+    extensions: list[Extension] | None = None,
+) -> Starlette:
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        redis_client: Any | None = None
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+
+            redis_client = aioredis.from_url(settings.redis_url, decode_responses=False)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            db=make_sessionmaker(engine),
+            hasher=PasswordHasher(),
+            metrics=metrics,
+            login_limiter=SlidingWindowLimiter(
+                settings.login_max_failures, settings.login_window_seconds
+            ),
+            redis=redis_client,
+        )
+        app.state.tandem = state
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for extension in extensions or []:
+                    await stack.enter_async_context(extension(state))
+                log.info(
+                    "started",
+                    extra={"database": engine.dialect.name, "redis": bool(redis_client)},
+                )
+                yield
+        finally:
+            if redis_client is not None:
+                await redis_client.aclose()
+            await engine.dispose()
+
+    routes = [*base_routes(), *(extra_routes or [])]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_exception, Exception: server_error},
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics, routes=routes),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+            Middleware(
+                CSRFMiddleware,
+                secret=settings.secret_key,
+                secure_cookies=settings.cookies_secure,
+            ),
+        ],
+    )
+    app.state.templates = make_templates()
+    app.state.settings = settings
+    return app

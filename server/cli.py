@@ -1,0 +1,176 @@
+"""`tandem` command line: serve, migrate, create-user, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from server.config import ConfigError, Settings, load_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"tandem: configuration error: {exc}", file=sys.stderr)
+        print("See docs/operations.md for every setting.", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from server.migrate import upgrade
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    print(f"tandem: database is at the latest schema ({_redacted(settings.database_url)})")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from server.observability import configure_logging
+    from server.wiring import build_app
+
+    configure_logging(settings.log_level, settings.log_format)
+    config = uvicorn.Config(
+        build_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        ws_max_size=64 * 1024,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    second = getpass.getpass("Password (again): ")
+    if first != second:
+        raise SystemExit("tandem: the passwords do not match")
+    return first
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from argon2 import PasswordHasher
+
+    from server.db import make_engine, make_sessionmaker, transaction
+    from server.models import UserRole
+    from server.services.accounts import AccountError, create_user
+    from server.services.audit import Actor, add_audit
+
+    password = _read_password(args.password_stdin)
+
+    async def run() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                user = await create_user(
+                    session,
+                    PasswordHasher(),
+                    email=args.email,
+                    name=args.name,
+                    password=password,
+                    role=UserRole(args.role),
+                )
+                add_audit(
+                    session,
+                    Actor("system", None, "cli"),
+                    "user.create",
+                    object_type="user",
+                    object_id=user.id,
+                    detail={"role": args.role},
+                )
+                return user.email
+        finally:
+            await engine.dispose()
+
+    try:
+        email = asyncio.run(run())
+    except AccountError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return 1
+    print(f"tandem: created {args.role} {email}")
+    return 0
+
+
+def cmd_demo(settings: Settings, host: str, port: int) -> int:
+    from server.demo import seed_demo
+
+    cmd_migrate(settings)
+    base = settings.public_base_url or f"http://{host}:{port}"
+    info = asyncio.run(seed_demo(settings, base))
+    print()
+    print("  Tandem demo is starting.")
+    print(f"  Open {base}/login and sign in as")
+    print(f"      email:    {info.email}")
+    print(f"      password: {info.password}")
+    for line in info.extra_lines:
+        print(f"  {line}")
+    print("  All data is synthetic. Press Ctrl+C to stop.")
+    print()
+    sys.stdout.flush()
+    return serve(settings, host, port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tandem",
+        description="Tandem: telehealth sessions for hybrid therapy practices.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_serve = sub.add_parser("serve", help="run the web app with uvicorn")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+
+    sub.add_parser("migrate", help="bring the database to the latest schema")
+
+    p_user = sub.add_parser(
+        "create-user", help="create a therapist or admin (password from a prompt or stdin)"
+    )
+    p_user.add_argument("--email", required=True)
+    p_user.add_argument("--name", required=True)
+    p_user.add_argument("--role", choices=["therapist", "admin"], default="therapist")
+    p_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+    p_demo = sub.add_parser(
+        "demo", help="migrate, seed synthetic demo data, serve, and print how to sign in"
+    )
+    p_demo.add_argument("--host", default="127.0.0.1")
+    p_demo.add_argument("--port", type=int, default=8000)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = _settings_or_exit()
+    if args.command == "serve":
+        return serve(settings, args.host, args.port)
+    if args.command == "migrate":
+        return cmd_migrate(settings)
+    if args.command == "create-user":
+        return cmd_create_user(settings, args)
+    if args.command == "demo":
+        return cmd_demo(settings, args.host, args.port)
+    raise AssertionError(args.command)  # argparse only lets known commands through
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

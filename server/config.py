@@ -1,0 +1,184 @@
+"""Settings read from the environment (and an optional `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "TANDEM_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    var_dir: Path
+    storage_dir: Path
+    redis_url: str | None = None
+    public_base_url: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "json"
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_seconds: int = 3600
+    join_link_grace_minutes: int = 30
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def cookies_secure(self) -> bool:
+        # The demo runs on http://127.0.0.1, where a Secure cookie would never come back.
+        return bool(self.public_base_url and self.public_base_url.startswith("https://"))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE, got {raw!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(
+            f"{ENV_PREFIX}{name} must be between {minimum} and {maximum}, got {value}"
+        )
+    return value
+
+
+def _urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(ENV_PREFIX + name, "")
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(schemes):
+            raise ConfigError(f"{ENV_PREFIX}{name}: {url!r} must start with one of {schemes}")
+    return urls
+
+
+def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
+    url = env.get(ENV_PREFIX + "DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'tandem.db'}"
+    # Operators paste the URLs their provider hands out; map them to the async drivers we ship.
+    if url.startswith("postgres://"):
+        url = "postgresql+asyncpg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+    elif url.startswith("sqlite:///"):
+        url = "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            f"{ENV_PREFIX}DATABASE_URL must be a sqlite:/// or postgresql:// URL, got {url!r}"
+        )
+    return url
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
+    key = env.get(ENV_PREFIX + "SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters")
+        return key
+    # Generated once and kept, so sessions and join links survive restarts.
+    path = var_dir / "secret_key"
+    if path.is_file():
+        stored = path.read_text(encoding="utf-8").strip()
+        if len(stored) >= 32:
+            return stored
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    env: dict[str, str] = {}
+    if dotenv is not None:
+        env.update(read_dotenv(dotenv))
+    env.update(os.environ if environ is None else environ)
+
+    var_dir = Path(env.get(ENV_PREFIX + "VAR_DIR") or "var").resolve()
+    storage_dir = Path(env.get(ENV_PREFIX + "STORAGE_DIR") or var_dir / "recordings").resolve()
+
+    redis_url = env.get(ENV_PREFIX + "REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_URL must be a redis:// URL, got {redis_url!r}")
+
+    public_base_url = (env.get(ENV_PREFIX + "PUBLIC_BASE_URL") or "").rstrip("/") or None
+    if public_base_url:
+        parts = urlsplit(public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"{ENV_PREFIX}PUBLIC_BASE_URL must look like https://tandem.example.org,"
+                f" got {public_base_url!r}"
+            )
+
+    log_level = (env.get(ENV_PREFIX + "LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    log_format = (env.get(ENV_PREFIX + "LOG_FORMAT") or "json").lower()
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT must be json or text")
+
+    turn_urls = _urls(env, "TURN_URLS", ("turn:", "turns:"))
+    turn_secret = env.get(ENV_PREFIX + "TURN_SECRET") or None
+    if turn_urls and not turn_secret:
+        raise ConfigError(f"{ENV_PREFIX}TURN_URLS is set but {ENV_PREFIX}TURN_SECRET is not")
+
+    return Settings(
+        database_url=_database_url(env, var_dir),
+        secret_key=_secret_key(env, var_dir),
+        var_dir=var_dir,
+        storage_dir=storage_dir,
+        redis_url=redis_url,
+        public_base_url=public_base_url,
+        log_level=log_level,
+        log_format=log_format,
+        session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 60, 5, 24 * 60),
+        session_absolute_hours=_int(env, "SESSION_ABSOLUTE_HOURS", 12, 1, 24 * 14),
+        login_max_failures=_int(env, "LOGIN_MAX_FAILURES", 5, 1, 1000),
+        login_window_seconds=_int(env, "LOGIN_WINDOW_SECONDS", 300, 10, 86400),
+        stun_urls=_urls(env, "STUN_URLS", ("stun:", "stuns:")),
+        turn_urls=turn_urls,
+        turn_secret=turn_secret,
+        turn_ttl_seconds=_int(env, "TURN_TTL_SECONDS", 3600, 60, 86400),
+        join_link_grace_minutes=_int(env, "JOIN_LINK_GRACE_MINUTES", 30, 0, 24 * 60),
+    )

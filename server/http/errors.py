@@ -1,0 +1,70 @@
+"""Friendly pages for browsers, JSON for API calls; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .context import wants_json
+from .templating import render
+
+log = logging.getLogger("tandem.errors")
+
+TITLES = {
+    400: "That request did not make sense",
+    401: "Please sign in",
+    403: "You do not have access to this",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    410: "This link is no longer valid",
+    413: "That was too large",
+    422: "Some details need fixing",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    410: "gone",
+    413: "payload_too_large",
+    422: "invalid",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    if wants_json(request):
+        return JSONResponse(
+            {"error": {"code": CODES.get(status, "error"), "message": message}},
+            status_code=status,
+            headers=headers,
+        )
+    response: Response = render(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, "Error"), "message": message},
+        status_code=status,
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(request, exc.status_code, exc.detail, dict(exc.headers or {}))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return error_response(request, 500, "The error has been logged. Please try again in a moment.")

@@ -1,0 +1,34 @@
+"""Everything long-lived the app owns, created in the lifespan and closed with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.config import Settings
+from server.observability import Metrics
+from server.ratelimit import SlidingWindowLimiter
+from server.services.accounts import SessionPolicy
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    hasher: PasswordHasher
+    metrics: Metrics
+    login_limiter: SlidingWindowLimiter
+    redis: Any | None = None  # redis.asyncio.Redis when configured
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session_policy(self) -> SessionPolicy:
+        return SessionPolicy(
+            idle=timedelta(minutes=self.settings.session_idle_minutes),
+            absolute=timedelta(hours=self.settings.session_absolute_hours),
+        )

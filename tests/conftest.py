@@ -1,0 +1,63 @@
+"""Fixtures shared by every test folder: real services, or a loud skip (a failure in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("TANDEM_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TANDEM_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("TANDEM_TEST_PG_USER", "postgres")
+REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def service_missing(what: str) -> None:
+    """Skip on a bare machine; CI sets TANDEM_REQUIRE_SERVICES=1 so the skip becomes a failure."""
+    if os.environ.get("TANDEM_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} is required (TANDEM_REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} not available, skipping")
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped afterwards."""
+    if not port_open(PG_HOST, PG_PORT):
+        service_missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}")
+    name = f"tandem_test_{secrets.token_hex(6)}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    host, _, rest = REDIS_URL.removeprefix("redis://").partition(":")
+    port = int(rest.split("/")[0] or 6379)
+    if not port_open(host, port):
+        service_missing(f"Redis at {host}:{port}")
+    return REDIS_URL

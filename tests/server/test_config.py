@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from server.config import ConfigError, load_settings, read_dotenv
+
+
+def test_defaults_are_embedded(tmp_path: Path) -> None:
+    settings = load_settings({"TANDEM_VAR_DIR": str(tmp_path)}, dotenv=None)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
+    assert settings.redis_url is None
+    assert settings.storage_dir == tmp_path / "recordings"
+    assert not settings.cookies_secure
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings({"TANDEM_VAR_DIR": str(tmp_path)}, dotenv=None).secret_key
+    second = load_settings({"TANDEM_VAR_DIR": str(tmp_path)}, dotenv=None).secret_key
+    assert first == second
+    assert len(first) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_https_base_url_makes_cookies_secure(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_PUBLIC_BASE_URL": "https://t.example.org/"},
+        dotenv=None,
+    )
+    assert settings.cookies_secure
+    assert settings.public_base_url == "https://t.example.org"
+
+
+def test_postgres_urls_map_to_the_async_driver(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_DATABASE_URL": "postgres://u@h/db"},
+        dotenv=None,
+    )
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("TANDEM_DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL"),
+        ("TANDEM_REDIS_URL", "http://localhost", "REDIS_URL"),
+        ("TANDEM_PUBLIC_BASE_URL", "tandem.example.org", "PUBLIC_BASE_URL"),
+        ("TANDEM_SECRET_KEY", "short", "SECRET_KEY"),
+        ("TANDEM_SESSION_IDLE_MINUTES", "soon", "SESSION_IDLE_MINUTES"),
+        ("TANDEM_SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES"),
+        ("TANDEM_LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("TANDEM_TURN_URLS", "turn:turn.example.org", "TURN_SECRET"),
+        ("TANDEM_STUN_URLS", "http://stun.example.org", "STUN_URLS"),
+    ],
+)
+def test_invalid_settings_are_refused_by_name(
+    tmp_path: Path, name: str, value: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings({"TANDEM_VAR_DIR": str(tmp_path), name: value}, dotenv=None)
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# comment\nexport TANDEM_LOG_LEVEL=debug\nTANDEM_REDIS_URL='redis://x:6379/0'\n"
+    )
+    assert read_dotenv(env_file)["TANDEM_REDIS_URL"] == "redis://x:6379/0"
+    settings = load_settings(
+        {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_LOG_LEVEL": "warning"}, dotenv=env_file
+    )
+    assert settings.log_level == "WARNING"
+    assert settings.redis_url == "redis://x:6379/0"
+
+
+def test_cli_refuses_invalid_configuration_with_a_clear_message(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "TANDEM_VAR_DIR": str(tmp_path),
+        "TANDEM_DATABASE_URL": "mysql://root@localhost/tandem",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "TANDEM_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_help_lists_the_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    for command in ("serve", "migrate", "create-user", "demo"):
+        assert command in result.stdout
