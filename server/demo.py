@@ -15,6 +15,7 @@ from server.models import Client, UserRole
 from server.services.accounts import create_user, find_user_by_email, set_password
 from server.services.audit import Actor, add_audit
 from server.services.clients import CaregiverInput, ClientInput, create_client
+from server.video.demo import seed_video_demo
 
 DEMO_EMAIL = "therapist@demo.tandem.test"
 DEMO_ADMIN_EMAIL = "admin@demo.tandem.test"
@@ -95,6 +96,7 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
             add_audit(session, actor, "demo.seed", detail={"as_of": date.today().isoformat()})
             info = DemoInfo(DEMO_EMAIL, password)
             info.extra_lines.append(f"(admin: {DEMO_ADMIN_EMAIL}, same password)")
+            info.extra_lines.extend(await seed_video_demo(session, therapist, settings, base_url))
             return info
     finally:
         await engine.dispose()

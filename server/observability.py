@@ -67,14 +67,9 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.sessions_live = Gauge(
-            "tandem_video_sessions_live",
-            "Video sessions hosted by this process.",
-            registry=self.registry,
-        )
-        self.participants = Gauge(
-            "tandem_video_participants",
-            "Participants connected to sessions hosted by this process.",
+        self.connections = Gauge(
+            "tandem_signaling_connections",
+            "Signaling WebSockets open on this process.",
             registry=self.registry,
         )
 

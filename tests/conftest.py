@@ -6,7 +6,9 @@ import asyncio
 import os
 import secrets
 import socket
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +63,7 @@ def redis_url() -> str:
     if not port_open(host, port):
         service_missing(f"Redis at {host}:{port}")
     return REDIS_URL
+
+
+# Shared test tooling lives in tests/support (importable by every test folder).
+sys.path.insert(0, str(Path(__file__).parent / "support"))

@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+
+from media import aiortc_compat, negotiation
+from media.aiortc_compat import PassthroughTrack
+from media.config import RelayConfig
+from media.errors import NegotiationError
+from media.feed import Feed
+from media.forwarded_track import ForwardedTrack
+from media.stats import Counters
+
+logger = logging.getLogger(__name__)
+
+OfferSink = Callable[[str, int], Awaitable[None]]
+StateSink = Callable[[str], Awaitable[None]]
+
+KINDS = ("audio", "video")
+
+
+@dataclass
+class Published:
+    transceiver: RTCRtpTransceiver
+    track: PassthroughTrack
+
+
+@dataclass
+class Slot:
+    """A relay-to-participant m-line carrying one publisher's track of one kind (or idle)."""
+
+    kind: str
+    transceiver: RTCRtpTransceiver
+    track: ForwardedTrack
+    feed: Feed | None = None
+
+    def request_keyframe(self) -> None:
+        if self.feed is not None:
+            self.feed.request_keyframe()
+
+
+def track_id(publisher_id: str, kind: str) -> str:
+    return f"{publisher_id}-{kind}"
+
+
+class Peer:
+    """The relay's peer connection with one participant, and its offer/answer state.
+
+    The relay always offers. At most one offer is outstanding; changes made while waiting for
+    the answer are folded into the next offer, sent as soon as the answer is applied.
+    """
+
+    def __init__(
+        self,
+        participant_id: str,
+        *,
+        publish: bool,
+        config: RelayConfig,
+        counters: Counters,
+        on_offer: OfferSink,
+        on_state: StateSink | None,
+        first_revision: int = 0,
+    ) -> None:
+        self.participant_id = participant_id
+        self.publish = publish
+        self._config = config
+        self._counters = counters
+        self._on_offer = on_offer
+        self._on_state = on_state
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=[
+                    RTCIceServer(list(s.urls), s.username, s.credential) for s in config.ice_servers
+                ],
+                # One transport for everything: fewer ICE/DTLS handshakes, and what browsers do.
+                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            )
+        )
+        self.published: dict[str, Published] = {}
+        self.slots: list[Slot] = []
+        self._lock = asyncio.Lock()
+        # Continues the replaced connection's numbering, so a late answer meant for the old
+        # connection can never be mistaken for an answer to this one.
+        self._revision = first_revision
+        self._pending: int | None = None
+        self._dirty = False
+        self._closed = False
+        self._negotiated: dict[str, negotiation.Negotiated] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pc.on("connectionstatechange", self._state_changed)
+        if publish:
+            for kind in KINDS:
+                transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+                negotiation.force_codecs(transceiver)
+                track = aiortc_compat.make_passthrough_receiver(
+                    transceiver.receiver, kind, config.queue_capacity, counters.count_drop
+                )
+                self.published[kind] = Published(transceiver, track)
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def awaiting_answer(self) -> bool:
+        return self._pending is not None
+
+    def subscribe(self, feed: Feed) -> Slot:
+        """Forward ``feed`` to this participant, reusing an idle m-line of its kind if any."""
+        for slot in self.slots:
+            if slot.feed is feed:
+                return slot
+        idle = next((s for s in self.slots if s.feed is None and s.kind == feed.kind), None)
+        if idle is not None:
+            slot = idle
+        else:
+            transceiver = self.pc.addTransceiver(feed.kind, direction="sendonly")
+            negotiation.force_codecs(transceiver)
+            aiortc_compat.install_counting_encoder(
+                transceiver.sender,
+                negotiation.forced_codec(feed.kind),
+                self._counters.count_encode,
+            )
+            track = ForwardedTrack(
+                feed.kind,
+                track_id(feed.publisher_id, feed.kind),
+                self._config.queue_capacity,
+                self._counters,
+                feed.request_keyframe,
+            )
+            transceiver.sender.replaceTrack(track)
+            slot = Slot(feed.kind, transceiver, track)
+            # A subscriber's PLI/FIR becomes a (rate-limited) PLI to whoever the slot carries.
+            aiortc_compat.on_keyframe_request(transceiver.sender, slot.request_keyframe)
+            self.slots.append(slot)
+        slot.feed = feed
+        slot.transceiver.direction = "sendonly"
+        slot.track.set_id(track_id(feed.publisher_id, feed.kind))
+        slot.track.set_keyframe_requester(feed.request_keyframe)
+        # The browser tells whose track is whose by the stream id: the publisher's id.
+        aiortc_compat.set_sender_ids(
+            slot.transceiver.sender, feed.publisher_id, track_id(feed.publisher_id, feed.kind)
+        )
+        feed.add_sink(slot.track)
+        return slot
+
+    def unsubscribe(self, publisher_id: str) -> bool:
+        """Idle the m-lines carrying ``publisher_id``; they are reused by the next publisher."""
+        changed = False
+        for slot in self.slots:
+            if slot.feed is not None and slot.feed.publisher_id == publisher_id:
+                slot.feed.remove_sink(slot.track)
+                slot.feed = None
+                slot.track.detach()
+                slot.transceiver.direction = "inactive"
+                changed = True
+        return changed
+
+    async def negotiate(self) -> None:
+        """Send a new offer now, or right after the outstanding one is answered."""
+        async with self._lock:
+            if self._closed:
+                return
+            if self._pending is not None:
+                self._dirty = True
+                return
+            offer = await self.pc.createOffer()
+            offer_sdp = negotiation.restore_negotiated(
+                offer.sdp, self.pc.getTransceivers(), self._negotiated
+            )
+            if self._config.include_loopback:
+                aiortc_compat.add_loopback_candidates(self.pc)
+            await self.pc.setLocalDescription(RTCSessionDescription(offer_sdp, "offer"))
+            self._revision += 1
+            self._pending = self._revision
+            self._dirty = False
+            revision = self._revision
+            local_sdp = self.pc.localDescription.sdp
+        # Outside the lock: the sink may well deliver the answer before it returns.
+        await self._on_offer(local_sdp, revision)
+
+    async def apply_answer(self, sdp: str, revision: int) -> None:
+        async with self._lock:
+            if self._closed:
+                raise NegotiationError(f"{self.participant_id}: connection closed")
+            if self._pending is None or revision != self._pending:
+                raise NegotiationError(
+                    f"{self.participant_id}: answer for revision {revision}, "
+                    f"expected {self._pending}"
+                )
+            negotiation.parse_answer(sdp, self.pc.localDescription.sdp)
+            sending_before = {
+                id(s) for s in self.slots if s.transceiver.currentDirection == "sendonly"
+            }
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+            except Exception as exc:  # aiortc raises ValueError, OperationError, ...
+                raise NegotiationError(f"{self.participant_id}: {exc}") from exc
+            for slot in self.slots:
+                # A sender that was disabled until now has thrown away what it read meanwhile,
+                # the keyframe included: ask for a fresh one.
+                if (
+                    slot.transceiver.currentDirection == "sendonly"
+                    and id(slot) not in sending_before
+                ):
+                    slot.request_keyframe()
+            self._negotiated = negotiation.remember_negotiated(self.pc.getTransceivers())
+            self._pending = None
+            follow_up = self._dirty
+        if follow_up:
+            self._spawn(self.negotiate())
+
+    def _state_changed(self) -> None:
+        if self._on_state is not None:
+            self._spawn(self._on_state(self.pc.connectionState))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                logger.exception("%s: background negotiation/state task failed", self)
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def silence(self) -> None:
+        """Stop reporting state: the participant lives on in a replacement connection."""
+        self._on_state = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+        for slot in self.slots:
+            if slot.feed is not None:
+                slot.feed.remove_sink(slot.track)
+                slot.feed = None
+        await self.pc.close()
+        # Let the final state callback ("closed") run; cancel anything still negotiating.
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2)
+        for task in set(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def __repr__(self) -> str:
+        return f"Peer({self.participant_id!r}, publish={self.publish})"

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from media import aiortc_compat
+from media.config import RelayConfig
+from media.room import Room
+from media.stats import Counters, RelayStats
+
+
+class Relay:
+    """Forwarding SFU: rooms of peer connections, encoded media in, the same media out."""
+
+    def __init__(self, config: RelayConfig | None = None) -> None:
+        aiortc_compat.install()
+        self.config = config if config is not None else RelayConfig()
+        self._counters = Counters()
+        self._rooms: dict[str, Room] = {}
+
+    def room(self, room_id: str) -> Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = Room(room_id, self.config, self._counters)
+            self._rooms[room_id] = room
+        return room
+
+    def get_room(self, room_id: str) -> Room | None:
+        return self._rooms.get(room_id)
+
+    async def close_room(self, room_id: str) -> None:
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            await room.close()
+
+    async def close(self) -> None:
+        while self._rooms:
+            _, room = self._rooms.popitem()
+            await room.close()
+
+    def stats(self) -> RelayStats:
+        peers = sum(room.peer_count for room in self._rooms.values())
+        return self._counters.snapshot(rooms=len(self._rooms), peers=peers)

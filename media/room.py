@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from media.config import RelayConfig
+from media.errors import NegotiationError
+from media.feed import Feed
+from media.peer import KINDS, OfferSink, Peer, StateSink
+from media.stats import Counters
+
+logger = logging.getLogger(__name__)
+
+
+def _check_participant_id(participant_id: str) -> None:
+    # The id becomes the SDP msid stream id: a token without whitespace.
+    if not participant_id or any(c.isspace() for c in participant_id):
+        raise ValueError(f"participant id must be a non-empty token: {participant_id!r}")
+
+
+class Room:
+    """Participants of one session: whoever publishes is forwarded to everyone else."""
+
+    def __init__(self, room_id: str, config: RelayConfig, counters: Counters) -> None:
+        self.room_id = room_id
+        self._config = config
+        self._counters = counters
+        self._peers: dict[str, Peer] = {}
+        self._feeds: dict[str, dict[str, Feed]] = {}
+        # Membership changes are applied one at a time; offers go out after the change.
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    def participants(self) -> list[str]:
+        return list(self._peers)
+
+    @property
+    def peer_count(self) -> int:
+        return len(self._peers)
+
+    def feeds(self, publisher_id: str) -> dict[str, Feed]:
+        """The publisher's feeds by kind: where recorders and frame taps attach their sinks."""
+        return dict(self._feeds.get(publisher_id, {}))
+
+    def peer(self, participant_id: str) -> Peer | None:
+        return self._peers.get(participant_id)
+
+    async def join(
+        self,
+        participant_id: str,
+        *,
+        publish: bool,
+        on_offer: OfferSink,
+        on_state: StateSink | None = None,
+    ) -> None:
+        _check_participant_id(participant_id)
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError(f"room {self.room_id} is closed")
+            old = self._peers.pop(participant_id, None)
+            affected: list[Peer] = []
+            if old is not None and old.publish and not publish:
+                affected += await self._drop_feeds(participant_id)
+            peer = Peer(
+                participant_id,
+                publish=publish,
+                config=self._config,
+                counters=self._counters,
+                on_offer=on_offer,
+                on_state=on_state,
+                first_revision=old.revision if old is not None else 0,
+            )
+            self._peers[participant_id] = peer
+            if publish:
+                feeds = self._feeds.get(participant_id)
+                new_publisher = feeds is None
+                if feeds is None:
+                    feeds = {
+                        kind: Feed(
+                            participant_id, kind, self._counters, self._config.keyframe_interval
+                        )
+                        for kind in KINDS
+                    }
+                    self._feeds[participant_id] = feeds
+                for kind, feed in feeds.items():
+                    published = peer.published[kind]
+                    # On reconnect the subscribers' slots stay: only the source changes.
+                    feed.attach(published.transceiver.receiver, published.track)
+                if new_publisher:
+                    for other in self._peers.values():
+                        if other is not peer:
+                            for feed in feeds.values():
+                                other.subscribe(feed)
+                            affected.append(other)
+            for publisher_id, feeds in self._feeds.items():
+                if publisher_id != participant_id:
+                    for feed in feeds.values():
+                        peer.subscribe(feed)
+            affected.insert(0, peer)
+            if old is not None:
+                # The participant is still here: the old connection's "closed" is not news.
+                old.silence()
+                await old.close()
+        await self._negotiate(affected, must_succeed=peer)
+
+    async def answer(self, participant_id: str, sdp: str, revision: int) -> None:
+        peer = self._peers.get(participant_id)
+        if peer is None:
+            raise NegotiationError(f"unknown participant {participant_id!r} in {self.room_id}")
+        await peer.apply_answer(sdp, revision)
+
+    async def leave(self, participant_id: str) -> None:
+        async with self._lock:
+            peer = self._peers.pop(participant_id, None)
+            if peer is None:
+                return
+            affected = await self._drop_feeds(participant_id)
+            await peer.close()
+        await self._negotiate(affected, must_succeed=None)
+
+    async def request_keyframe(self, publisher_id: str) -> None:
+        feed = self._feeds.get(publisher_id, {}).get("video")
+        if feed is None:
+            raise NegotiationError(f"{publisher_id!r} publishes no video in {self.room_id}")
+        feed.request_keyframe()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            peers = list(self._peers.values())
+            self._peers.clear()
+            feeds = [feed for by_kind in self._feeds.values() for feed in by_kind.values()]
+            self._feeds.clear()
+        for peer in peers:
+            await peer.close()
+        for feed in feeds:
+            await feed.close()
+
+    async def _drop_feeds(self, publisher_id: str) -> list[Peer]:
+        feeds = self._feeds.pop(publisher_id, None)
+        if feeds is None:
+            return []
+        affected = [peer for peer in self._peers.values() if peer.unsubscribe(publisher_id)]
+        for feed in feeds.values():
+            await feed.close()
+        return affected
+
+    async def _negotiate(self, peers: list[Peer], must_succeed: Peer | None) -> None:
+        # One participant's broken signaling must not keep the others from their offers.
+        results = await asyncio.gather(*(p.negotiate() for p in peers), return_exceptions=True)
+        for peer, result in zip(peers, results, strict=True):
+            if isinstance(result, BaseException):
+                if peer is must_succeed:
+                    raise result
+                logger.warning("offer to %s in %s failed: %r", peer, self.room_id, result)

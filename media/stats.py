@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RelayStats:
+    rooms: int
+    peers: int
+    # Encoded frames (one av.Packet each, one or more RTP packets on the wire) handed to
+    # subscriber senders, and their payload bytes.
+    forwarded_packets: int
+    forwarded_bytes: int
+    # PLIs actually sent to publishers (after rate limiting).
+    keyframe_requests: int
+    # Frames dropped by bounded queues because their consumer fell behind.
+    dropped_packets: int
+    # Media decodes/encodes on the relay's own receivers/senders: must stay 0 when forwarding.
+    decode_calls: int
+    encode_calls: int
+
+
+class Counters:
+    """Mutable tallies shared by one relay's objects; read through ``snapshot``."""
+
+    def __init__(self) -> None:
+        self.forwarded_packets = 0
+        self.forwarded_bytes = 0
+        self.keyframe_requests = 0
+        self.dropped_packets = 0
+        self.decode_calls = 0
+        self.encode_calls = 0
+
+    def count_drop(self) -> None:
+        self.dropped_packets += 1
+
+    def count_encode(self) -> None:
+        self.encode_calls += 1
+
+    def snapshot(self, rooms: int, peers: int) -> RelayStats:
+        return RelayStats(
+            rooms=rooms,
+            peers=peers,
+            forwarded_packets=self.forwarded_packets,
+            forwarded_bytes=self.forwarded_bytes,
+            keyframe_requests=self.keyframe_requests,
+            dropped_packets=self.dropped_packets,
+            decode_calls=self.decode_calls,
+            encode_calls=self.encode_calls,
+        )

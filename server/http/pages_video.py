@@ -1,0 +1,286 @@
+"""Video session pages: start, console (links, revoke, end), the therapist's call, the join page."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.db import utcnow
+from server.models import Client, VideoSession, VideoSessionState
+from server.services.audit import Actor, record_audit
+from server.services.clients import NotFound, get_client_for, list_clients
+from server.services.video_sessions import (
+    SessionNotFound,
+    VideoSessionError,
+    attendance,
+    get_session_for,
+    issue_link,
+    link_token,
+    list_links,
+    list_sessions,
+    revoke_link,
+    start_session,
+    verify_join_link,
+)
+from server.video.runtime import video_runtime
+from signaling.ice import ice_servers
+from signaling.tokens import LinkGone, LinkInvalid
+
+from .context import (
+    actor_for,
+    app_state,
+    client_ip,
+    login_required,
+    require_user,
+    unit_of_work,
+)
+from .errors import error_response
+from .templating import render
+
+
+def base_url(request: Request) -> str:
+    configured = app_state(request).settings.public_base_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def join_url(request: Request, session_id: object, token: str) -> str:
+    return f"{base_url(request)}/join/{session_id}/{token}"
+
+
+async def _load(request: Request) -> VideoSession:
+    user = require_user(request)
+    async with unit_of_work(request) as session:
+        try:
+            return await get_session_for(session, user, request.path_params["session_id"])
+        except SessionNotFound:
+            raise HTTPException(404, "No such video session.") from None
+
+
+@login_required
+async def session_list(request: Request) -> Response:
+    user = require_user(request)
+    async with unit_of_work(request) as session:
+        sessions = await list_sessions(session, user)
+        clients = await list_clients(session, user)
+    return render(request, "sessions/list.html", {"sessions": sessions, "clients": clients})
+
+
+@login_required
+async def session_start(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    state = app_state(request)
+    runtime = video_runtime(state)
+    try:
+        minutes = int(str(form.get("minutes", "60")))
+    except ValueError:
+        minutes = 60
+    minutes = max(15, min(minutes, 240))
+    client_id = str(form.get("client_id", "")).strip()
+    actor = actor_for(request, user)
+    try:
+        async with unit_of_work(request) as session:
+            client: Client | None = None
+            if client_id:
+                client = await get_client_for(session, user, client_id, actor)
+            start = utcnow()
+            video = await start_session(
+                session,
+                user,
+                actor,
+                title=str(form.get("title", ""))[:200],
+                client=client,
+                planned_start=start,
+                planned_end=start + timedelta(minutes=minutes),
+            )
+            grace = timedelta(minutes=state.settings.join_link_grace_minutes)
+            parent_name = (
+                client.caregivers[0].name if client is not None and client.caregivers else "Parent"
+            )
+            await issue_link(
+                session, runtime.signer, video, actor, role="parent",
+                display_name=parent_name, grace=grace,
+            )  # fmt: skip
+            await issue_link(
+                session, runtime.signer, video, actor, role="observer",
+                display_name="Observer", grace=grace,
+            )  # fmt: skip
+    except NotFound:
+        raise HTTPException(404, "No such client in your caseload.") from None
+    except VideoSessionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+
+
+@login_required
+async def session_console(request: Request) -> Response:
+    user = require_user(request)
+    runtime = video_runtime(app_state(request))
+    async with unit_of_work(request) as session:
+        try:
+            video = await get_session_for(session, user, request.path_params["session_id"])
+        except SessionNotFound:
+            raise HTTPException(404, "No such video session.") from None
+        links = await list_links(session, video)
+        present = await attendance(session, video)
+    now = utcnow()
+    link_rows = [
+        {
+            "link": link,
+            "url": join_url(request, video.id, link_token(runtime.signer, link)),
+            "active": link.revoked_at is None and link.expires_at > now,
+        }
+        for link in links
+    ]
+    return render(
+        request,
+        "sessions/detail.html",
+        {"video": video, "links": link_rows, "attendance": present, "now": now},
+    )
+
+
+@login_required
+async def link_create(request: Request) -> Response:
+    user = require_user(request)
+    state = app_state(request)
+    form = await request.form()
+    role = str(form.get("role", "parent"))
+    if role not in ("parent", "observer"):
+        raise HTTPException(422, "A link is for a parent or an observer.")
+    async with unit_of_work(request) as session:
+        try:
+            video = await get_session_for(session, user, request.path_params["session_id"])
+            await issue_link(
+                session,
+                video_runtime(state).signer,
+                video,
+                actor_for(request, user),
+                role="parent" if role == "parent" else "observer",
+                display_name=str(form.get("display_name", ""))[:80],
+                grace=timedelta(minutes=state.settings.join_link_grace_minutes),
+            )
+        except SessionNotFound:
+            raise HTTPException(404, "No such video session.") from None
+        except VideoSessionError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+
+
+@login_required
+async def link_revoke(request: Request) -> Response:
+    user = require_user(request)
+    runtime = video_runtime(app_state(request))
+    async with unit_of_work(request) as session:
+        try:
+            video = await get_session_for(session, user, request.path_params["session_id"])
+            link = await revoke_link(
+                session, video, request.path_params["link_id"], actor_for(request, user)
+            )
+        except SessionNotFound:
+            raise HTTPException(404, "No such link.") from None
+    # After the commit: a connected holder of the link is dropped at once.
+    await runtime.router.revoke_link(str(video.id), link.id)
+    return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+
+
+@login_required
+async def session_end(request: Request) -> Response:
+    user = require_user(request)
+    video = await _load(request)
+    await video_runtime(app_state(request)).router.end_session(str(video.id))
+    await record_audit(
+        app_state(request).db,
+        actor_for(request, user),
+        "video_session.end",
+        object_type="video_session",
+        object_id=video.id,
+    )
+    return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+
+
+def _call_config(request: Request, video: VideoSession, role: str, **extra: object) -> str:
+    runtime = video_runtime(app_state(request))
+    servers = ice_servers(runtime.ice, role, utcnow())
+    return json.dumps(
+        {
+            "sessionId": str(video.id),
+            "role": role,
+            "title": video.title,
+            "iceServers": [s.model_dump(exclude_none=True) for s in servers],
+            **extra,
+        }
+    )
+
+
+@login_required
+async def therapist_call(request: Request) -> Response:
+    user = require_user(request)
+    video = await _load(request)
+    if video.state == VideoSessionState.ended:
+        return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+    config = _call_config(request, video, "therapist", displayName=user.name)
+    return render(request, "sessions/call.html", {"video": video, "config": config})
+
+
+async def join_page(request: Request) -> Response:
+    state = app_state(request)
+    runtime = video_runtime(state)
+    session_id = request.path_params["session_id"]
+    token = request.path_params["token"]
+    try:
+        async with unit_of_work(request) as session:
+            video, claim = await verify_join_link(
+                session, runtime.signer, session_id, token, now=utcnow()
+            )
+    except (LinkInvalid, LinkGone) as exc:
+        gone = isinstance(exc, LinkGone)
+        await record_audit(
+            state.db,
+            Actor.anonymous(client_ip(request)),
+            "join_link.open",
+            object_type="video_session",
+            object_id=session_id[:64],
+            outcome="refused",
+            detail={"reason": str(exc)},
+        )
+        if gone:
+            return error_response(
+                request,
+                410,
+                "This session link has expired, was withdrawn, or the session is over. "
+                "Ask your therapist for a new link.",
+            )
+        return error_response(
+            request, 403, "This link is not valid. Check that you copied all of it."
+        )
+    await record_audit(
+        state.db,
+        Actor("link", claim.link_id, claim.display_name, client_ip(request)),
+        "join_link.open",
+        object_type="video_session",
+        object_id=video.id,
+        detail={"role": claim.role},
+    )
+    config = _call_config(request, video, claim.role, token=token, displayName=claim.display_name)
+    return render(
+        request,
+        "sessions/join.html",
+        {"video": video, "claim": claim, "config": config},
+    )
+
+
+routes = [
+    Route("/sessions", session_list, methods=["GET"]),
+    Route("/sessions", session_start, methods=["POST"]),
+    Route("/sessions/{session_id}", session_console, methods=["GET"]),
+    Route("/sessions/{session_id}/call", therapist_call, methods=["GET"]),
+    Route("/sessions/{session_id}/links", link_create, methods=["POST"]),
+    Route("/sessions/{session_id}/links/{link_id}/revoke", link_revoke, methods=["POST"]),
+    Route("/sessions/{session_id}/end", session_end, methods=["POST"]),
+    Route("/join/{session_id}/{token}", join_page, methods=["GET"]),
+]

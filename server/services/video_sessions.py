@@ -1,0 +1,254 @@
+"""Video sessions: start, join links, revocation, end, attendance. The relay runs elsewhere."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import utcnow
+from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
+from server.models import VideoSessionState as State
+from server.services.audit import Actor, add_audit
+from signaling.tokens import (
+    JoinLinkClaim,
+    LinkGone,
+    LinkInvalid,
+    LinkRole,
+    TokenSigner,
+    new_join_link_claim,
+)
+
+DEFAULT_LENGTH = timedelta(minutes=60)
+MAX_LENGTH = timedelta(hours=4)
+
+
+class VideoSessionError(ValueError):
+    pass
+
+
+class SessionNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    link: JoinLink
+    token: str
+
+
+def parse_id(value: object) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise SessionNotFound(str(value)) from None
+
+
+async def start_session(
+    session: AsyncSession,
+    therapist: User,
+    actor: Actor,
+    *,
+    title: str,
+    client: Client | None = None,
+    planned_start: datetime | None = None,
+    planned_end: datetime | None = None,
+) -> VideoSession:
+    start = planned_start or utcnow()
+    end = planned_end or start + DEFAULT_LENGTH
+    if end <= start:
+        raise VideoSessionError("The session must end after it starts.")
+    if end - start > MAX_LENGTH:
+        raise VideoSessionError("A session can be planned for at most 4 hours.")
+    title = title.strip()[:200] or (client.full_name if client else "Video session")
+    if client is not None and client.therapist_id != therapist.id:
+        raise VideoSessionError("That client is not on your caseload.")
+    video = VideoSession(
+        therapist_id=therapist.id,
+        client_id=client.id if client else None,
+        title=title,
+        state=State.open,
+        planned_start=start,
+        planned_end=end,
+    )
+    session.add(video)
+    await session.flush()
+    add_audit(
+        session,
+        actor,
+        "video_session.start",
+        object_type="video_session",
+        object_id=video.id,
+        detail={"client_id": str(client.id) if client else None},
+    )
+    return video
+
+
+async def issue_link(
+    session: AsyncSession,
+    signer: TokenSigner,
+    video: VideoSession,
+    actor: Actor,
+    *,
+    role: LinkRole,
+    display_name: str,
+    grace: timedelta,
+) -> IssuedLink:
+    if video.state == State.ended:
+        raise VideoSessionError("This session has ended; start a new one.")
+    name = " ".join(display_name.split())[:80]
+    if not name:
+        raise VideoSessionError("Enter the name the participant will be shown as.")
+    claim = new_join_link_claim(str(video.id), role, name, video.planned_end + grace)
+    link = JoinLink(
+        id=claim.link_id,
+        session_id=video.id,
+        role=role,
+        display_name=name,
+        expires_at=claim.expires_at,
+    )
+    session.add(link)
+    await session.flush()
+    add_audit(
+        session,
+        actor,
+        "join_link.issue",
+        object_type="video_session",
+        object_id=video.id,
+        detail={"link_id": link.id, "role": role},
+    )
+    return IssuedLink(link, signer.issue_join_link(claim))
+
+
+async def revoke_link(
+    session: AsyncSession, video: VideoSession, link_id: str, actor: Actor
+) -> JoinLink:
+    link = await session.get(JoinLink, link_id)
+    if link is None or link.session_id != video.id:
+        raise SessionNotFound(link_id)
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+    add_audit(
+        session,
+        actor,
+        "join_link.revoke",
+        object_type="video_session",
+        object_id=video.id,
+        detail={"link_id": link.id},
+    )
+    return link
+
+
+async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
+    video = await session.get(VideoSession, parse_id(session_id))
+    if video is None or (video.therapist_id != user.id and not user.is_admin):
+        raise SessionNotFound(str(session_id))
+    return video
+
+
+async def list_links(session: AsyncSession, video: VideoSession) -> list[JoinLink]:
+    rows = await session.scalars(
+        select(JoinLink).where(JoinLink.session_id == video.id).order_by(JoinLink.created_at)
+    )
+    return list(rows)
+
+
+async def list_sessions(
+    session: AsyncSession, user: User, *, limit: int = 20
+) -> list[VideoSession]:
+    rows = await session.scalars(
+        select(VideoSession)
+        .where(VideoSession.therapist_id == user.id)
+        .order_by(VideoSession.created_at.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def verify_join_link(
+    session: AsyncSession, signer: TokenSigner, session_id: str, token: str, *, now: datetime
+) -> tuple[VideoSession, JoinLinkClaim]:
+    """The full check a link gets: signature, session, expiry, revocation, session ended."""
+    try:
+        sid = parse_id(session_id)
+    except SessionNotFound:
+        raise LinkInvalid("no such session") from None
+    claim = signer.verify_join_link(token, session_id=str(sid), now=now)
+    video = await session.get(VideoSession, sid)
+    if video is None:
+        raise LinkInvalid("no such session")
+    link = await session.get(JoinLink, claim.link_id)
+    if link is None or link.session_id != video.id:
+        raise LinkInvalid("unknown link")
+    if link.revoked_at is not None:
+        raise LinkGone("link revoked")
+    if video.state == State.ended:
+        raise LinkGone("session ended")
+    return video, claim
+
+
+async def set_state(session: AsyncSession, session_id: str, state: State) -> None:
+    video = await session.get(VideoSession, parse_id(session_id))
+    if video is None or video.state == State.ended:
+        return  # ended is final; a late "live" from a racing process must not reopen it
+    video.state = state
+    now = utcnow()
+    if state == State.live and video.live_at is None:
+        video.live_at = now
+    if state == State.ended:
+        video.ended_at = now
+
+
+async def record_presence(
+    session: AsyncSession,
+    session_id: str,
+    participant_id: str,
+    *,
+    role: str,
+    name: str,
+    joined: bool,
+    at: datetime,
+) -> None:
+    sid = parse_id(session_id)
+    if joined:
+        session.add(
+            SessionAttendance(
+                session_id=sid,
+                participant_id=participant_id,
+                role=role,
+                display_name=name[:80],
+                joined_at=at,
+            )
+        )
+        return
+    open_row = await session.scalar(
+        select(SessionAttendance)
+        .where(
+            SessionAttendance.session_id == sid,
+            SessionAttendance.participant_id == participant_id,
+            SessionAttendance.left_at.is_(None),
+        )
+        .order_by(SessionAttendance.joined_at.desc())
+    )
+    if open_row is not None:
+        open_row.left_at = at
+
+
+async def attendance(session: AsyncSession, video: VideoSession) -> list[SessionAttendance]:
+    rows = await session.scalars(
+        select(SessionAttendance)
+        .where(SessionAttendance.session_id == video.id)
+        .order_by(SessionAttendance.joined_at)
+    )
+    return list(rows)
+
+
+def link_token(signer: TokenSigner, link: JoinLink) -> str:
+    """Signing is deterministic, so a link's URL can be shown again without storing the token."""
+    role: LinkRole = "observer" if link.role == "observer" else "parent"
+    return signer.issue_join_link(
+        JoinLinkClaim(str(link.session_id), role, link.display_name, link.id, link.expires_at)
+    )

@@ -1,0 +1,65 @@
+"""A demo video session, ready when `tandem demo` starts: a parent link and an observer link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.config import Settings
+from server.db import utcnow
+from server.models import Client, User, VideoSession, VideoSessionState
+from server.services.audit import Actor
+from server.services.video_sessions import issue_link, link_token, list_links, start_session
+from signaling.tokens import TokenSigner
+
+DEMO_TITLE = "Demo: parent coaching with Maya"
+
+
+async def seed_video_demo(
+    session: AsyncSession, therapist: User, settings: Settings, base_url: str
+) -> list[str]:
+    signer = TokenSigner(settings.secret_key)
+    now = utcnow()
+    video = await session.scalar(
+        select(VideoSession)
+        .where(
+            VideoSession.therapist_id == therapist.id,
+            VideoSession.title == DEMO_TITLE,
+            VideoSession.state != VideoSessionState.ended,
+            VideoSession.planned_end > now + timedelta(hours=1),
+        )
+        .order_by(VideoSession.created_at.desc())
+    )
+    actor = Actor("system", None, "demo-seed")
+    grace = timedelta(minutes=settings.join_link_grace_minutes)
+    if video is None:
+        client = await session.scalar(
+            select(Client).where(Client.therapist_id == therapist.id, Client.first_name == "Maya")
+        )
+        # Long enough that the printed links stay valid for an afternoon of trying things.
+        video = await start_session(
+            session, therapist, actor, title=DEMO_TITLE, client=client,
+            planned_start=now, planned_end=now + timedelta(hours=4),
+        )  # fmt: skip
+        await issue_link(
+            session, signer, video, actor, role="parent", display_name="Ada Okafor", grace=grace
+        )
+        await issue_link(
+            session, signer, video, actor, role="observer", display_name="Student observer",
+            grace=grace,
+        )  # fmt: skip
+    links = {
+        link.role: link for link in await list_links(session, video) if link.revoked_at is None
+    }
+    lines = [f"Demo video session: {base_url}/sessions/{video.id}/call (as the therapist)"]
+    if "parent" in links:
+        token = link_token(signer, links["parent"])
+        lines.append(
+            f"  parent link (open in another browser window): {base_url}/join/{video.id}/{token}"
+        )
+    if "observer" in links:
+        token = link_token(signer, links["observer"])
+        lines.append(f"  observer link: {base_url}/join/{video.id}/{token}")
+    return lines

@@ -1,0 +1,53 @@
+"""Relay and session figures for /metrics, read at scrape time (no copies kept in sync)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from media import Relay
+from signaling.local_router import LocalRouter
+
+
+class RelayCollector(Collector):
+    def __init__(self, relay: Relay, local: LocalRouter) -> None:
+        self._relay = relay
+        self._local = local
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        stats = self._relay.stats()
+        yield GaugeMetricFamily(
+            "tandem_relay_rooms", "Media rooms open on this process.", value=stats.rooms
+        )
+        yield GaugeMetricFamily(
+            "tandem_relay_peers", "Peer connections held by the relay.", value=stats.peers
+        )
+        yield GaugeMetricFamily(
+            "tandem_video_sessions_hosted",
+            "Video sessions whose state lives on this process.",
+            value=len(self._local.hosted_sessions()),
+        )
+        counters = {
+            "tandem_relay_forwarded_frames": (
+                "Encoded frames handed to subscribers' senders.", stats.forwarded_packets
+            ),
+            "tandem_relay_forwarded_bytes": (
+                "Payload bytes of forwarded frames.", stats.forwarded_bytes
+            ),
+            "tandem_relay_keyframe_requests": (
+                "PLIs sent to publishers (after rate limiting).", stats.keyframe_requests
+            ),
+            "tandem_relay_dropped_frames": (
+                "Frames dropped because a consumer fell behind.", stats.dropped_packets
+            ),
+            "tandem_relay_decodes": (
+                "Media decodes on the forwarding path (must stay 0).", stats.decode_calls
+            ),
+            "tandem_relay_encodes": (
+                "Media encodes on the forwarding path (must stay 0).", stats.encode_calls
+            ),
+        }  # fmt: skip
+        for name, (doc, value) in counters.items():
+            yield CounterMetricFamily(name, doc, value=value)

@@ -1,0 +1,81 @@
+"""The video runtime: relay, token signer and router, owned by the app's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from media import IceServer, Relay, RelayConfig
+from server.state import AppState
+from server.video.backend import DatabaseSessionBackend
+from server.video.metrics import RelayCollector
+from signaling.ice import IceConfig
+from signaling.local_router import LocalRouter, SessionHostFactory
+from signaling.media_adapter import as_relay_port
+from signaling.redis_router import RedisRouter
+from signaling.router import Router
+from signaling.session import SessionConfig
+from signaling.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoRuntime:
+    relay: Relay
+    router: Router
+    signer: TokenSigner
+    ice: IceConfig
+    local: LocalRouter
+    node_id: str
+
+
+def video_runtime(state: AppState) -> VideoRuntime:
+    runtime: VideoRuntime = state.extras["video"]
+    return runtime
+
+
+def _relay_ice(ice: IceConfig) -> tuple[IceServer, ...]:
+    servers: list[IceServer] = []
+    if ice.stun_urls:
+        servers.append(IceServer(urls=ice.stun_urls))
+    # The relay is a host with a public address in production; TURN is for the browsers' side.
+    return tuple(servers)
+
+
+@contextlib.asynccontextmanager
+async def video_extension(state: AppState) -> AsyncIterator[None]:
+    settings = state.settings
+    ice = IceConfig(
+        stun_urls=settings.stun_urls,
+        turn_urls=settings.turn_urls,
+        turn_secret=settings.turn_secret,
+        turn_ttl=timedelta(seconds=settings.turn_ttl_seconds),
+    )
+    relay = Relay(RelayConfig(ice_servers=_relay_ice(ice)))
+    backend = DatabaseSessionBackend(state.db)
+    signer = TokenSigner(settings.secret_key)
+    factory = SessionHostFactory(as_relay_port(relay), backend, signer, SessionConfig(ice=ice))
+    local = LocalRouter(backend, factory)
+    node_id = f"{socket.gethostname()}-{os.getpid()}"
+    router: Router = local
+    redis_router: RedisRouter | None = None
+    if state.redis is not None:
+        redis_router = RedisRouter(local, state.redis, node_id)
+        await redis_router.start()
+        router = redis_router
+    state.extras["video"] = VideoRuntime(relay, router, signer, ice, local, node_id)
+    collector = RelayCollector(relay, local)
+    state.metrics.registry.register(collector)
+    log.info("video runtime started", extra={"node": node_id, "redis": bool(redis_router)})
+    try:
+        yield
+    finally:
+        state.metrics.registry.unregister(collector)
+        await router.close()
+        await relay.close()

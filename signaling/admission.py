@@ -1,0 +1,56 @@
+"""Which credential lets a link holder in: a rejoin credential (no lobby) or a join link (lobby)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from signaling.ports import SessionBackend
+from signaling.protocol import Join
+from signaling.tokens import JoinLinkClaim, LinkGone, LinkInvalid, RejoinClaim, TokenSigner
+
+
+@dataclass(frozen=True)
+class JoinDecision:
+    rejoin: RejoinClaim | None = None
+    knock: JoinLinkClaim | None = None
+    # Why a presented rejoin credential was not honoured, for the audit trail.
+    rejoin_refused: str | None = None
+
+
+async def decide_join(
+    msg: Join,
+    *,
+    session_id: str,
+    signer: TokenSigner,
+    backend: SessionBackend,
+    now: datetime,
+    can_rejoin: Callable[[RejoinClaim], bool],
+) -> JoinDecision:
+    """Raises LinkInvalid / LinkGone when neither credential admits the client."""
+    refused: str | None = None
+    if msg.rejoin is not None:
+        try:
+            claim = signer.verify_rejoin(
+                msg.rejoin, session_id=session_id, client_id=msg.client_id, now=now
+            )
+            # The host forgets removed participants' credentials; so does a restarted host.
+            if not can_rejoin(claim):
+                raise LinkInvalid("credential no longer valid")
+            await _require_active(backend, session_id, claim.link_id)
+            return JoinDecision(rejoin=claim)
+        except (LinkInvalid, LinkGone) as exc:
+            if msg.token is None:
+                raise
+            refused = str(exc)
+    if msg.token is None:
+        raise LinkInvalid("a join link is required")
+    link = signer.verify_join_link(msg.token, session_id=session_id, now=now)
+    await _require_active(backend, session_id, link.link_id)
+    return JoinDecision(knock=link, rejoin_refused=refused)
+
+
+async def _require_active(backend: SessionBackend, session_id: str, link_id: str) -> None:
+    if await backend.link_status(session_id, link_id) != "ok":
+        raise LinkGone("link revoked")

@@ -1,0 +1,281 @@
+"""Wire protocol between browser clients and the signaling layer (JSON text frames)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION: Final = 1
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+# Leaves room for the JSON envelope inside MAX_MESSAGE_BYTES.
+MAX_SDP_CHARS: Final = 60 * 1024
+MAX_NAME_CHARS: Final = 80
+MAX_TOKEN_CHARS: Final = 2048
+
+
+class CloseCode:
+    """WebSocket close codes the signaling layer uses (docs/signaling.md, "Close codes")."""
+
+    NORMAL: Final = 1000
+    POLICY_VIOLATION: Final = 1008
+    TOO_BIG: Final = 1009
+    INTERNAL_ERROR: Final = 1011
+    SERVICE_RESTART: Final = 1012
+    REMOVED: Final = 4001
+    ENDED: Final = 4002
+    DECLINED: Final = 4003
+    REPLACED: Final = 4004
+    FORBIDDEN: Final = 4403
+    NOT_FOUND: Final = 4404
+    GONE: Final = 4410
+    UNSUPPORTED_VERSION: Final = 4426
+
+
+ErrorCode = Literal[
+    "bad_json",
+    "unknown_type",
+    "invalid_message",
+    "too_large",
+    "rate_limited",
+    "unsupported_version",
+    "not_joined",
+    "already_joined",
+    "forbidden",
+    "link_invalid",
+    "link_gone",
+    "session_not_found",
+    "session_ended",
+    "unknown_participant",
+    "not_admitted",
+    "publish_not_allowed",
+    "negotiation_failed",
+    "internal",
+]
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ClientId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_CHARS)]
+Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Role = Literal["therapist", "parent", "observer"]
+SessionState = Literal["open", "live", "ended"]
+
+
+class _Message(BaseModel):
+    # Unknown fields are refused so that a client built for a newer protocol fails loudly.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- client -> server -----------------------------------------------------------------------
+
+
+class Join(_Message):
+    type: Literal["join"]
+    v: int
+    client_id: ClientId
+    token: Token | None = None
+    rejoin: Token | None = None
+
+
+class Admit(_Message):
+    type: Literal["admit"]
+    participant_id: Id
+
+
+class Decline(_Message):
+    type: Literal["decline"]
+    participant_id: Id
+
+
+class Remove(_Message):
+    type: Literal["remove"]
+    participant_id: Id
+
+
+class End(_Message):
+    type: Literal["end"]
+
+
+class Answer(_Message):
+    type: Literal["answer"]
+    sdp: Sdp
+    revision: Annotated[int, Field(ge=0)]
+
+
+class MediaState(_Message):
+    type: Literal["media_state"]
+    audio: bool
+    video: bool
+
+
+class Keyframe(_Message):
+    type: Literal["keyframe"]
+    publisher_id: Id
+
+
+class Leave(_Message):
+    type: Literal["leave"]
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    Join | Admit | Decline | Remove | End | Answer | MediaState | Keyframe | Leave | Ping,
+    Field(discriminator="type"),
+]
+CLIENT_TYPES: Final = frozenset(
+    {
+        "join",
+        "admit",
+        "decline",
+        "remove",
+        "end",
+        "answer",
+        "media_state",
+        "keyframe",
+        "leave",
+        "ping",
+    }
+)
+
+# --- server -> client -----------------------------------------------------------------------
+
+
+class IceServer(_Message):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Welcome(_Message):
+    type: Literal["welcome"] = "welcome"
+    v: int = PROTOCOL_VERSION
+    participant_id: str
+    role: Role
+    state: SessionState
+    lobby: bool
+    ice_servers: list[IceServer] = []
+
+
+class Waiting(_Message):
+    participant_id: str
+    name: str
+    role: Role
+    since: datetime
+
+
+class LobbyUpdate(_Message):
+    type: Literal["lobby_update"] = "lobby_update"
+    waiting: list[Waiting]
+
+
+class Admitted(_Message):
+    type: Literal["admitted"] = "admitted"
+    rejoin: str | None
+
+
+class Declined(_Message):
+    type: Literal["declined"] = "declined"
+
+
+class ParticipantInfo(_Message):
+    participant_id: str
+    name: str
+    role: Role
+    audio: bool
+    video: bool
+    status: Literal["present", "reconnecting"]
+    since: datetime
+
+
+class Participants(_Message):
+    type: Literal["participants"] = "participants"
+    state: SessionState
+    participants: list[ParticipantInfo]
+
+
+class Offer(_Message):
+    type: Literal["offer"] = "offer"
+    sdp: str
+    revision: int
+
+
+class Removed(_Message):
+    type: Literal["removed"] = "removed"
+    reason: Literal["removed", "link_revoked"]
+
+
+class Ended(_Message):
+    type: Literal["ended"] = "ended"
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+
+
+ServerMessage = Annotated[
+    Welcome
+    | LobbyUpdate
+    | Admitted
+    | Declined
+    | Participants
+    | Offer
+    | Removed
+    | Ended
+    | Error
+    | Pong,
+    Field(discriminator="type"),
+]
+
+_CLIENT: Final = TypeAdapter[ClientMessage](ClientMessage)
+_SERVER: Final = TypeAdapter[ServerMessage](ServerMessage)
+
+
+class ProtocolError(Exception):
+    """A client frame that cannot be accepted; `close_code` set means the connection must close."""
+
+    def __init__(self, code: ErrorCode, message: str, close_code: int | None = None) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+        self.close_code = close_code
+
+
+def parse_client_message(raw: str) -> ClientMessage:
+    # Measure bytes, not characters: the limit protects memory and matches the WebSocket frame size.
+    if len(raw) > MAX_MESSAGE_BYTES or len(raw.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", "message exceeds 64 KiB", CloseCode.TOO_BIG)
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        raise ProtocolError("bad_json", "message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_message", "message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", "unknown message type")
+    try:
+        return _CLIENT.validate_python(data)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"][1:]) or kind for e in exc.errors()})
+        raise ProtocolError("invalid_message", f"invalid fields: {', '.join(fields)}") from None
+
+
+def encode(message: _Message) -> str:
+    return message.model_dump_json(exclude_none=False)
+
+
+def parse_server_message(raw: str) -> ServerMessage:
+    """For clients and tests: the inverse of `encode`."""
+    return _SERVER.validate_json(raw)

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import asyncio
+
+import av
+
+from media import Relay, RelayConfig
+from media.aiortc_compat import PassthroughQueue
+from media.bounded_queue import DropOldestQueue
+from media.testing.client import ClientPool
+
+
+def test_drop_oldest_queue_keeps_the_newest() -> None:
+    dropped: list[int] = []
+    queue: DropOldestQueue[int] = DropOldestQueue(3, lambda: dropped.append(1))
+    for i in range(10):
+        queue.put_nowait(i)
+    assert queue.qsize() == 3
+    assert queue.dropped == 7
+    assert len(dropped) == 7
+    assert [queue._items.popleft() for _ in range(3)] == [7, 8, 9]
+
+
+async def test_passthrough_queue_always_delivers_end_of_stream() -> None:
+    queue = PassthroughQueue(2)
+    for _ in range(5):
+        queue.put_nowait(av.Packet(b"x"))
+    await queue.put(None)
+    assert queue.qsize() == 2
+    assert isinstance(await queue.get(), av.Packet)
+    assert await queue.get() is None
+
+
+async def test_subscriber_that_never_answers_costs_bounded_memory(clients: ClientPool) -> None:
+    relay = Relay(RelayConfig(queue_capacity=8))
+    try:
+        room = relay.room("session")
+        alice = await clients.join(room, "alice")
+        await alice.wait_idle()
+
+        offers: list[int] = []
+
+        async def ignore_offer(sdp: str, revision: int) -> None:
+            offers.append(revision)
+
+        # Bob's slots start filling as soon as they exist; his sender never starts.
+        await room.join("bob", publish=False, on_offer=ignore_offer)
+        peer = room.peer("bob")
+        assert peer is not None
+        for _ in range(60):
+            await asyncio.sleep(0.1)
+            for slot in peer.slots:
+                assert slot.track.queue.qsize() <= 8
+            if relay.stats().dropped_packets > 40:
+                break
+        assert relay.stats().dropped_packets > 40
+        assert offers == [1]
+    finally:
+        await relay.close()

@@ -1,0 +1,84 @@
+"""Two app processes with the real Redis: the parent's socket on one, the therapist's on the
+other; the session lives on one node and the call works."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from protocol_client import ProtocolClient, login, start_session
+
+EMAIL = "redis-live@example.test"
+
+
+@pytest.fixture(scope="module")
+def two_nodes(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    tmp = tmp_path_factory.mktemp("redis-live")
+    # A database of its own: both processes share it, as two hosts share PostgreSQL.
+    env = prepare_environment(tmp, redis_url=redis_url, secret=secrets.token_urlsafe(40))
+    create_account(env, EMAIL)
+    first = start_server(env, tmp, "node1")
+    second = start_server(env, tmp, "node2")
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+def hosted(node: LiveServer) -> int:
+    text = httpx.get(f"{node.base_url}/metrics").text
+    match = re.search(r"^tandem_video_sessions_hosted ([0-9.]+)$", text, re.M)
+    assert match
+    return int(float(match.group(1)))
+
+
+def test_both_nodes_register_in_redis(
+    two_nodes: tuple[LiveServer, LiveServer], redis_url: str
+) -> None:
+    nodes = redis.Redis.from_url(redis_url).hkeys("tandem:nodes")
+    assert len(nodes) >= 2
+    for node in two_nodes:
+        assert httpx.get(f"{node.base_url}/healthz").json()["redis"]["status"] == "ok"
+
+
+async def test_call_across_two_processes(
+    two_nodes: tuple[LiveServer, LiveServer], redis_url: str
+) -> None:
+    node1, node2 = two_nodes
+    http = login(node1.base_url, EMAIL, TEST_PASSWORD)
+    session_id, urls = start_session(http, title="Across nodes")
+    token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
+    therapist = ProtocolClient(node1.base_url, session_id, cookie=http.cookies["tandem_session"])
+    # The parent's socket lands on the other process.
+    parent = ProtocolClient(node2.base_url, session_id, token=token, tone_hz=660)
+    try:
+        await therapist.join()
+        await therapist.expect("welcome")
+        owner = redis.Redis.from_url(redis_url).hget("tandem:session_node", session_id)
+        assert owner is not None
+        await parent.join()
+        assert (await parent.expect("welcome"))["lobby"] is True
+        lobby = await therapist.expect("lobby_update")
+        while not lobby["waiting"]:
+            lobby = await therapist.expect("lobby_update")
+        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
+        await parent.expect("admitted")
+        await therapist.wait_media_from(parent.participant_id or "", frames=15)
+        await parent.wait_media_from(therapist.participant_id or "", frames=15)
+        # The session (and its media) lives on node 1 only; node 2 just pumps the socket.
+        assert hosted(node1) == 1
+        assert hosted(node2) == 0
+        await therapist.send({"type": "end"})
+        await parent.expect("ended")
+    finally:
+        await parent.close()
+        await therapist.close()
+        http.close()

@@ -1,0 +1,266 @@
+"""In-memory stand-ins for the server's backend, the media relay and the WebSocket transport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from signaling.local_router import ConnectionLimits, LocalRouter, SessionHostFactory
+from signaling.ports import LinkStatus, MediaErrors, OnOffer, OnState, Outcome, SessionRecord
+from signaling.protocol import Role, SessionState
+from signaling.session import SessionConfig
+from signaling.tokens import TokenSigner, new_join_link_claim
+
+SECRET = "test-secret-please-ignore"
+# Generous: only a hang should hit it; no test asserts speed.
+WAIT_SECONDS = 5.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    """Wait until `check()` holds (work forwarded through Redis or timers completes later)."""
+    for _ in range(int(WAIT_SECONDS / 0.01)):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")
+
+
+class FakeNegotiationError(Exception):
+    pass
+
+
+class FakePublishNotAllowed(Exception):
+    pass
+
+
+@dataclass
+class AuditEntry:
+    actor: str
+    action: str
+    object_id: str
+    outcome: Outcome
+    detail: Mapping[str, str]
+
+
+@dataclass
+class MemoryBackend:
+    sessions: dict[str, SessionRecord] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)
+    audits: list[AuditEntry] = field(default_factory=list)
+    states: list[tuple[str, SessionState]] = field(default_factory=list)
+    joined: list[tuple[str, str]] = field(default_factory=list)
+    left: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, session_id: str, therapist: str = "u1") -> None:
+        self.sessions[session_id] = SessionRecord(session_id, therapist, "open")
+
+    async def load_session(self, session_id: str) -> SessionRecord | None:
+        return self.sessions.get(session_id)
+
+    async def link_status(self, session_id: str, link_id: str) -> LinkStatus:
+        return "revoked" if link_id in self.revoked else "ok"
+
+    async def audit(
+        self,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        outcome: Outcome,
+        detail: Mapping[str, str],
+        remote: str | None,
+    ) -> None:
+        self.audits.append(AuditEntry(actor, action, object_id, outcome, dict(detail)))
+
+    async def session_state_changed(self, session_id: str, state: SessionState) -> None:
+        self.states.append((session_id, state))
+        old = self.sessions[session_id]
+        self.sessions[session_id] = SessionRecord(session_id, old.therapist_user_id, state)
+
+    async def participant_joined(
+        self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
+    ) -> None:
+        self.joined.append((session_id, participant_id))
+
+    async def participant_left(
+        self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
+    ) -> None:
+        self.left.append((session_id, participant_id))
+
+
+class FakeRoom:
+    """Behaves like media.Room at the signaling boundary: offers on join, checks answers."""
+
+    def __init__(self, room_id: str) -> None:
+        self.room_id = room_id
+        self.members: dict[str, tuple[bool, OnOffer]] = {}
+        self.joins: list[str] = []
+        self.answers: list[tuple[str, str, int]] = []
+        self.keyframes: list[str] = []
+        self.revision = 0
+        self.closed = False
+
+    async def join(
+        self,
+        participant_id: str,
+        *,
+        publish: bool,
+        on_offer: OnOffer,
+        on_state: OnState | None = None,
+    ) -> None:
+        self.members[participant_id] = (publish, on_offer)
+        self.joins.append(participant_id)
+        self.revision += 1
+        await on_offer(f"v=0 offer-for-{participant_id}", self.revision)
+
+    async def answer(self, participant_id: str, sdp: str, revision: int) -> None:
+        publish, _ = self.members[participant_id]
+        if "bad" in sdp:
+            raise FakeNegotiationError("cannot parse answer")
+        if not publish and "sendrecv" in sdp:
+            raise FakePublishNotAllowed("observer")
+        self.answers.append((participant_id, sdp, revision))
+
+    async def leave(self, participant_id: str) -> None:
+        self.members.pop(participant_id, None)
+
+    async def request_keyframe(self, publisher_id: str) -> None:
+        self.keyframes.append(publisher_id)
+
+    def participants(self) -> list[str]:
+        return list(self.members)
+
+    async def close(self) -> None:
+        self.closed = True
+        self.members.clear()
+
+
+class FakeRelay:
+    def __init__(self) -> None:
+        self.rooms: dict[str, FakeRoom] = {}
+        self.closed_rooms: list[str] = []
+
+    def room(self, room_id: str) -> FakeRoom:
+        return self.rooms.setdefault(room_id, FakeRoom(room_id))
+
+    async def close_room(self, room_id: str) -> None:
+        room = self.rooms.pop(room_id, None)
+        if room is not None:
+            await room.close()
+        self.closed_rooms.append(room_id)
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+        self._arrived = asyncio.Event()
+
+    async def send(self, message_json: str) -> None:
+        if self.closed is not None:
+            raise ConnectionError("closed")
+        self.sent.append(json.loads(message_json))
+        self._arrived.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        self._arrived.set()
+
+    def types(self) -> list[str]:
+        return [m["type"] for m in self.sent]
+
+    def last(self, kind: str) -> dict[str, Any]:
+        return next(m for m in reversed(self.sent) if m["type"] == kind)
+
+    async def wait_for(self, kind: str) -> dict[str, Any]:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                for m in self.sent:
+                    if m["type"] == kind:
+                        return m
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    async def wait_closed(self) -> tuple[int, str]:
+        async with asyncio.timeout(WAIT_SECONDS):
+            while self.closed is None:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.closed
+
+
+def media_errors() -> MediaErrors:
+    return MediaErrors(negotiation=FakeNegotiationError, publish_not_allowed=FakePublishNotAllowed)
+
+
+def make_router(
+    backend: MemoryBackend,
+    relay: FakeRelay,
+    grace: float = 30.0,
+    limits: ConnectionLimits | None = None,
+) -> LocalRouter:
+    config = SessionConfig(media_errors=media_errors(), grace_seconds=grace)
+    factory = SessionHostFactory(relay, backend, TokenSigner(SECRET), config)
+    return LocalRouter(backend, factory, limits)
+
+
+def join_link(
+    session_id: str, role: str = "parent", name: str = "Pat Parent", hours: float = 1
+) -> tuple[str, str]:
+    """A signed join link and its link id."""
+    claim = new_join_link_claim(
+        session_id,
+        "observer" if role == "observer" else "parent",
+        name,
+        datetime.now(UTC) + timedelta(hours=hours),
+    )
+    return TokenSigner(SECRET).issue_join_link(claim), claim.link_id
+
+
+class Client:
+    """One browser tab: a fake transport plumbed into a router the way the server does it."""
+
+    def __init__(
+        self, router: Any, session_id: str, identity: Any = None, client_id: str | None = None
+    ) -> None:
+        self.router = router
+        self.session_id = session_id
+        self.identity = identity
+        self.client_id = client_id or f"dev-{uuid.uuid4().hex[:12]}"
+        self.conn = FakeConnection()
+        self.handle: Any = None
+
+    async def open(self) -> Client:
+        self.conn = FakeConnection()
+        self.handle = await self.router.connect(
+            self.session_id, self.conn, self.identity, "198.51.100.7"
+        )
+        return self
+
+    async def send(self, **message: Any) -> None:
+        await self.handle.receive(json.dumps(message))
+
+    async def join(self, token: str | None = None, rejoin: str | None = None) -> dict[str, Any]:
+        if self.handle is None:
+            await self.open()
+        message: dict[str, Any] = {"type": "join", "v": 1, "client_id": self.client_id}
+        if token is not None:
+            message["token"] = token
+        if rejoin is not None:
+            message["rejoin"] = rejoin
+        await self.send(**message)
+        return self.conn.sent[-1] if self.conn.sent else {}
+
+    async def drop(self) -> None:
+        """The network goes away (no leave message)."""
+        self.conn.closed = (1006, "abnormal")
+        await self.handle.disconnected()
+
+    @property
+    def participant_id(self) -> str:
+        return str(self.conn.last("welcome")["participant_id"])

@@ -1,0 +1,116 @@
+"""A real Tandem process (uvicorn) for tests that need the network: WebSockets, browsers, Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from server.config import load_settings
+from server.db import make_engine, make_sessionmaker, transaction
+from server.migrate import upgrade
+from server.models import UserRole
+from server.services.accounts import create_user
+
+TEST_PASSWORD = "live-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ws_base(self) -> str:
+        return self.base_url.replace("http://", "ws://")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def prepare_environment(
+    tmp: Path, *, database_url: str | None = None, redis_url: str | None = None,
+    secret: str | None = None,
+) -> dict[str, str]:  # fmt: skip
+    env = {
+        **os.environ,
+        "TANDEM_VAR_DIR": str(tmp / "var"),
+        "TANDEM_SECRET_KEY": secret or secrets.token_urlsafe(40),
+        "TANDEM_LOG_FORMAT": "text",
+        "TANDEM_LOG_LEVEL": "INFO",
+        "TANDEM_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp / 'tandem.db'}",
+    }
+    if redis_url:
+        env["TANDEM_REDIS_URL"] = redis_url
+    else:
+        env.pop("TANDEM_REDIS_URL", None)
+    (tmp / "var").mkdir(parents=True, exist_ok=True)
+    upgrade(load_settings(env, dotenv=None).database_url)
+    return env
+
+
+def create_account(env: dict[str, str], email: str, role: UserRole = UserRole.therapist) -> None:
+    settings = load_settings(env, dotenv=None)
+
+    async def run() -> None:
+        from argon2 import PasswordHasher
+
+        engine = make_engine(settings.database_url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            await create_user(
+                session, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                email=email, name="Dr. Test Therapist", password=TEST_PASSWORD, role=role,
+            )  # fmt: skip
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def start_server(env: dict[str, str], tmp: Path, name: str = "server") -> LiveServer:
+    port = free_port()
+    log_path = tmp / f"{name}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+    )  # fmt: skip
+    server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{server.log()}")

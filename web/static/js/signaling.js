@@ -1,0 +1,135 @@
+// Tandem signaling client: one WebSocket, messages handled strictly in order, automatic reconnect.
+// Protocol: docs/signaling.md (version 1).
+
+export const PROTOCOL_VERSION = 1;
+
+// Close codes after which reconnecting cannot help (docs/signaling.md, "Close codes").
+const FINAL_CLOSE_CODES = new Set([1008, 1009, 4001, 4002, 4003, 4004, 4403, 4404, 4410, 4426]);
+
+function randomId(bytes = 16) {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// One id per browser profile: the same link opened on another device must knock again.
+export function deviceClientId() {
+  const key = "tandem.client_id";
+  let id = null;
+  try { id = localStorage.getItem(key); } catch (_) { /* storage disabled: per-tab id */ }
+  if (!id) {
+    id = randomId();
+    try { localStorage.setItem(key, id); } catch (_) { /* keep it in memory */ }
+  }
+  return id;
+}
+
+export class SignalingClient {
+  constructor({ sessionId, role, token, onMessage, onStatus }) {
+    this.sessionId = sessionId;
+    this.role = role;
+    this.token = token || null;
+    this.onMessage = onMessage;
+    this.onStatus = onStatus || (() => {});
+    this.clientId = deviceClientId();
+    this.ws = null;
+    this.queue = Promise.resolve();
+    this.finished = false;
+    this.attempt = 0;
+    this.pingTimer = null;
+    this.reconnectTimer = null;
+  }
+
+  get rejoinKey() { return `tandem.rejoin.${this.sessionId}`; }
+
+  get rejoin() {
+    try { return sessionStorage.getItem(this.rejoinKey); } catch (_) { return null; }
+  }
+
+  set rejoin(value) {
+    try {
+      if (value) sessionStorage.setItem(this.rejoinKey, value);
+      else sessionStorage.removeItem(this.rejoinKey);
+    } catch (_) { /* storage disabled: rejoin will knock again */ }
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const as = this.role === "therapist" ? "?as=therapist" : "";
+    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(this.sessionId)}${as}`;
+  }
+
+  connect() {
+    if (this.finished) return;
+    clearTimeout(this.reconnectTimer);
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    this.onStatus(this.attempt ? "reconnecting" : "connecting");
+    ws.addEventListener("open", () => {
+      if (ws !== this.ws) return;
+      const join = { type: "join", v: PROTOCOL_VERSION, client_id: this.clientId };
+      if (this.role !== "therapist") {
+        join.token = this.token;
+        const rejoin = this.rejoin;
+        if (rejoin) join.rejoin = rejoin;
+      }
+      this.send(join);
+      clearInterval(this.pingTimer);
+      this.pingTimer = setInterval(() => this.send({ type: "ping" }), 15000);
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws !== this.ws) return;
+      let msg;
+      try { msg = JSON.parse(event.data); } catch (_) { return; }
+      if (msg.type === "welcome" || msg.type === "admitted") this.attempt = 0;
+      // Strictly in order: an offer must not start while the previous answer is being applied.
+      this.queue = this.queue.then(() => this.onMessage(msg)).catch((err) => {
+        console.error("signaling handler failed", err);
+      });
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws !== this.ws) return;
+      clearInterval(this.pingTimer);
+      this.ws = null;
+      if (this.finished || FINAL_CLOSE_CODES.has(event.code)) {
+        this.finished = true;
+        this.queue = this.queue.then(() => this.onMessage({ type: "_closed", code: event.code, reason: event.reason }));
+        return;
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  scheduleReconnect() {
+    if (this.finished) return;
+    this.attempt += 1;
+    // Quick first retries: the 10 s budget after a network blip is for the whole rejoin.
+    const delay = Math.min(250 * 2 ** (this.attempt - 1), 2000);
+    this.onStatus("reconnecting");
+    this.queue = this.queue.then(() => this.onMessage({ type: "_reconnecting" }));
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  // Drop the socket and come back: used when the peer connection failed (aiortc has no ICE restart).
+  restart() {
+    if (this.finished) return;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) { try { ws.close(4000, "reconnect"); } catch (_) { /* already closing */ } }
+    this.scheduleReconnect();
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(msg));
+      return true;
+    }
+    return false;
+  }
+
+  finish() {
+    this.finished = true;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.reconnectTimer);
+    if (this.ws) { try { this.ws.close(1000, "left"); } catch (_) { /* closing anyway */ } }
+  }
+}
