@@ -16,7 +16,19 @@ from starlette.staticfiles import StaticFiles
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
-from server.http import api, health, pages_admin, pages_auth, pages_clients, pages_home
+from server.http import (
+    api,
+    api_schedule,
+    health,
+    pages_admin,
+    pages_auth,
+    pages_clients,
+    pages_home,
+    pages_profile,
+    pages_schedule,
+    pages_schedule_booking,
+    pages_schedule_feed,
+)
 from server.http.errors import http_exception, server_error
 from server.http.security import CSRFMiddleware, SecurityHeadersMiddleware
 from server.http.templating import make_templates
@@ -38,6 +50,11 @@ def base_routes() -> list[BaseRoute]:
         *pages_clients.routes,
         *pages_admin.routes,
         *api.routes,
+        *pages_schedule.routes,
+        *pages_schedule_booking.routes,
+        *pages_schedule_feed.routes,
+        *pages_profile.routes,
+        *api_schedule.routes,
         Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
     ]
 

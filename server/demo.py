@@ -15,6 +15,7 @@ from server.models import Client, UserRole
 from server.services.accounts import create_user, find_user_by_email, set_password
 from server.services.audit import Actor, add_audit
 from server.services.clients import CaregiverInput, ClientInput, create_client
+from server.services.scheduling.demo_seed import seed_schedule_demo
 from server.video.demo import seed_video_demo
 
 DEMO_EMAIL = "therapist@demo.tandem.test"
@@ -93,10 +94,13 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
             for data in DEMO_CLIENTS:
                 if (data.first_name, data.last_name) not in existing:
                     await create_client(session, therapist, _copy(data), actor)
+            await session.flush()
+            schedule_lines = await seed_schedule_demo(session, therapist, actor, base_url=base_url)
             add_audit(session, actor, "demo.seed", detail={"as_of": date.today().isoformat()})
             info = DemoInfo(DEMO_EMAIL, password)
             info.extra_lines.append(f"(admin: {DEMO_ADMIN_EMAIL}, same password)")
             info.extra_lines.extend(await seed_video_demo(session, therapist, settings, base_url))
+            info.extra_lines.extend(schedule_lines)
             return info
     finally:
         await engine.dispose()

@@ -1,0 +1,252 @@
+"""Booking form, appointment page, status changes, rescheduling and parent invites."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.models import Appointment, User
+from server.services.audit import record_audit
+from server.services.clients import list_clients
+from server.services.scheduling.appointments import (
+    BookingRefused,
+    book_appointment,
+    get_appointment_for,
+    reschedule,
+    set_status,
+)
+from server.services.scheduling.checks import BookingInput, Problem
+from server.services.scheduling.common import (
+    SERVICE_TYPES,
+    NotFound,
+    ValidationFailed,
+)
+from server.services.scheduling.licensure import check_telehealth_licensure
+from server.services.scheduling.outbox import (
+    LoggingSender,
+    OutboxSender,
+    deliver_pending,
+    list_outbox_for,
+    queue_invite,
+)
+from server.services.scheduling.profile import list_locations
+from server.services.scheduling.session_gate import begin_telehealth_session
+
+from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .pages_schedule_shared import ApptView, booking_from_mapping, money, today_for
+from .templating import render
+
+
+async def _form_context(
+    request: Request,
+    user: User,
+    data: BookingInput,
+    errors: dict[str, str],
+    problems: list[Problem],
+    appointment: Appointment | None = None,
+) -> dict[str, Any]:
+    async with unit_of_work(request) as session:
+        clients = await list_clients(session, user)
+        locations = await list_locations(session, user)
+    return {
+        "data": data,
+        "errors": errors,
+        "problems": problems,
+        "needs_override": any(p.overridable for p in problems),
+        "clients": clients,
+        "locations": locations,
+        "service_types": SERVICE_TYPES,
+        "appointment": appointment,
+        "zone": user.time_zone,
+    }
+
+
+@login_required
+async def booking_new(request: Request) -> Response:
+    user = require_user(request)
+    params = request.query_params
+    data = BookingInput(
+        client_id=params.get("client", "")[:36],
+        date=params.get("date", "")[:10] or today_for(user).isoformat(),
+        start_time=params.get("time", "")[:5],
+        mode=params.get("mode", "")[:20],
+    )
+    return render(request, "schedule/form.html", await _form_context(request, user, data, {}, []))
+
+
+@login_required
+async def booking_create(request: Request) -> Response:
+    user = require_user(request)
+    data = booking_from_mapping(await request.form())
+    actor = actor_for(request, user)
+    try:
+        async with unit_of_work(request) as session:
+            booked = await book_appointment(session, user, data, actor)
+            first = booked.appointments[0].id
+    except ValidationFailed as exc:
+        context = await _form_context(request, user, data, exc.errors, [])
+        return render(request, "schedule/form.html", context, status_code=422)
+    except BookingRefused as exc:
+        # The refusal (and its reason) is kept even though nothing was booked.
+        await record_audit(
+            app_state(request).db,
+            actor,
+            "appointment.book",
+            object_type="client",
+            object_id=data.client_id or None,
+            outcome="refused",
+            detail={"problems": sorted({p.code for p in exc.problems}), "date": data.date},
+        )
+        context = await _form_context(request, user, data, {}, exc.problems)
+        return render(request, "schedule/form.html", context, status_code=422)
+    return RedirectResponse(f"/schedule/appointments/{first}?booked=1", status_code=303)
+
+
+async def _load(request: Request, user: User) -> tuple[Appointment, dict[str, Any]]:
+    try:
+        async with unit_of_work(request) as session:
+            appt = await get_appointment_for(
+                session, user, request.path_params["appointment_id"], actor_for(request, user)
+            )
+            licensure = None
+            if appt.mode == "telehealth":
+                on = appt.starts_at.astimezone(ZoneInfo(user.time_zone)).date()
+                licensure = await check_telehealth_licensure(session, user, appt.client_state, on)
+            outbox = await list_outbox_for(session, appt)
+    except NotFound:
+        raise HTTPException(404, "No such appointment on your schedule.") from None
+    return appt, {"licensure": licensure, "outbox": outbox}
+
+
+@login_required
+async def appointment_detail(request: Request) -> Response:
+    user = require_user(request)
+    appt, extra = await _load(request, user)
+    return render(
+        request,
+        "schedule/appointment.html",
+        {
+            "a": ApptView(appt, user.time_zone),
+            "appt": appt,
+            "money": money,
+            "booked": request.query_params.get("booked") == "1",
+            "errors": {},
+            **extra,
+        },
+    )
+
+
+@login_required
+async def appointment_status(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    status = str(form.get("status", ""))[:20]
+    reason = str(form.get("reason", ""))[:300]
+    try:
+        async with unit_of_work(request) as session:
+            appt = await get_appointment_for(
+                session, user, request.path_params["appointment_id"], actor_for(request, user)
+            )
+            if status == "in_session" and appt.mode == "telehealth":
+                # Starting telehealth always passes the licensure gate again: licenses lapse.
+                result = await begin_telehealth_session(
+                    session, user, appt, actor_for(request, user)
+                )
+                if not result.allowed:
+                    raise ValidationFailed({"licensure": result.message})
+            else:
+                await set_status(session, appt, status, actor_for(request, user), reason=reason)
+    except NotFound:
+        raise HTTPException(404, "No such appointment on your schedule.") from None
+    except ValidationFailed as exc:
+        appt, extra = await _load(request, user)
+        context = {"a": ApptView(appt, user.time_zone), "appt": appt, "money": money}
+        context.update(booked=False, errors=exc.errors, **extra)
+        return render(request, "schedule/appointment.html", context, status_code=422)
+    return RedirectResponse(f"/schedule/appointments/{appt.id}", status_code=303)
+
+
+def _input_from(appt: Appointment, zone: str) -> BookingInput:
+    local = appt.starts_at.astimezone(ZoneInfo(zone))
+    return BookingInput(
+        client_id=str(appt.client_id),
+        date=local.date().isoformat(),
+        start_time=f"{local:%H:%M}",
+        duration_minutes=str(int((appt.ends_at - appt.starts_at).total_seconds() // 60)),
+        mode=appt.mode,
+        location_id=str(appt.location_id or ""),
+        service_type=appt.service_type,
+        client_state=appt.client_state,
+    )
+
+
+@login_required
+async def appointment_edit(request: Request) -> Response:
+    user = require_user(request)
+    appt, _ = await _load(request, user)
+    data = _input_from(appt, user.time_zone)
+    context = await _form_context(request, user, data, {}, [], appointment=appt)
+    return render(request, "schedule/form.html", context)
+
+
+@login_required
+async def appointment_update(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    data = booking_from_mapping(form)
+    scope = "following" if form.get("scope") == "following" else "one"
+    actor = actor_for(request, user)
+    appt: Appointment | None = None
+    try:
+        async with unit_of_work(request) as session:
+            appt = await get_appointment_for(
+                session, user, request.path_params["appointment_id"], actor
+            )
+            await reschedule(session, user, appt, data, actor, scope=scope)
+    except NotFound:
+        raise HTTPException(404, "No such appointment on your schedule.") from None
+    except (ValidationFailed, BookingRefused) as exc:
+        errors = exc.errors if isinstance(exc, ValidationFailed) else {}
+        problems = exc.problems if isinstance(exc, BookingRefused) else []
+        context = await _form_context(request, user, data, errors, problems, appointment=appt)
+        return render(request, "schedule/form.html", context, status_code=422)
+    return RedirectResponse(f"/schedule/appointments/{appt.id}", status_code=303)
+
+
+@login_required
+async def appointment_invite(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    caregiver_id = str(form.get("caregiver_id", ""))[:36]
+    state = app_state(request)
+    try:
+        async with unit_of_work(request) as session:
+            appt = await get_appointment_for(
+                session, user, request.path_params["appointment_id"], actor_for(request, user)
+            )
+            await queue_invite(session, user, appt, caregiver_id, actor_for(request, user))
+    except NotFound:
+        raise HTTPException(404, "No such appointment or caregiver.") from None
+    except ValidationFailed as exc:
+        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    # Delivery runs after the commit, so a slow or failing sender never loses the message.
+    sender: OutboxSender = state.extras.get("outbox_sender") or LoggingSender()
+    async with unit_of_work(request) as session:
+        await deliver_pending(session, sender)
+    return RedirectResponse(f"/schedule/appointments/{appt.id}", status_code=303)
+
+
+routes = [
+    Route("/schedule/new", booking_new, methods=["GET"]),
+    Route("/schedule/appointments", booking_create, methods=["POST"]),
+    Route("/schedule/appointments/{appointment_id}", appointment_detail, methods=["GET"]),
+    Route("/schedule/appointments/{appointment_id}/status", appointment_status, methods=["POST"]),
+    Route("/schedule/appointments/{appointment_id}/edit", appointment_edit, methods=["GET"]),
+    Route("/schedule/appointments/{appointment_id}/edit", appointment_update, methods=["POST"]),
+    Route("/schedule/appointments/{appointment_id}/invite", appointment_invite, methods=["POST"]),
+]

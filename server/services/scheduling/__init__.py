@@ -1,0 +1,1 @@
+"""Scheduling for hybrid practices: availability, appointments, licensure, schedule health."""
