@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from signaling.participant import ClientLink, Participant
-from signaling.ports import Connection, Identity, MediaRelayPort, SessionBackend, SessionRecord
+from signaling.ports import (
+    Connection,
+    Identity,
+    MediaRelayPort,
+    SessionBackend,
+    SessionRecord,
+    SessionTapsFactory,
+)
 from signaling.protocol import (
     CloseCode,
     Error,
@@ -42,12 +49,15 @@ class SessionHostFactory:
         signer: TokenSigner,
         config: SessionConfig,
         clock: Callable[[], datetime] = _utcnow,
+        taps: SessionTapsFactory | None = None,
     ) -> None:
         self._relay = relay
         self._backend = backend
         self._signer = signer
         self._config = config
         self._clock = clock
+        # None: signaling.untapped (records nothing) until the media recorder is wired in.
+        self._taps = taps
 
     def __call__(self, record: SessionRecord) -> SessionHost:
         session_id = record.session_id
@@ -56,8 +66,9 @@ class SessionHostFactory:
             await self._relay.close_room(session_id)
 
         room = self._relay.room(session_id)
+        taps = self._taps(session_id) if self._taps is not None else None
         return SessionHost(
-            record, room, release, self._backend, self._signer, self._config, self._clock
+            record, room, release, self._backend, self._signer, self._config, self._clock, taps
         )
 
 

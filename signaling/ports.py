@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from signaling.protocol import Role, SessionState
+from signaling.protocol import RecordingState, Role, SessionState
 
 LinkStatus = Literal["ok", "revoked"]
 Outcome = Literal["success", "denied", "failure"]
@@ -38,6 +38,83 @@ class SessionRecord:
     session_id: str
     therapist_user_id: str
     state: SessionState
+    # The session clock (annotations' session_ms) counts from here; kept across host restarts.
+    live_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """Exactly what a participant is shown before recording; stored with every decision."""
+
+    text: str
+    version: str
+
+
+@dataclass(frozen=True)
+class TagOption:
+    label: str
+    goal_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentDecision:
+    recording_id: str
+    request_id: str
+    participant_id: str
+    role: Role
+    name: str
+    user_id: str | None
+    link_id: str | None
+    accepted: bool
+    text: str
+    version: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordingUpdate:
+    """A change of a recording's state; `offset_ms` is recorded time so far (pauses excluded)."""
+
+    recording_id: str
+    state: RecordingState
+    at: datetime
+    offset_ms: int
+    requested_by: str
+    participant_ids: tuple[str, ...]
+
+
+AnnotationKind = Literal["note", "tag", "drawing", "snapshot"]
+
+
+@dataclass(frozen=True)
+class AnnotationDraft:
+    author_participant_id: str
+    author_role: Role
+    author_user_id: str | None
+    author_link_id: str | None
+    kind: AnnotationKind
+    session_ms: int
+    recording_ms: int | None
+    recording_id: str | None
+    at: datetime
+    text: str | None = None
+    tag: str | None = None
+    goal_id: str | None = None
+    target_participant_id: str | None = None
+    payload: Mapping[str, Any] | None = None
+    # Snapshots only: the encoded frame as the media frame tap returned it.
+    image: bytes | None = None
+    # The author's own id for it: a resend after a lost ack must not store it twice.
+    client_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class SavedAnnotation:
+    """What was committed; for a resend, the first save's values."""
+
+    annotation_id: str
+    session_ms: int
+    recording_ms: int | None
 
 
 class SessionBackend(Protocol):
@@ -67,6 +144,18 @@ class SessionBackend(Protocol):
     async def participant_left(
         self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
     ) -> None: ...
+
+    async def consent_text(self, session_id: str) -> ConsentText: ...
+
+    async def annotation_tags(self, session_id: str) -> Sequence[TagOption]: ...
+
+    async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None: ...
+
+    async def recording_changed(self, session_id: str, update: RecordingUpdate) -> None: ...
+
+    async def save_annotation(self, session_id: str, draft: AnnotationDraft) -> SavedAnnotation:
+        """Returns only once committed (the client's ack waits on it); idempotent per client_ref."""
+        ...
 
 
 OnOffer = Callable[[str, int], Awaitable[None]]
@@ -110,3 +199,40 @@ class MediaErrors:
 
     negotiation: type[Exception]
     publish_not_allowed: type[Exception]
+
+
+class RecorderPort(Protocol):
+    """One session's recorder (the server wraps the media recorder).
+
+    The session calls `start` only when every present participant has consented, and `pause`
+    before anyone who has not consented is in the room; `add_participant` only for people who
+    have consented. Nothing may be written while paused.
+    """
+
+    async def start(self, participant_ids: Sequence[str]) -> None: ...
+
+    async def pause(self) -> None: ...
+
+    async def resume(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def add_participant(self, participant_id: str) -> None: ...
+
+    async def remove_participant(self, participant_id: str) -> None: ...
+
+
+class SnapshotPort(Protocol):
+    """A still of a participant's live video (the media frame tap); None when there is no frame."""
+
+    async def snapshot(self, participant_id: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class SessionTaps:
+    recorder: RecorderPort
+    snapshots: SnapshotPort
+
+
+# Called once per session host, with the session id (the media room id).
+SessionTapsFactory = Callable[[str], SessionTaps]

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION: Final = 1
 MAX_MESSAGE_BYTES: Final = 64 * 1024
@@ -52,6 +52,8 @@ ErrorCode = Literal[
     "not_admitted",
     "publish_not_allowed",
     "negotiation_failed",
+    "bad_state",
+    "stale_request",
     "internal",
 ]
 
@@ -62,6 +64,12 @@ Sdp = Annotated[str, Field(min_length=1, max_length=MAX_SDP_CHARS)]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 Role = Literal["therapist", "parent", "observer"]
 SessionState = Literal["open", "live", "ended"]
+RecordingState = Literal["off", "awaiting_consent", "recording", "paused", "stopped"]
+NoteText = Annotated[str, Field(min_length=1, max_length=2000)]
+TagLabel = Annotated[str, Field(min_length=1, max_length=40)]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+# Drawings use coordinates normalized to the target's video (0..1), so any tile size works.
+Coord = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class _Message(BaseModel):
@@ -124,8 +132,81 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+class Record(_Message):
+    type: Literal["record"]
+    action: Literal["request", "pause", "resume", "stop"]
+
+
+class Consent(_Message):
+    type: Literal["consent"]
+    request_id: Id
+    # Strict: "yes", 1 or "on" must not count as someone's consent.
+    accept: StrictBool
+
+
+class ObserverAnnotations(_Message):
+    type: Literal["observer_annotations"]
+    allowed: bool
+
+
+class Note(_Message):
+    type: Literal["note"]
+    client_ref: Id
+    text: NoteText
+    target: Id | None = None
+    goal_id: Id | None = None
+
+
+class Tag(_Message):
+    type: Literal["tag"]
+    client_ref: Id
+    tag: TagLabel
+    target: Id | None = None
+    goal_id: Id | None = None
+
+
+class Shape(_Message):
+    kind: Literal["stroke", "line", "arrow", "rect", "ellipse"]
+    points: Annotated[list[tuple[Coord, Coord]], Field(min_length=1, max_length=500)]
+    # A fraction of the video's width, like the coordinates.
+    width: Annotated[float, Field(gt=0.0, le=0.1)] = 0.005
+
+
+class Draw(_Message):
+    type: Literal["draw"]
+    client_ref: Id
+    target: Id
+    show_to: Annotated[list[Id], Field(max_length=16)]
+    color: Color
+    shapes: Annotated[list[Shape], Field(min_length=1, max_length=50)]
+    fade_ms: Annotated[int, Field(ge=500, le=15_000)] = 4000
+
+
+class Snapshot(_Message):
+    type: Literal["snapshot"]
+    client_ref: Id
+    target: Id
+
+
+AnnotationMessage = Note | Tag | Draw | Snapshot
 ClientMessage = Annotated[
-    Join | Admit | Decline | Remove | End | Answer | MediaState | Keyframe | Leave | Ping,
+    Join
+    | Admit
+    | Decline
+    | Remove
+    | End
+    | Answer
+    | MediaState
+    | Keyframe
+    | Leave
+    | Ping
+    | Record
+    | Consent
+    | ObserverAnnotations
+    | Note
+    | Tag
+    | Draw
+    | Snapshot,
     Field(discriminator="type"),
 ]
 CLIENT_TYPES: Final = frozenset(
@@ -140,6 +221,13 @@ CLIENT_TYPES: Final = frozenset(
         "keyframe",
         "leave",
         "ping",
+        "record",
+        "consent",
+        "observer_annotations",
+        "note",
+        "tag",
+        "draw",
+        "snapshot",
     }
 )
 
@@ -224,6 +312,62 @@ class Pong(_Message):
     type: Literal["pong"] = "pong"
 
 
+class ConsentRequest(_Message):
+    type: Literal["consent_request"] = "consent_request"
+    request_id: str
+    text: str
+    version: str
+
+
+class DeclinedBy(_Message):
+    participant_id: str
+    name: str
+
+
+class Recording(_Message):
+    type: Literal["recording"] = "recording"
+    state: RecordingState
+    pending: list[str]
+    declined: list[DeclinedBy]
+    started_at: datetime | None
+    offset_ms: int
+
+
+class TagOptionInfo(_Message):
+    label: str
+    goal_id: str | None
+
+
+class AnnotationSettings(_Message):
+    type: Literal["annotation_settings"] = "annotation_settings"
+    observers_may_annotate: bool
+    tags: list[TagOptionInfo]
+
+
+class AnnotationSaved(_Message):
+    type: Literal["annotation_saved"] = "annotation_saved"
+    client_ref: str
+    annotation_id: str
+    session_ms: int
+    recording_ms: int | None
+
+
+class AnnotationFailed(_Message):
+    type: Literal["annotation_failed"] = "annotation_failed"
+    client_ref: str
+    reason: Literal["not_saved", "no_frame"]
+
+
+class Drawing(_Message):
+    type: Literal["drawing"] = "drawing"
+    author_id: str
+    target: str
+    color: str
+    shapes: list[Shape]
+    fade_ms: int
+    session_ms: int
+
+
 ServerMessage = Annotated[
     Welcome
     | LobbyUpdate
@@ -234,7 +378,13 @@ ServerMessage = Annotated[
     | Removed
     | Ended
     | Error
-    | Pong,
+    | Pong
+    | ConsentRequest
+    | Recording
+    | AnnotationSettings
+    | AnnotationSaved
+    | AnnotationFailed
+    | Drawing,
     Field(discriminator="type"),
 ]
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from signaling.admission import decide_join
+from signaling.annotations import Annotations
+from signaling.consent import RecordingControl
+from signaling.host_context import HostContext, ms_between
 from signaling.ice import IceConfig, ice_servers
 from signaling.media_adapter import MEDIA_ERRORS
 from signaling.participant import ClientLink, Participant
@@ -21,15 +24,18 @@ from signaling.ports import (
     Outcome,
     SessionBackend,
     SessionRecord,
+    SessionTaps,
     TherapistIdentity,
 )
 from signaling.protocol import (
     PROTOCOL_VERSION,
     Admit,
     Admitted,
+    AnnotationMessage,
     Answer,
     ClientMessage,
     CloseCode,
+    Consent,
     Decline,
     Declined,
     End,
@@ -40,7 +46,9 @@ from signaling.protocol import (
     Keyframe,
     Leave,
     MediaState,
+    ObserverAnnotations,
     Offer,
+    Record,
     Remove,
     Removed,
     SessionState,
@@ -48,6 +56,7 @@ from signaling.protocol import (
 )
 from signaling.roster import ACTIVE, IN_ROOM, Roster
 from signaling.tokens import LinkGone, LinkInvalid, LinkRole, RejoinClaim, TokenSigner
+from signaling.untapped import untapped
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +82,12 @@ class SessionHost:
         signer: TokenSigner,
         config: SessionConfig,
         clock: Callable[[], datetime] = _utcnow,
+        taps: SessionTaps | None = None,
     ) -> None:
         self.session_id = record.session_id
         self._owner = record.therapist_user_id
         self.state: SessionState = record.state
+        self.live_at = record.live_at
         self._room = room
         self._release_room = release_room
         self._backend = backend
@@ -88,6 +99,12 @@ class SessionHost:
         self.roster = Roster()
         self._close_listeners: list[Callable[[SessionHost], Awaitable[None]]] = []
         self.closed = False
+        taps = taps or untapped(self.session_id)
+        ctx = HostContext(
+            self.session_id, self.roster, backend, clock, self._audit, self._session_ms
+        )
+        self.recording = RecordingControl(ctx, taps.recorder)
+        self.annotations = Annotations(ctx, self.recording, taps.snapshots)
 
     def add_close_listener(self, listener: Callable[[SessionHost], Awaitable[None]]) -> None:
         self._close_listeners.append(listener)
@@ -108,10 +125,16 @@ class SessionHost:
             return await self._join_with_link(link, msg)
 
     async def handle(self, who: Participant, link: ClientLink, msg: ClientMessage) -> None:
+        save = None
         async with self._lock:
             if who.link is not link or link.closed or self.closed:
                 return  # a stale connection, replaced by a reconnect
-            await self._dispatch(who, msg)
+            if isinstance(msg, AnnotationMessage):
+                save = await self.annotations.prepare(who, msg)
+            else:
+                await self._dispatch(who, msg)
+        if save is not None:
+            await save()  # the database write and the ack, outside the lock
 
     async def disconnected(self, who: Participant, link: ClientLink) -> None:
         async with self._lock:
@@ -236,6 +259,8 @@ class SessionHost:
                     self.session_id, who.participant_id, who.role, who.name, who.since
                 )
             )
+        # Before any media flows: a newcomer who has not consented pauses the recording.
+        await self.recording.entering()
         # The relay treats a join with a known id as a takeover: a fresh peer connection.
         try:
             await self._room.join(
@@ -248,9 +273,11 @@ class SessionHost:
             log.exception("media join failed for %s", who.participant_id)
             await who.send(Error(code="internal", message="media join failed"))
         if self.state == "open" and self.roster.is_live():
-            self.state = "live"
+            self.state, self.live_at = "live", self.live_at or self._now()
             await self._backend_call(self._backend.session_state_changed(self.session_id, "live"))
         await self.roster.broadcast_participants(self.state)
+        await self.annotations.entered(who)
+        await self.recording.entered(who)
 
     def _offer_sender(self, who: Participant) -> OnOffer:
         # Called by the relay outside our lock (renegotiations): it only sends, never mutates.
@@ -266,6 +293,14 @@ class SessionHost:
             await who.send(Error(code="already_joined", message="already joined"))
         elif isinstance(msg, Admit | Decline | Remove | End):
             await self._therapist_action(who, msg)
+        elif isinstance(msg, Record | Consent | ObserverAnnotations) and who.phase != "present":
+            await who.send(Error(code="not_admitted", message="wait for the therapist"))
+        elif isinstance(msg, Record):
+            await self.recording.command(who, msg)
+        elif isinstance(msg, Consent):
+            await self.recording.consent(who, msg)
+        elif isinstance(msg, ObserverAnnotations):
+            await self.annotations.set_observers(who, msg)
         elif isinstance(msg, Leave):
             link = who.link
             await self._drop(who, "left")
@@ -395,6 +430,7 @@ class SessionHost:
                     log.exception("media leave failed")
             await self._left(who)
             await self.roster.broadcast_participants(self.state)
+            await self.recording.left(who)
 
     async def _left(self, who: Participant) -> None:
         await self._backend_call(
@@ -407,6 +443,7 @@ class SessionHost:
         if self.state == "ended":
             return
         await self._audit(actor, "session.end", "success", {}, remote)
+        await self.recording.close()
         self.state = "ended"
         for who in self.roster:
             link, was = who.link, who.phase
@@ -428,6 +465,7 @@ class SessionHost:
         if self.closed:
             return
         self.closed = True
+        await self.recording.close()
         try:
             await self._release_room()
         except Exception:
@@ -436,6 +474,9 @@ class SessionHost:
             await listener(self)
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _session_ms(self) -> int:
+        return 0 if self.live_at is None else ms_between(self.live_at, self._now())
 
     def _welcome(self, who: Participant) -> Welcome:
         return Welcome(

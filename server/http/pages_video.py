@@ -14,6 +14,7 @@ from server.db import utcnow
 from server.models import Client, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.clients import NotFound, get_client_for, list_clients
+from server.services.observation import observation_summary
 from server.services.video_sessions import (
     SessionNotFound,
     VideoSessionError,
@@ -128,6 +129,12 @@ async def session_console(request: Request) -> Response:
             raise HTTPException(404, "No such video session.") from None
         links = await list_links(session, video)
         present = await attendance(session, video)
+        # The summary reads clinical annotations (audited): only worth it once there is a session.
+        summary = (
+            await observation_summary(session, video, actor_for(request, user))
+            if video.state != VideoSessionState.open
+            else None
+        )
     now = utcnow()
     link_rows = [
         {
@@ -140,7 +147,13 @@ async def session_console(request: Request) -> Response:
     return render(
         request,
         "sessions/detail.html",
-        {"video": video, "links": link_rows, "attendance": present, "now": now},
+        {
+            "video": video,
+            "links": link_rows,
+            "attendance": present,
+            "now": now,
+            "summary": summary,
+        },
     )
 
 

@@ -1,5 +1,6 @@
 """All tables, one module per table (or per tight pair), imported here so metadata is complete."""
 
+from server.models.annotation import Annotation, AnnotationSnapshot, AnnotationTag
 from server.models.appointment import Appointment, AppointmentSeries
 from server.models.audit import AuditEntry
 from server.models.availability import AvailabilityBlock, AvailabilityException
@@ -7,6 +8,7 @@ from server.models.calendar_feed import CalendarFeed
 from server.models.client import Caregiver, Client
 from server.models.login_session import LoginSession
 from server.models.outbox import OutboxMessage
+from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
 from server.models.video_session import (
@@ -17,6 +19,9 @@ from server.models.video_session import (
 )
 
 __all__ = [
+    "Annotation",
+    "AnnotationSnapshot",
+    "AnnotationTag",
     "Appointment",
     "AppointmentSeries",
     "AuditEntry",
@@ -31,6 +36,10 @@ __all__ = [
     "LoginSession",
     "OutboxMessage",
     "Rate",
+    "Recording",
+    "RecordingConsent",
+    "RecordingFile",
+    "RecordingSpan",
     "SchedulePreferences",
     "SessionAttendance",
     "User",

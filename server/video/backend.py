@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
 from server.models import JoinLink, VideoSession, VideoSessionState
+from server.services.annotations import find_resent, save_annotation, tags_for_session
 from server.services.audit import Actor, record_audit
+from server.services.recordings import apply_recording_update, consent_text, record_consent
 from server.services.video_sessions import SessionNotFound, parse_id, record_presence, set_state
-from signaling.ports import LinkStatus, Outcome, SessionRecord
+from signaling.ports import (
+    AnnotationDraft,
+    ConsentDecision,
+    ConsentText,
+    LinkStatus,
+    Outcome,
+    RecordingUpdate,
+    SavedAnnotation,
+    SessionRecord,
+    TagOption,
+)
 from signaling.protocol import Role, SessionState
 
 log = logging.getLogger(__name__)
@@ -45,7 +58,9 @@ class DatabaseSessionBackend:
             video = await session.get(VideoSession, sid)
             if video is None:
                 return None
-            return SessionRecord(str(video.id), str(video.therapist_id), video.state.value)
+            return SessionRecord(
+                str(video.id), str(video.therapist_id), video.state.value, video.live_at
+            )
 
     async def link_status(self, session_id: str, link_id: str) -> LinkStatus:
         async with transaction(self._db) as session:
@@ -93,3 +108,46 @@ class DatabaseSessionBackend:
             await record_presence(
                 session, session_id, participant_id, role=role, name=name, joined=False, at=at
             )
+
+    # --- session hooks: consent, recording, annotations ----------------------------------------
+    # Each call is one transaction with its audit row: when it returns, both are committed.
+
+    async def consent_text(self, session_id: str) -> ConsentText:
+        return consent_text()
+
+    async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
+        async with transaction(self._db) as session:
+            return await tags_for_session(session, session_id)
+
+    async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None:
+        actor = _participant_actor(decision.participant_id, decision.user_id, decision.link_id)
+        async with transaction(self._db) as session:
+            await record_consent(session, session_id, decision, actor)
+
+    async def recording_changed(self, session_id: str, update: RecordingUpdate) -> None:
+        async with transaction(self._db) as session:
+            await apply_recording_update(session, session_id, update, _actor("system", None))
+
+    async def save_annotation(self, session_id: str, draft: AnnotationDraft) -> SavedAnnotation:
+        actor = _participant_actor(
+            draft.author_participant_id, draft.author_user_id, draft.author_link_id
+        )
+        try:
+            async with transaction(self._db) as session:
+                row = await save_annotation(session, session_id, draft, actor)
+                saved = SavedAnnotation(str(row.id), row.session_ms, row.recording_ms)
+        except IntegrityError:
+            # The same resend raced itself; the first one committed: answer with it.
+            async with transaction(self._db) as session:
+                found = await find_resent(session, parse_id(session_id), draft)
+                if found is None:
+                    raise
+                saved = SavedAnnotation(str(found.id), found.session_ms, found.recording_ms)
+        # Only here, after the commit, does the id go back (and the client get its ack).
+        return saved
+
+
+def _participant_actor(participant_id: str, user_id: str | None, link_id: str | None) -> Actor:
+    if user_id is not None:
+        return Actor("user", user_id, f"participant:{participant_id}", None)
+    return Actor("link", link_id, f"participant:{participant_id}", None)

@@ -5,13 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from signaling.local_router import ConnectionLimits, LocalRouter, SessionHostFactory
-from signaling.ports import LinkStatus, MediaErrors, OnOffer, OnState, Outcome, SessionRecord
+from signaling.ports import (
+    AnnotationDraft,
+    ConsentDecision,
+    ConsentText,
+    LinkStatus,
+    MediaErrors,
+    OnOffer,
+    OnState,
+    Outcome,
+    RecordingUpdate,
+    SavedAnnotation,
+    SessionRecord,
+    SessionTaps,
+    SessionTapsFactory,
+    TagOption,
+)
 from signaling.protocol import Role, SessionState
 from signaling.session import SessionConfig
 from signaling.tokens import TokenSigner, new_join_link_claim
@@ -55,6 +70,14 @@ class MemoryBackend:
     states: list[tuple[str, SessionState]] = field(default_factory=list)
     joined: list[tuple[str, str]] = field(default_factory=list)
     left: list[tuple[str, str]] = field(default_factory=list)
+    consents: list[ConsentDecision] = field(default_factory=list)
+    recording_updates: list[RecordingUpdate] = field(default_factory=list)
+    annotations: dict[str, AnnotationDraft] = field(default_factory=dict)
+    # Set to hold saves (an ack must wait for them); `fail_saves` makes them raise.
+    save_gate: asyncio.Event | None = None
+    fail_saves: bool = False
+    fail_consents: bool = False
+    consent_version: str = "test-1"
 
     def add(self, session_id: str, therapist: str = "u1") -> None:
         self.sessions[session_id] = SessionRecord(session_id, therapist, "open")
@@ -92,6 +115,84 @@ class MemoryBackend:
     ) -> None:
         self.left.append((session_id, participant_id))
 
+    async def consent_text(self, session_id: str) -> ConsentText:
+        return ConsentText(
+            text="We record audio and video of everyone in the call. Kept 30 days.",
+            version=self.consent_version,
+        )
+
+    async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
+        return [TagOption("independent"), TagOption("trial success", "g-grasp")]
+
+    async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None:
+        if self.fail_consents:
+            raise RuntimeError("database down")
+        self.consents.append(decision)
+
+    async def recording_changed(self, session_id: str, update: RecordingUpdate) -> None:
+        self.recording_updates.append(update)
+
+    async def save_annotation(self, session_id: str, draft: AnnotationDraft) -> SavedAnnotation:
+        if self.save_gate is not None:
+            await self.save_gate.wait()
+        if self.fail_saves:
+            raise RuntimeError("database down")
+        annotation_id = f"a{len(self.annotations) + 1}"
+        self.annotations[annotation_id] = draft
+        return SavedAnnotation(annotation_id, draft.session_ms, draft.recording_ms)
+
+
+class FakeRecorder:
+    """Records every call in `log` (shared with a FakeRoom's `log` to check ordering)."""
+
+    def __init__(self, log: list[tuple[str, Any]] | None = None) -> None:
+        self.log: list[tuple[str, Any]] = log if log is not None else []
+        self.fail_start = False
+
+    def calls(self) -> list[tuple[str, Any]]:
+        return [c for c in self.log if c[0].startswith("recorder.")]
+
+    async def start(self, participant_ids: Sequence[str]) -> None:
+        if self.fail_start:
+            raise RuntimeError("disk full")
+        self.log.append(("recorder.start", sorted(participant_ids)))
+
+    async def pause(self) -> None:
+        self.log.append(("recorder.pause", None))
+
+    async def resume(self) -> None:
+        self.log.append(("recorder.resume", None))
+
+    async def stop(self) -> None:
+        self.log.append(("recorder.stop", None))
+
+    async def add_participant(self, participant_id: str) -> None:
+        self.log.append(("recorder.add", participant_id))
+
+    async def remove_participant(self, participant_id: str) -> None:
+        self.log.append(("recorder.remove", participant_id))
+
+
+class FakeSnapshots:
+    def __init__(self) -> None:
+        self.frames: dict[str, bytes] = {}
+        self.asked: list[str] = []
+
+    async def snapshot(self, participant_id: str) -> bytes | None:
+        self.asked.append(participant_id)
+        return self.frames.get(participant_id)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += timedelta(milliseconds=ms)
+
 
 class FakeRoom:
     """Behaves like media.Room at the signaling boundary: offers on join, checks answers."""
@@ -104,6 +205,8 @@ class FakeRoom:
         self.keyframes: list[str] = []
         self.revision = 0
         self.closed = False
+        # Shared with a FakeRecorder when a test checks the order of media and recorder calls.
+        self.log: list[tuple[str, Any]] = []
 
     async def join(
         self,
@@ -115,6 +218,7 @@ class FakeRoom:
     ) -> None:
         self.members[participant_id] = (publish, on_offer)
         self.joins.append(participant_id)
+        self.log.append(("room.join", participant_id))
         self.revision += 1
         await on_offer(f"v=0 offer-for-{participant_id}", self.revision)
 
@@ -203,10 +307,19 @@ def make_router(
     relay: FakeRelay,
     grace: float = 30.0,
     limits: ConnectionLimits | None = None,
+    *,
+    taps: SessionTapsFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> LocalRouter:
     config = SessionConfig(media_errors=media_errors(), grace_seconds=grace)
-    factory = SessionHostFactory(relay, backend, TokenSigner(SECRET), config)
+    factory = SessionHostFactory(
+        relay, backend, TokenSigner(SECRET), config, clock or (lambda: datetime.now(UTC)), taps
+    )
     return LocalRouter(backend, factory, limits)
+
+
+def taps_of(recorder: FakeRecorder, snapshots: FakeSnapshots) -> SessionTapsFactory:
+    return lambda session_id: SessionTaps(recorder=recorder, snapshots=snapshots)
 
 
 def join_link(
@@ -264,3 +377,16 @@ class Client:
     @property
     def participant_id(self) -> str:
         return str(self.conn.last("welcome")["participant_id"])
+
+
+async def admit(therapist: Client, role: str = "parent", name: str = "Pat Parent") -> Client:
+    """A link holder knocks and the therapist admits them; returns the guest's client."""
+    token, _ = join_link(therapist.session_id, role, name)
+    guest = Client(therapist.router, therapist.session_id)
+    await guest.join(token=token)
+    await therapist.send(type="admit", participant_id=guest.participant_id)
+    return guest
+
+
+def of_type(conn: FakeConnection, kind: str) -> list[dict[str, Any]]:
+    return [m for m in conn.sent if m["type"] == kind]

@@ -9,6 +9,7 @@ import html
 import json
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -169,6 +170,15 @@ class ProtocolClient:
             self._new.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
+
+    async def expect_matching(
+        self, kind: str, check: Callable[[dict[str, Any]], bool], within: float = 10.0
+    ) -> dict[str, Any]:
+        """The next message of `kind` for which `check` holds (others of that kind are consumed)."""
+        while True:
+            message = await self.expect(kind, within)
+            if check(message):
+                return message
 
     async def wait_closed(self, within: float = 10.0) -> int | None:
         if self._reader is not None:

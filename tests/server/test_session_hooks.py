@@ -1,0 +1,442 @@
+"""Consents, recordings, annotations and the observation summary in the database (both backends)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.config import Settings
+from server.db import Base, make_engine, make_sessionmaker, transaction
+from server.models import (
+    Annotation,
+    AnnotationSnapshot,
+    AuditEntry,
+    Client,
+    Recording,
+    RecordingConsent,
+    RecordingSpan,
+    User,
+    VideoSession,
+)
+from server.services.accounts import create_user
+from server.services.annotations import (
+    DEFAULT_TAGS,
+    get_snapshot,
+    list_annotations,
+    set_client_tags,
+)
+from server.services.audit import Actor
+from server.services.clients import ClientInput, create_client
+from server.services.observation import observation_summary
+from server.services.recordings import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    finish_recording_file,
+    list_consents,
+    list_recordings,
+    register_recording_file,
+)
+from server.services.video_sessions import record_presence, start_session
+from server.video.backend import DatabaseSessionBackend
+from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate, TagOption
+
+T0 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+HOOK_TABLES = {
+    "recordings",
+    "recording_spans",
+    "recording_files",
+    "recording_consents",
+    "annotations",
+    "annotation_snapshots",
+    "annotation_tags",
+}
+
+
+@dataclass
+class World:
+    db: async_sessionmaker[AsyncSession]
+    backend: DatabaseSessionBackend
+    therapist: User
+    session_id: str
+    client_id: uuid.UUID
+    database_url: str
+    # The database lives for the whole run: ids must not collide between tests.
+    rid: str = ""
+
+    def __post_init__(self) -> None:
+        self.rid = f"r_{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+async def world(settings: Settings) -> AsyncIterator[World]:
+    engine = make_engine(settings.database_url)
+    db = make_sessionmaker(engine)
+    async with transaction(db) as session:
+        user = await create_user(
+            session,
+            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+            email=f"hooks-{secrets.token_hex(4)}@example.test",
+            name="Dr. Hooks",
+            password="correct-horse-1",
+        )
+        client = await create_client(
+            session,
+            user,
+            ClientInput(
+                first_name="Sam",
+                last_name="Child",
+                date_of_birth="2019-04-02",
+                time_zone="America/New_York",
+                home_state="NY",
+            ),
+            Actor("user", str(user.id)),
+        )
+        video = await start_session(
+            session, user, Actor("user", str(user.id)), title="Hooks", client=client
+        )
+    backend = DatabaseSessionBackend(db)
+    yield World(db, backend, user, str(video.id), client.id, settings.database_url)
+    await engine.dispose()
+
+
+def decision(world: World, pid: str, accepted: bool, at: datetime, **kw: object) -> ConsentDecision:
+    fields: dict[str, object] = {
+        "recording_id": world.rid,
+        "request_id": "c_one",
+        "participant_id": pid,
+        "role": "parent",
+        "name": "Pat",
+        "user_id": None,
+        "link_id": "link-1",
+        "accepted": accepted,
+        "text": CONSENT_TEXT,
+        "version": CONSENT_VERSION,
+        "at": at,
+    }
+    fields.update(kw)
+    return ConsentDecision(**fields)  # type: ignore[arg-type]
+
+
+def update(world: World, state: str, at: datetime, offset_ms: int) -> RecordingUpdate:
+    return RecordingUpdate(world.rid, state, at, offset_ms, "user:x", ("t_1", "p_1"))  # type: ignore[arg-type]
+
+
+def draft(kind: str = "tag", **kw: object) -> AnnotationDraft:
+    fields: dict[str, object] = {
+        "author_participant_id": "t_1",
+        "author_role": "therapist",
+        "author_user_id": None,
+        "author_link_id": None,
+        "kind": kind,
+        "session_ms": 1000,
+        "recording_ms": None,
+        "recording_id": None,
+        "at": T0,
+    }
+    fields.update(kw)
+    return AnnotationDraft(**fields)  # type: ignore[arg-type]
+
+
+async def audits(world: World, prefix: str) -> list[AuditEntry]:
+    async with world.db() as session:
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.object_id == world.session_id, AuditEntry.action.startswith(prefix))
+            .order_by(AuditEntry.id)
+        )
+        return list(rows)
+
+
+async def test_consents_are_stored_word_for_word_and_audited(world: World) -> None:
+    tid = str(world.therapist.id)
+    therapist = decision(world, "t_1", True, T0, role="therapist", user_id=tid, link_id=None)
+    await world.backend.consent_recorded(world.session_id, therapist)
+    await world.backend.consent_recorded(world.session_id, decision(world, "p_1", False, T0))
+    await world.backend.consent_recorded(
+        world.session_id, decision(world, "p_1", True, T0 + timedelta(seconds=5))
+    )
+    async with world.db() as session:
+        rows = list(
+            await session.scalars(select(RecordingConsent).order_by(RecordingConsent.decided_at))
+        )
+        rows = [r for r in rows if str(r.session_id) == world.session_id]
+        recording = await session.get(Recording, world.rid)
+    assert [(r.participant_id, r.accepted) for r in rows] == [
+        ("t_1", True),
+        ("p_1", False),
+        ("p_1", True),
+    ]
+    assert all(r.text == CONSENT_TEXT and r.text_version == CONSENT_VERSION for r in rows)
+    assert rows[0].user_id == world.therapist.id
+    assert rows[2].decided_at == T0 + timedelta(seconds=5)
+    assert recording is not None
+    assert recording.state == "awaiting_consent"
+    trail = await audits(world, "recording.consent")
+    assert [a.detail["accepted"] for a in trail] == [True, False, True]
+    assert trail[0].actor_type == "user"
+    assert trail[1].actor_type == "link"
+    assert trail[1].actor_id == "link-1"
+
+
+async def test_recording_states_become_spans(world: World) -> None:
+    b, sid = world.backend, world.session_id
+    await b.consent_recorded(sid, decision(world, "p_1", True, T0))
+    await b.recording_changed(sid, update(world, "recording", T0, 0))
+    await b.recording_changed(sid, update(world, "paused", T0 + timedelta(seconds=10), 10_000))
+    await b.recording_changed(sid, update(world, "recording", T0 + timedelta(seconds=30), 10_000))
+    await b.recording_changed(sid, update(world, "stopped", T0 + timedelta(seconds=35), 15_000))
+    async with world.db() as session:
+        spans = list(
+            await session.scalars(
+                select(RecordingSpan)
+                .where(RecordingSpan.recording_id == world.rid)
+                .order_by(RecordingSpan.started_at)
+            )
+        )
+        recording = await session.get(Recording, world.rid)
+    assert [(s.offset_start_ms, s.offset_end_ms) for s in spans] == [(0, 10_000), (10_000, 15_000)]
+    assert spans[1].ended_at == T0 + timedelta(seconds=35)
+    assert recording is not None
+    assert (recording.state, recording.recorded_ms) == ("stopped", 15_000)
+    assert recording.started_at == T0
+    assert recording.stopped_at == T0 + timedelta(seconds=35)
+    trail = [a.action for a in await audits(world, "recording.")]
+    assert trail[-4:] == [
+        "recording.recording",
+        "recording.paused",
+        "recording.recording",
+        "recording.stopped",
+    ]
+
+
+async def test_recording_files_for_the_media_recorder(world: World) -> None:
+    await world.backend.recording_changed(world.session_id, update(world, "recording", T0, 0))
+    actor = Actor.system()
+    async with transaction(world.db) as session:
+        row = await register_recording_file(
+            session, world.session_id, world.rid, "p_1", "rec/p_1.webm", T0, actor
+        )
+        file_id = row.id
+    async with transaction(world.db) as session:
+        await finish_recording_file(
+            session, file_id, status="finalized", sha256="ab" * 32, duration_ms=9000, actor=actor
+        )
+        with pytest.raises(ValueError, match="finalized or incomplete"):
+            await finish_recording_file(
+                session, file_id, status="recording", sha256=None, duration_ms=None, actor=actor
+            )
+    async with transaction(world.db) as session:
+        video = await session.get(VideoSession, uuid.UUID(world.session_id))
+        assert video is not None
+        views = await list_recordings(session, video, actor)
+        consents = await list_consents(session, video, actor)
+    assert [(f.status, f.sha256, f.duration_ms) for f in views[0].files] == [
+        ("finalized", "ab" * 32, 9000)
+    ]
+    assert consents == []
+    actions = [a.action for a in await audits(world, "recording.")]
+    assert "recording.file_finalized" in actions
+    assert "recording.read" in actions
+    assert "recording.consent_read" in actions
+
+
+async def test_an_annotation_is_committed_before_its_id_returns(world: World) -> None:
+    tid = str(world.therapist.id)
+    saved = await world.backend.save_annotation(
+        world.session_id,
+        draft("tag", tag="independent", goal_id="grasp", author_user_id=tid, recording_ms=500),
+    )
+    # A separate connection sees it: it is committed, not merely flushed.
+    async with world.db() as session:
+        row = await session.get(Annotation, uuid.UUID(saved.annotation_id))
+    assert row is not None
+    assert (row.kind, row.tag, row.goal_id, row.session_ms, row.recording_ms) == (
+        "tag",
+        "independent",
+        "grasp",
+        1000,
+        500,
+    )
+    assert row.author_user_id == world.therapist.id
+    trail = await audits(world, "annotation.tag")
+    assert trail[-1].detail["annotation_id"] == saved.annotation_id
+    assert (saved.session_ms, saved.recording_ms) == (1000, 500)
+
+
+async def test_a_resent_annotation_is_stored_once(world: World) -> None:
+    first = await world.backend.save_annotation(
+        world.session_id, draft("note", text="lost ack", client_ref="n-1", session_ms=100)
+    )
+    again = await world.backend.save_annotation(
+        world.session_id, draft("note", text="lost ack", client_ref="n-1", session_ms=900)
+    )
+    other = await world.backend.save_annotation(
+        world.session_id, draft("note", text="next", client_ref="n-2", session_ms=950)
+    )
+    assert again == first
+    assert again.session_ms == 100  # the first save's clocks, not the resend's
+    assert other.annotation_id != first.annotation_id
+    async with world.db() as session:
+        rows = await session.scalars(
+            select(Annotation).where(Annotation.session_id == uuid.UUID(world.session_id))
+        )
+        assert sorted(r.client_ref or "" for r in rows) == ["n-1", "n-2"]
+
+
+async def test_drawings_and_snapshots_keep_their_payload_and_image(world: World) -> None:
+    payload = {"color": "#ff0000", "shapes": [{"kind": "rect", "points": [[0.1, 0.2]]}]}
+    drawing = await world.backend.save_annotation(
+        world.session_id, draft("drawing", payload=payload, target_participant_id="p_1")
+    )
+    drawing_id = drawing.annotation_id
+    jpeg = b"\xff\xd8\xff\xe0 a tiny jpeg"
+    snap = await world.backend.save_annotation(
+        world.session_id, draft("snapshot", image=jpeg, target_participant_id="p_1")
+    )
+    snap_id = snap.annotation_id
+    async with transaction(world.db) as session:
+        drawing = await session.get(Annotation, uuid.UUID(drawing_id))
+        assert drawing is not None
+        assert drawing.payload == payload
+        video = await session.get(VideoSession, uuid.UUID(world.session_id))
+        assert video is not None
+        image = await get_snapshot(session, video, snap_id, Actor("user", str(world.therapist.id)))
+        listed = await list_annotations(session, video, Actor("user", str(world.therapist.id)))
+        stored = await session.get(AnnotationSnapshot, uuid.UUID(snap_id))
+    assert (image.content_type, image.image) == ("image/jpeg", jpeg)
+    assert stored is not None
+    assert stored.byte_size == len(jpeg)
+    assert {a.kind for a in listed} == {"drawing", "snapshot"}
+    actions = [a.action for a in await audits(world, "annotation.")]
+    assert "annotation.snapshot_read" in actions
+    assert "annotation.read" in actions
+
+
+async def test_a_snapshot_without_an_image_is_not_saved(world: World) -> None:
+    with pytest.raises(ValueError, match="needs an image"):
+        await world.backend.save_annotation(world.session_id, draft("snapshot"))
+    async with world.db() as session:
+        rows = await session.scalars(
+            select(Annotation).where(Annotation.session_id == uuid.UUID(world.session_id))
+        )
+        assert list(rows) == []
+
+
+async def test_tags_default_then_follow_the_clients_list(world: World) -> None:
+    assert list(await world.backend.annotation_tags(world.session_id)) == list(DEFAULT_TAGS)
+    async with transaction(world.db) as session:
+        client = await session.get(Client, world.client_id)
+        assert client is not None
+        await set_client_tags(
+            session,
+            client,
+            [TagOption("trial success", "grasp"), TagOption(" trial  success "), TagOption("wave")],
+            Actor.system(),
+        )
+    tags = list(await world.backend.annotation_tags(world.session_id))
+    assert tags == [TagOption("trial success", "grasp"), TagOption("wave")]
+
+
+async def test_the_observation_summary_tallies_a_session(world: World) -> None:
+    b, sid = world.backend, world.session_id
+    marks = (
+        [("trial success", "grasp")] * 7
+        + [("trial fail", "grasp")] * 3
+        + [("independent", "grasp")] * 5
+        + [("verbal cue", "grasp")] * 2
+        + [("trial success", "point")]
+        + [("visual cue", None)] * 2
+    )
+    for tag, goal in marks:
+        await b.save_annotation(sid, draft("tag", tag=tag, goal_id=goal))
+    await b.save_annotation(sid, draft("note", text="tired today"))
+    await b.save_annotation(sid, draft("drawing", payload={"shapes": []}))
+    async with transaction(world.db) as session:
+        for pid, name, role, joined, left in (
+            ("t_1", "Dr. Hooks", "therapist", 0, 600),
+            ("p_1", "Pat", "parent", 60, 300),
+            ("p_1", "Pat", "parent", 360, None),
+        ):
+            at = T0 + timedelta(seconds=joined)
+            await record_presence(session, sid, pid, role=role, name=name, joined=True, at=at)
+            if left is not None:
+                end = T0 + timedelta(seconds=left)
+                await record_presence(session, sid, pid, role=role, name=name, joined=False, at=end)
+        video = await session.get(VideoSession, uuid.UUID(sid))
+        assert video is not None
+        video.ended_at = T0 + timedelta(seconds=600)
+    await b.recording_changed(sid, update(world, "recording", T0 + timedelta(seconds=60), 0))
+    await b.recording_changed(sid, update(world, "stopped", T0 + timedelta(seconds=180), 120_000))
+
+    async with transaction(world.db) as session:
+        video = await session.get(VideoSession, uuid.UUID(sid))
+        assert video is not None
+        summary = await observation_summary(session, video, Actor("user", str(world.therapist.id)))
+
+    grasp, point = summary.goals
+    assert grasp.line == "grasp: 7 of 10 trials successful (independent 5, verbal cue 2)"
+    assert (point.goal_id, point.successes, point.trials) == ("point", 1, 1)
+    assert dict(summary.tag_counts) == {
+        "trial success": 8,
+        "independent": 5,
+        "trial fail": 3,
+        "verbal cue": 2,
+        "visual cue": 2,
+    }
+    assert (summary.notes, summary.drawings, summary.snapshots) == (1, 1, 0)
+    present = {p.participant_id: p for p in summary.attendance}
+    assert present["t_1"].present_ms == 600_000
+    # 240 s, then from 360 s until the session ended at 600 s.
+    assert present["p_1"].present_ms == 480_000
+    assert len(present["p_1"].stretches) == 2
+    assert [s.duration_ms for s in summary.recorded_spans] == [120_000]
+    assert summary.recorded_ms == 120_000
+    assert [a.action for a in await audits(world, "observation_summary")] == [
+        "observation_summary.read"
+    ]
+
+
+async def test_the_hook_tables_match_the_models(world: World) -> None:
+    """The hand-written migration and the models agree (what `alembic check` would say)."""
+
+    def diff(connection: object) -> list[object]:
+        context = MigrationContext.configure(
+            connection,  # type: ignore[arg-type]
+            opts={"compare_type": True},
+        )
+        changes = compare_metadata(context, Base.metadata)
+        return [c for c in changes if HOOK_TABLES & _tables(c)]
+
+    engine = make_engine(world.database_url)
+    try:
+        async with engine.connect() as conn:
+            changes = await conn.run_sync(diff)
+    finally:
+        await engine.dispose()
+    assert changes == []
+
+
+def _tables(change: object) -> set[str]:
+    found: set[str] = set()
+    items = change if isinstance(change, list) else [change]
+    for item in items:
+        for part in item if isinstance(item, tuple) else (item,):
+            name = getattr(part, "name", None)
+            table = getattr(part, "table", None)
+            if isinstance(part, str):
+                found.add(part)
+            if table is not None:
+                found.add(str(getattr(table, "name", "")))
+            if name:
+                found.add(str(name))
+    return found
