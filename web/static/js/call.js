@@ -40,6 +40,25 @@ export class CallController {
     this.showSelf();
     this.signaling.connect();
     this.quality.start();
+    this.freezeTimer = setInterval(() => this.watchFrozen().catch(() => {}), 2000);
+  }
+
+  // A tile whose frames stopped (or never started: a late joiner waits for a keyframe) asks the
+  // relay for a keyframe of that publisher. The relay rate-limits these per publisher as well.
+  async watchFrozen() {
+    if (!this.peer || this.peer.pc.connectionState !== "connected") return;
+    const stats = await this.mediaStats();
+    const last = this.lastFrames || new Map();
+    this.lastFrames = new Map();
+    for (const p of this.participants) {
+      if (p.participant_id === this.me || p.role === "observer") continue;
+      if (!p.video || p.status !== "present" || !this.streams.has(p.participant_id)) continue;
+      const frames = stats[p.participant_id]?.framesDecoded || 0;
+      this.lastFrames.set(p.participant_id, frames);
+      if (last.has(p.participant_id) && last.get(p.participant_id) === frames) {
+        this.signaling.send({ type: "keyframe", publisher_id: p.participant_id });
+      }
+    }
   }
 
   // --- signaling -------------------------------------------------------------------------------
@@ -99,7 +118,11 @@ export class CallController {
         break;
       case "_closed":
         if (!["ended", "removed", "declined", "error", "left"].includes(this.root.dataset.phase)) {
-          this.finish("ended", msg.code === 4002 ? "The session has ended." : "The connection was closed.");
+          const why = {
+            4002: "The session has ended.",
+            4004: "You joined this session from another window or tab; this one was closed.",
+          }[msg.code] || "The connection was closed.";
+          this.finish(msg.code === 4004 ? "left" : "ended", why);
         }
         break;
       default:
@@ -110,6 +133,7 @@ export class CallController {
   resetPeer() {
     if (this.peer) this.peer.close();
     this.trackOwner.clear();
+    this.lastFrames = new Map();
     this.peer = new PeerSession({
       iceServers: this.iceServers || this.config.iceServers,
       localStream: this.localStream,
@@ -174,17 +198,44 @@ export class CallController {
       const stream = this.streams.get(p.participant_id);
       if (stream && video.srcObject !== stream) {
         video.srcObject = stream;
-        video.play().catch(() => { /* autoplay blocked until a click; the Join click allows it */ });
+        this.play(video);
       }
       tile.dataset.role = p.role;
       tile.classList.toggle("camera-off", !p.video);
+      // "Parent · Parent" says nothing twice: the role only when the name is not already it.
+      const label = p.name === ROLE_LABEL[p.role] ? p.name : `${p.name} · ${ROLE_LABEL[p.role]}`;
       tile.querySelector("figcaption").textContent =
-        `${p.name} · ${ROLE_LABEL[p.role]}${p.audio ? "" : " · muted"}${p.status === "reconnecting" ? " · reconnecting…" : ""}`;
+        `${label}${p.audio ? "" : " · muted"}${p.status === "reconnecting" ? " · reconnecting…" : ""}`;
       const target = p.participant_id === mainId ? stage : thumbs;
       if (tile.parentElement !== target) target.append(tile);
     }
     const empty = $("#stage-empty", this.root);
     if (empty) empty.hidden = Boolean(mainId) || present.length > 0;
+  }
+
+  // Autoplay with sound needs a user gesture (the parent's Join click is one; a therapist who
+  // reloaded the call page may have none): then play muted and unmute at the first click or key.
+  play(video) {
+    video.play().catch((err) => {
+      if (err.name !== "NotAllowedError") return;
+      video.muted = true;
+      video.play().catch(() => {});
+      this.announce("Click anywhere on the page to hear the others.");
+      if (this.unmuteArmed) return;
+      this.unmuteArmed = true;
+      const unmute = () => {
+        this.unmuteArmed = false;
+        document.removeEventListener("pointerdown", unmute, true);
+        document.removeEventListener("keydown", unmute, true);
+        for (const v of this.root.querySelectorAll("figure.remote video")) {
+          v.muted = false;
+          v.play().catch(() => {});
+        }
+        this.announce("");
+      };
+      document.addEventListener("pointerdown", unmute, true);
+      document.addEventListener("keydown", unmute, true);
+    });
   }
 
   renderParticipants() {
@@ -330,6 +381,7 @@ export class CallController {
     this.signaling.finish();
     if (this.peer) { this.peer.close(); this.peer = null; }
     this.quality.stop();
+    clearInterval(this.freezeTimer);
     if (this.localStream) for (const t of this.localStream.getTracks()) t.stop();
     const done = $("#done-message", this.root);
     if (done) done.textContent = message;

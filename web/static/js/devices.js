@@ -45,6 +45,18 @@ export class LevelMeter {
     const AudioCtx = window.AudioContext || window.webkitAudioContext;
     if (!AudioCtx) return;
     this.context = new AudioCtx();
+    // Created before any click, the context may start suspended (autoplay policy): the meter
+    // would stay flat. Resume it at the first click or key press on the page.
+    if (this.context.state === "suspended") {
+      const context = this.context;
+      const resume = () => {
+        document.removeEventListener("pointerdown", resume, true);
+        document.removeEventListener("keydown", resume, true);
+        if (context.state === "suspended") context.resume().catch(() => {});
+      };
+      document.addEventListener("pointerdown", resume, true);
+      document.addEventListener("keydown", resume, true);
+    }
     const source = this.context.createMediaStreamSource(new MediaStream([track]));
     const analyser = this.context.createAnalyser();
     analyser.fftSize = 512;
