@@ -38,6 +38,7 @@ from server.services.scheduling.profile import list_locations
 from server.services.scheduling.session_gate import begin_telehealth_session
 
 from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .pages_appointment_video import video_context
 from .pages_schedule_shared import ApptView, booking_from_mapping, money, today_for
 from .templating import render
 
@@ -118,9 +119,10 @@ async def _load(request: Request, user: User) -> tuple[Appointment, dict[str, An
                 on = appt.starts_at.astimezone(ZoneInfo(user.time_zone)).date()
                 licensure = await check_telehealth_licensure(session, user, appt.client_state, on)
             outbox = await list_outbox_for(session, appt)
+            video = await video_context(request, session, appt)
     except NotFound:
         raise HTTPException(404, "No such appointment on your schedule.") from None
-    return appt, {"licensure": licensure, "outbox": outbox}
+    return appt, {"licensure": licensure, "outbox": outbox, **video}
 
 
 @login_required

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
-from server.models import Client, VideoSession, VideoSessionState
+from server.models import Appointment, Client, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.clients import NotFound, get_client_for, list_clients
 from server.services.observation import observation_summary
@@ -245,11 +245,15 @@ async def join_page(request: Request) -> Response:
     runtime = video_runtime(state)
     session_id = request.path_params["session_id"]
     token = request.path_params["token"]
+    booked_state: str | None = None
     try:
         async with unit_of_work(request) as session:
             video, claim = await verify_join_link(
                 session, runtime.signer, session_id, token, now=utcnow()
             )
+            if video.appointment_id is not None and claim.role == "parent":
+                appt = await session.get(Appointment, video.appointment_id)
+                booked_state = appt.client_state if appt is not None else None
     except (LinkInvalid, LinkGone) as exc:
         gone = isinstance(exc, LinkGone)
         await record_audit(
@@ -283,7 +287,7 @@ async def join_page(request: Request) -> Response:
     return render(
         request,
         "sessions/join.html",
-        {"video": video, "claim": claim, "config": config},
+        {"video": video, "claim": claim, "config": config, "booked_state": booked_state},
     )
 
 

@@ -26,6 +26,10 @@ class VideoSession(Base):
     client_id: Mapped[uuid.UUID | None] = mapped_column(
         UUIDString, ForeignKey("clients.id", ondelete="RESTRICT"), nullable=True, index=True
     )
+    # Set when the session was started from a telehealth appointment (scheduling).
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDString, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     state: Mapped[VideoSessionState] = mapped_column(
         Enum(VideoSessionState, native_enum=False, length=10, validate_strings=True),

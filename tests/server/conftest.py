@@ -11,12 +11,12 @@ import pytest
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
-from server.app import create_app
 from server.config import Settings, load_settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
 from server.models import UserRole
 from server.services.accounts import create_user
+from server.wiring import build_app
 
 # Cheap hashing in tests: the parameters are argon2id all the same, only lighter.
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -48,7 +48,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings)
+    app = build_app(settings)
     with TestClient(app, follow_redirects=False) as test_client:
         app.state.tandem.hasher = FAST_HASHER
         yield test_client

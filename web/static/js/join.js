@@ -46,8 +46,31 @@ async function setup() {
   camSelect.addEventListener("change", () => capture({ audioDeviceId: micSelect.value, videoDeviceId: camSelect.value }));
 }
 
-joinButton.addEventListener("click", () => {
+// Licensure depends on where the family is during the visit: confirm it before knocking.
+async function confirmLocation() {
+  const select = document.getElementById("location-state");
+  if (!select) return true;
+  const body = new URLSearchParams({ state: select.value });
+  const response = await fetch(`${location.pathname}/location`, {
+    method: "POST",
+    headers: { "X-CSRF-Token": select.dataset.csrf, Accept: "application/json" },
+    body,
+  });
+  const result = await response.json().catch(() => ({ allowed: false, message: "Please try again." }));
+  if (!result.allowed) {
+    checkStatus.textContent = result.message;
+    checkStatus.className = "alert alert-error";
+    return false;
+  }
+  return true;
+}
+
+joinButton.addEventListener("click", async () => {
   joinButton.disabled = true;
+  if (!(await confirmLocation())) {
+    joinButton.disabled = false;
+    return;
+  }
   meter.detach();
   const call = new CallController(root, config, { localStream: stream });
   call.start();

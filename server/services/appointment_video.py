@@ -1,0 +1,185 @@
+"""Where scheduling meets live video: start a telehealth visit's session, invite, check-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import utcnow
+from server.models import Appointment, OutboxMessage, User, VideoSession, VideoSessionState
+from server.services.audit import Actor, add_audit
+from server.services.clients import NotFound, ValidationFailed
+from server.services.scheduling.appointments import set_status
+from server.services.scheduling.common import Mode, Status
+from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
+from server.services.scheduling.session_gate import begin_telehealth_session
+from server.services.video_sessions import issue_link, parse_id, start_session, verify_join_link
+from signaling.tokens import TokenSigner
+
+# A visit started early or run late still gets a usable window for its links.
+MIN_REMAINING = timedelta(minutes=15)
+# The waiting room opens at most this long before the visit: a session is a visit, not a lobby
+# left open for days.
+EARLIEST_START = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    video: VideoSession | None
+    licensure: LicensureResult
+
+
+def _today(therapist: User, now: datetime) -> datetime:
+    return now.astimezone(ZoneInfo(therapist.time_zone))
+
+
+async def start_appointment_video(
+    session: AsyncSession,
+    therapist: User,
+    appt: Appointment,
+    signer: TokenSigner,
+    actor: Actor,
+    *,
+    grace: timedelta,
+) -> StartOutcome:
+    """One click from a telehealth appointment: licensure re-checked, session, links, in session.
+
+    Starting again while the visit's session is still open returns that same session.
+    """
+    if appt.mode != Mode.telehealth:
+        raise ValidationFailed({"mode": "Only telehealth visits start a video session."})
+    if appt.status in (Status.cancelled, Status.no_show, Status.completed):
+        raise ValidationFailed({"status": f"This visit is {appt.status.replace('_', ' ')}."})
+    now = utcnow()
+    if appt.starts_at - now > EARLIEST_START:
+        raise ValidationFailed(
+            {"starts_at": "You can start the video session up to an hour before the visit."}
+        )
+    if appt.video_session_id:
+        existing = await session.get(VideoSession, parse_id(appt.video_session_id))
+        if existing is not None and existing.state != VideoSessionState.ended:
+            result = await check_telehealth_licensure(
+                session, therapist, appt.client_state, _today(therapist, now).date()
+            )
+            return StartOutcome(existing if result.allowed else None, result)
+    result = await begin_telehealth_session(session, therapist, appt, actor)
+    if not result.allowed:
+        return StartOutcome(None, result)
+    client = appt.client
+    video = await start_session(
+        session,
+        therapist,
+        actor,
+        title=f"{client.full_name}: telehealth visit",
+        client=client,
+        planned_start=min(appt.starts_at, now),
+        planned_end=max(appt.ends_at, now + MIN_REMAINING),
+    )
+    video.appointment_id = appt.id
+    parent = client.caregivers[0].name if client.caregivers else "Parent"
+    await issue_link(session, signer, video, actor, role="parent", display_name=parent, grace=grace)
+    await issue_link(
+        session, signer, video, actor, role="observer", display_name="Observer", grace=grace
+    )
+    appt.video_session_id = str(video.id)
+    add_audit(
+        session,
+        actor,
+        "appointment.video_start",
+        object_type="appointment",
+        object_id=appt.id,
+        detail={"video_session_id": str(video.id), "state": appt.client_state},
+    )
+    return StartOutcome(video, result)
+
+
+async def queue_join_link(
+    session: AsyncSession,
+    therapist: User,
+    appt: Appointment,
+    caregiver_id: str,
+    join_url: str,
+    actor: Actor,
+) -> OutboxMessage:
+    caregiver = next((c for c in appt.client.caregivers if str(c.id) == caregiver_id), None)
+    if caregiver is None:
+        raise NotFound("caregiver")
+    if not caregiver.email:
+        raise ValidationFailed({"caregiver_id": f"{caregiver.name} has no email address on file."})
+    local = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone))
+    body = "\n".join(
+        [
+            f"Hello {caregiver.name},",
+            "",
+            f"Your telehealth visit with {therapist.name} for {appt.client.first_name} is "
+            f"{local:%A %B %-d at %-I:%M %p} ({appt.client.time_zone}).",
+            "Join from this link (it works for this visit only; please do not forward it):",
+            join_url,
+            "",
+            "You will check your camera and microphone, confirm the state you are in, and wait "
+            "until the therapist lets you in.",
+        ]
+    )
+    message = OutboxMessage(
+        kind="session.join_link",
+        channel="email",
+        recipient=caregiver.email,
+        subject=f"Join link: {appt.client.first_name}'s visit {local:%a %b %-d, %-I:%M %p}",
+        body=body,
+        appointment_id=appt.id,
+    )
+    session.add(message)
+    await session.flush()
+    add_audit(
+        session,
+        actor,
+        "appointment.join_link_sent",
+        object_type="appointment",
+        object_id=appt.id,
+        detail={"outbox_id": str(message.id), "caregiver_id": caregiver_id},
+    )
+    return message
+
+
+async def confirm_parent_location(
+    session: AsyncSession,
+    signer: TokenSigner,
+    session_id: str,
+    token: str,
+    state_code: str,
+    actor: Actor,
+) -> LicensureResult | None:
+    """The parent says where they are at check-in; the licensure gate runs on that state.
+
+    Returns None when the session has no appointment (ad hoc sessions have nothing to check).
+    """
+    video, claim = await verify_join_link(session, signer, session_id, token, now=utcnow())
+    if video.appointment_id is None:
+        return None
+    appt = await session.get(Appointment, video.appointment_id)
+    therapist = await session.get(User, video.therapist_id)
+    if appt is None or therapist is None:
+        return None
+    state = state_code.strip().upper()[:2]
+    result = await check_telehealth_licensure(
+        session, therapist, state, _today(therapist, utcnow()).date()
+    )
+    add_audit(
+        session,
+        actor,
+        "appointment.location_confirm",
+        object_type="appointment",
+        object_id=appt.id,
+        outcome="ok" if result.allowed else "refused",
+        detail={"state": state, "booked_state": appt.client_state, "link_id": claim.link_id},
+    )
+    if result.allowed:
+        # The session runs where the family really is: the booking follows the confirmation.
+        if state != appt.client_state:
+            appt.client_state = state
+        if appt.status == Status.booked:
+            await set_status(session, appt, Status.checked_in, actor)
+    return result

@@ -1,0 +1,211 @@
+"""A telehealth appointment starts its video session in one click, behind the licensure gate;
+the parent's state confirmation at check-in runs the same gate."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker, transaction
+from server.models import Appointment, License, OutboxMessage
+
+HTML = {"accept": "text/html"}
+ZONE = ZoneInfo("America/Chicago")
+
+
+def practice(client: TestClient, helpers: Any) -> str:
+    headers = {"x-csrf-token": helpers.form(client, "/")["csrf_token"]}
+    kid = client.post(
+        "/api/v1/clients",
+        json={
+            "first_name": "Leo", "last_name": "Brandt", "date_of_birth": "2020-09-03",
+            "time_zone": "America/Chicago", "home_state": "IL",
+            "caregivers": [{"name": "Jonas Brandt", "relationship": "Father",
+                            "email": "jonas@example.test"}],
+        },
+        headers=headers,
+    )  # fmt: skip
+    assert kid.status_code == 201, kid.text
+    for path, fields in (
+        ("/profile/time-zone", {"time_zone": "America/Chicago"}),
+        ("/profile/licenses", {"kind": "license", "state": "IL", "number": "OT-1",
+                               "expires_on": "2031-01-01"}),
+    ):  # fmt: skip
+        response = client.post(path, data=helpers.form(client, "/profile", **fields))
+        assert response.status_code == 303, response.text
+    cid: str = kid.json()["id"]
+    return cid
+
+
+def book_soon(client: TestClient, helpers: Any, client_id: str, minutes_ahead: int = 20) -> str:
+    start = (datetime.now(ZONE) + timedelta(minutes=minutes_ahead)).replace(second=0)
+    start -= timedelta(minutes=start.minute % 5)
+    fields = {
+        "client_id": client_id, "date": start.date().isoformat(),
+        "start_time": f"{start:%H:%M}", "duration_minutes": "30", "mode": "telehealth",
+        "service_type": "ot_treatment", "client_state": "IL",
+        "override_reason": "Test visit outside the weekly template",
+    }  # fmt: skip
+    response = client.post(
+        "/schedule/appointments", data=helpers.form(client, "/schedule/new", **fields)
+    )
+    assert response.status_code == 303, response.text
+    match = re.search(r"/schedule/appointments/([0-9a-f-]{36})", response.headers["location"])
+    assert match
+    return match.group(1)
+
+
+def appointment(settings: Settings, appt_id: str) -> Appointment:
+    async def run() -> Appointment:
+        engine = make_engine(settings.database_url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            row = await session.scalar(select(Appointment).where(Appointment.id == appt_id))
+            assert row is not None
+            session.expunge(row)
+        await engine.dispose()
+        return row
+
+    return asyncio.run(run())
+
+
+def expire_licenses(settings: Settings) -> None:
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            await session.execute(
+                update(License).values(expires_on=datetime.now(ZONE).date() - timedelta(days=2))
+            )
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_start_video_from_the_appointment_in_one_click(
+    client: TestClient, therapist: Any, helpers: Any, settings: Settings
+) -> None:
+    appt_id = book_soon(client, helpers, practice(client, helpers))
+    page = client.get(f"/schedule/appointments/{appt_id}", headers=HTML)
+    assert 'id="start-video"' in page.text
+    started = client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+    )
+    assert started.status_code == 303, started.text
+    call = re.fullmatch(r"/sessions/([0-9a-f-]{36})/call", started.headers["location"])
+    assert call
+    row = appointment(settings, appt_id)
+    assert row.status == "in_session"
+    assert row.video_session_id == call.group(1)
+    # The appointment page now offers the call and the parent's link, not a second session.
+    page = client.get(f"/schedule/appointments/{appt_id}", headers=HTML)
+    assert 'id="open-video"' in page.text
+    assert f"/join/{call.group(1)}/" in page.text
+    again = client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+    )
+    assert again.headers["location"] == started.headers["location"]
+    console = client.get(f"/sessions/{call.group(1)}", headers=HTML).text
+    assert "Jonas Brandt" in console  # the parent link carries the caregiver's name
+
+
+def test_start_is_refused_when_no_license_covers_the_state_today(
+    client: TestClient, therapist: Any, helpers: Any, settings: Settings
+) -> None:
+    appt_id = book_soon(client, helpers, practice(client, helpers))
+    expire_licenses(settings)
+    refused = client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+        headers=HTML,
+    )
+    assert refused.status_code == 409
+    assert "Illinois (IL)" in refused.text
+    assert "Profile" in refused.text  # the fix is named
+    assert appointment(settings, appt_id).video_session_id is None
+
+
+def test_starting_days_ahead_is_refused(client: TestClient, therapist: Any, helpers: Any) -> None:
+    appt_id = book_soon(client, helpers, practice(client, helpers), minutes_ahead=60 * 30)
+    response = client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert "up to an hour before" in response.text
+
+
+def test_parent_confirms_their_state_at_check_in(
+    client: TestClient, therapist: Any, helpers: Any, settings: Settings
+) -> None:
+    appt_id = book_soon(client, helpers, practice(client, helpers))
+    client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+    )
+    page = client.get(f"/schedule/appointments/{appt_id}", headers=HTML).text
+    match = re.search(r'id="parent-url" class="join-url" readonly value="([^"]+)"', page)
+    assert match
+    join_path = match.group(1).split("testserver", 1)[1]
+    # The parent is another browser: no therapist cookies (one client keeps one event loop).
+    client.cookies.clear()
+    parent = client
+    lobby = parent.get(join_path, headers=HTML)
+    assert lobby.status_code == 200
+    assert 'id="location-state"' in lobby.text
+    csrf = re.search(r'data-csrf="([0-9a-f]+)"', lobby.text)
+    assert csrf
+    headers = {"x-csrf-token": csrf.group(1), "accept": "application/json"}
+    elsewhere = parent.post(f"{join_path}/location", data={"state": "WI"}, headers=headers)
+    assert elsewhere.status_code == 409
+    assert "Wisconsin (WI)" in elsewhere.json()["message"]
+    assert appointment(settings, appt_id).client_state == "IL"
+    home = parent.post(f"{join_path}/location", data={"state": "IL"}, headers=headers)
+    assert home.status_code == 200
+    assert home.json()["allowed"] is True
+    no_csrf = parent.post(f"{join_path}/location", data={"state": "IL"})
+    assert no_csrf.status_code == 403
+
+
+def test_join_link_goes_out_through_the_outbox(
+    client: TestClient, therapist: Any, helpers: Any, settings: Settings
+) -> None:
+    appt_id = book_soon(client, helpers, practice(client, helpers))
+    client.post(
+        f"/schedule/appointments/{appt_id}/video",
+        data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
+    )
+    page = client.get(f"/schedule/appointments/{appt_id}", headers=HTML).text
+    caregiver = re.search(r'id="link-caregiver" name="caregiver_id"><option value="([^"]+)"', page)
+    assert caregiver
+    sent = client.post(
+        f"/schedule/appointments/{appt_id}/video/invite",
+        data=helpers.form(
+            client, f"/schedule/appointments/{appt_id}", caregiver_id=caregiver.group(1)
+        ),
+    )
+    assert sent.status_code == 303
+
+    async def messages() -> list[OutboxMessage]:
+        engine = make_engine(settings.database_url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.kind == "session.join_link")
+                )
+            )
+        await engine.dispose()
+        return rows
+
+    rows = [m for m in asyncio.run(messages()) if str(m.appointment_id) == appt_id]
+    assert len(rows) == 1
+    assert rows[0].recipient == "jonas@example.test"
+    assert "/join/" in rows[0].body
