@@ -2,22 +2,56 @@
 
 from media.config import IceServer, RelayConfig
 from media.errors import NegotiationError, PublishNotAllowed
+from media.frame_tap import FrameTap, Snapshot
+from media.hooks import (
+    HookDispatcher,
+    KeyframeReceived,
+    MediaEvent,
+    MediaHooks,
+    ParticipantJoined,
+    ParticipantLeft,
+    RecordingFailed,
+    SegmentWritten,
+    TrackPublished,
+)
 from media.peer import OfferSink, StateSink
+from media.recorder import ParticipantRecorder, RecorderConfig, RecorderStats, RecordingResult
 from media.relay import Relay
 from media.room import Room
 from media.sinks import PacketSink, SenderReportSink
 from media.stats import RelayStats
+from media.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
+from media.timeline import RecordedSpan
 
 __all__ = [
+    "FrameTap",
+    "HookDispatcher",
     "IceServer",
+    "KeyframeReceived",
+    "LocalDirectoryStorage",
+    "MediaEvent",
+    "MediaHooks",
     "NegotiationError",
     "OfferSink",
     "PacketSink",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantRecorder",
     "PublishNotAllowed",
+    "RecordedSpan",
+    "RecorderConfig",
+    "RecorderStats",
+    "RecordingFailed",
+    "RecordingResult",
+    "RecordingStorage",
     "Relay",
     "RelayConfig",
     "RelayStats",
     "Room",
+    "SegmentWritten",
     "SenderReportSink",
+    "Snapshot",
     "StateSink",
+    "TrackPublished",
+    "WritableObject",
 ]

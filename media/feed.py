@@ -3,14 +3,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import av
 from aiortc import RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtcpSrPacket
 
-from media import aiortc_compat
+from media import aiortc_compat, negotiation
 from media.aiortc_compat import PassthroughTrack
+from media.hooks import KeyframeReceived, MediaEvent, TrackPublished
 from media.sinks import PacketSink, SenderReportSink
 from media.stats import Counters
 
@@ -25,9 +27,18 @@ class Feed:
     """
 
     def __init__(
-        self, publisher_id: str, kind: str, counters: Counters, keyframe_interval: float
+        self,
+        publisher_id: str,
+        kind: str,
+        counters: Counters,
+        keyframe_interval: float,
+        *,
+        room_id: str = "",
+        emit: Callable[[MediaEvent], None] | None = None,
     ) -> None:
         self.publisher_id = publisher_id
+        self.room_id = room_id
+        self._emit = emit
         self.kind = kind
         self._counters = counters
         self._keyframe_interval = keyframe_interval
@@ -100,6 +111,7 @@ class Feed:
                 sink.on_sender_report(report, origin, source)
 
     async def _run(self, track: PassthroughTrack, source: object) -> None:
+        published = False
         while True:
             try:
                 item = await track.recv()
@@ -110,6 +122,13 @@ class Feed:
                 self._counters.decode_calls += 1
                 continue
             self.packets_in += 1
+            if self._emit is not None:
+                if not published:
+                    published = True
+                    codec = negotiation.FORCED_MIME_TYPES[self.kind].split("/")[1]
+                    self._emit(TrackPublished(self.room_id, self.publisher_id, self.kind, codec))
+                if self.kind == "video" and item.is_keyframe:
+                    self._emit(KeyframeReceived(self.room_id, self.publisher_id, self.kind))
             for sink in tuple(self._sinks):
                 try:
                     sink.on_packet(item, source)

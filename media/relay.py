@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from media import aiortc_compat
 from media.config import RelayConfig
+from media.hooks import HookDispatcher, MediaHooks
 from media.room import Room
 from media.stats import Counters, RelayStats
 
@@ -9,16 +10,20 @@ from media.stats import Counters, RelayStats
 class Relay:
     """Forwarding SFU: rooms of peer connections, encoded media in, the same media out."""
 
-    def __init__(self, config: RelayConfig | None = None) -> None:
+    def __init__(
+        self, config: RelayConfig | None = None, *, hooks: MediaHooks | None = None
+    ) -> None:
         aiortc_compat.install()
         self.config = config if config is not None else RelayConfig()
         self._counters = Counters()
+        # One ordered event stream per relay: the application persists it (media/hooks.py).
+        self.hooks = HookDispatcher(hooks)
         self._rooms: dict[str, Room] = {}
 
     def room(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)
         if room is None:
-            room = Room(room_id, self.config, self._counters)
+            room = Room(room_id, self.config, self._counters, self.hooks)
             self._rooms[room_id] = room
         return room
 
@@ -34,6 +39,7 @@ class Relay:
         while self._rooms:
             _, room = self._rooms.popitem()
             await room.close()
+        await self.hooks.close()
 
     def stats(self) -> RelayStats:
         peers = sum(room.peer_count for room in self._rooms.values())

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
+from media.hooks import HookDispatcher, MediaEvent, ParticipantJoined, ParticipantLeft
 from media.peer import KINDS, OfferSink, Peer, StateSink
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
+
+FeedWatcher = Callable[[str, dict[str, Feed]], None]
 
 
 def _check_participant_id(participant_id: str) -> None:
@@ -21,10 +25,18 @@ def _check_participant_id(participant_id: str) -> None:
 class Room:
     """Participants of one session: whoever publishes is forwarded to everyone else."""
 
-    def __init__(self, room_id: str, config: RelayConfig, counters: Counters) -> None:
+    def __init__(
+        self,
+        room_id: str,
+        config: RelayConfig,
+        counters: Counters,
+        hooks: HookDispatcher | None = None,
+    ) -> None:
         self.room_id = room_id
         self._config = config
         self._counters = counters
+        self._hooks = hooks
+        self._feed_watchers: list[FeedWatcher] = []
         self._peers: dict[str, Peer] = {}
         self._feeds: dict[str, dict[str, Feed]] = {}
         # Membership changes are applied one at a time; offers go out after the change.
@@ -41,6 +53,23 @@ class Room:
     def feeds(self, publisher_id: str) -> dict[str, Feed]:
         """The publisher's feeds by kind: where recorders and frame taps attach their sinks."""
         return dict(self._feeds.get(publisher_id, {}))
+
+    def emit(self, event: MediaEvent) -> None:
+        """Hand an event to the application's hooks; never blocks (see media/hooks.py)."""
+        if self._hooks is not None:
+            self._hooks.emit(event)
+
+    def watch_feeds(self, watcher: FeedWatcher) -> Callable[[], None]:
+        """Call ``watcher(publisher_id, feeds)`` whenever a publisher's feeds are created (a
+        first join, or a join after leaving). A reconnect keeps the feeds: sinks see a new
+        ``source`` instead. Returns the function that stops watching."""
+        self._feed_watchers.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._feed_watchers:
+                self._feed_watchers.remove(watcher)
+
+        return unwatch
 
     def peer(self, participant_id: str) -> Peer | None:
         return self._peers.get(participant_id)
@@ -71,13 +100,19 @@ class Room:
                 first_revision=old.revision if old is not None else 0,
             )
             self._peers[participant_id] = peer
+            created: dict[str, Feed] | None = None
             if publish:
                 feeds = self._feeds.get(participant_id)
                 new_publisher = feeds is None
                 if feeds is None:
                     feeds = {
                         kind: Feed(
-                            participant_id, kind, self._counters, self._config.keyframe_interval
+                            participant_id,
+                            kind,
+                            self._counters,
+                            self._config.keyframe_interval,
+                            room_id=self.room_id,
+                            emit=self.emit,
                         )
                         for kind in KINDS
                     }
@@ -87,6 +122,7 @@ class Room:
                     # On reconnect the subscribers' slots stay: only the source changes.
                     feed.attach(published.transceiver.receiver, published.track)
                 if new_publisher:
+                    created = feeds
                     for other in self._peers.values():
                         if other is not peer:
                             for feed in feeds.values():
@@ -97,6 +133,13 @@ class Room:
                     for feed in feeds.values():
                         peer.subscribe(feed)
             affected.insert(0, peer)
+            self.emit(ParticipantJoined(self.room_id, participant_id, publish, old is not None))
+            if created is not None:
+                for watcher in tuple(self._feed_watchers):
+                    try:
+                        watcher(participant_id, dict(created))
+                    except Exception:
+                        logger.exception("feed watcher failed for %s", participant_id)
             if old is not None:
                 # The participant is still here: the old connection's "closed" is not news.
                 old.silence()
@@ -116,6 +159,7 @@ class Room:
                 return
             affected = await self._drop_feeds(participant_id)
             await peer.close()
+            self.emit(ParticipantLeft(self.room_id, participant_id))
         await self._negotiate(affected, must_succeed=None)
 
     async def request_keyframe(self, publisher_id: str) -> None:

@@ -82,24 +82,55 @@ def decode_frame_number(frame: av.VideoFrame) -> int | None:
     return number
 
 
+# Like a capture device, a source read too late skips ahead instead of falling ever further
+# behind: its timestamps stay close to real time (aiortc's sender reports pair each RTP
+# timestamp with the time it was *sent*, so a lagging source would skew A/V sync). Seen on a
+# shared 2-core machine: an unpaced tone fell 1-3 s behind within 10 s.
+_MAX_LAG = 0.1
+
+
+def _pace_or_skip(start: float, timestamp: int, step: int, rate: int) -> tuple[int, float]:
+    """The next timestamp (``step`` after ``timestamp``, or later to catch up) and its wait."""
+    timestamp += step
+    lag = time.time() - (start + timestamp / rate)
+    if lag > _MAX_LAG:
+        timestamp += int(lag * rate / step) * step
+    return timestamp, start + timestamp / rate - time.time()
+
+
 class PatternVideoTrack(VideoStreamTrack):
     """30 fps frames numbered from 0 (see ``decode_frame_number``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.frames_sent = 0
+        self._begin: float | None = None
+        self._ts = 0
+        # Capture wallclock claimed by each frame's timestamp (index = frame number).
+        self.captured_at: list[float] = []
 
     async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._begin is None:
+            self._begin = time.time()
+        else:
+            self._ts, wait = _pace_or_skip(self._begin, self._ts, 3000, 90000)
+            await asyncio.sleep(wait)
+        self.captured_at.append(self._begin + self._ts / 90000)
         frame = pattern_frame(self.frames_sent)
-        frame.pts = pts
-        frame.time_base = time_base
+        frame.pts = self._ts
+        frame.time_base = fractions.Fraction(1, 90000)
         self.frames_sent += 1
         return frame
 
 
 class ToneAudioTrack(MediaStreamTrack):
-    """A continuous sine tone, 20 ms frames of 48 kHz mono s16."""
+    """A continuous sine tone, 20 ms frames of 48 kHz mono s16.
+
+    Setting ``frequency`` takes effect at the next frame; ``switches`` records the capture
+    wallclock claimed by each frequency's first frame (A/V sync is measured against it).
+    """
 
     kind = "audio"
 
@@ -111,6 +142,7 @@ class ToneAudioTrack(MediaStreamTrack):
         self._start: float | None = None
         self._timestamp = 0
         self.frames_sent = 0
+        self.switches: list[tuple[float, float]] = []
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -118,8 +150,12 @@ class ToneAudioTrack(MediaStreamTrack):
         if self._start is None:
             self._start = time.time()
         else:
-            self._timestamp += self._samples
-            await asyncio.sleep(self._start + self._timestamp / AUDIO_RATE - time.time())
+            self._timestamp, wait = _pace_or_skip(
+                self._start, self._timestamp, self._samples, AUDIO_RATE
+            )
+            await asyncio.sleep(wait)
+        if not self.switches or self.switches[-1][1] != self.frequency:
+            self.switches.append((self._start + self._timestamp / AUDIO_RATE, self.frequency))
         peak = 32767 * self._amplitude
         step = 2 * math.pi * self.frequency / AUDIO_RATE
         samples = array.array(

@@ -1,0 +1,130 @@
+"""Where one session's recording lives: segments while recording, a final file per participant.
+
+The recorder only sees ``RecordingStorage``; an object store can implement it later (upload on
+``commit``) without touching the relay. Names are storage-relative ("alice/seg-000001.webm").
+
+Completeness is visible in storage alone, so the application can tell after a crash: a
+participant whose segments exist but who has no finalize marker has an *incomplete* recording;
+its committed segments each decode on their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+_SEGMENT_SUFFIX = ".webm"
+_PARTIAL = ".part"
+_FINAL = "final.webm"
+_MARKER = "final.json"
+
+
+class WritableObject(Protocol):
+    """A file being written; invisible to ``segments``/``open_read`` until committed."""
+
+    name: str
+    file: BinaryIO
+
+    def commit(self) -> int:
+        """Make the object complete and durable; returns its size in bytes."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class RecordingStorage(Protocol):
+    def open_segment(self, participant_id: str, index: int) -> WritableObject: ...
+
+    def segments(self, participant_id: str) -> list[str]:
+        """Committed segments of a participant, in recording order."""
+        ...
+
+    def open_final(self, participant_id: str) -> WritableObject: ...
+
+    def open_read(self, name: str) -> BinaryIO: ...
+
+    def mark_finalized(self, participant_id: str, manifest: dict[str, object]) -> None: ...
+
+    def is_finalized(self, participant_id: str) -> bool: ...
+
+    def participants(self) -> list[str]:
+        """Everyone with at least one committed segment."""
+        ...
+
+
+class _LocalFile:
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self._path = root / name
+        self._partial = self._path.with_name(self._path.name + _PARTIAL)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # Seekable: the WebM muxer goes back to write sizes and cues when it can.
+        self.file: BinaryIO = self._partial.open("w+b")
+
+    def commit(self) -> int:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        # rename is atomic: a reader (or a crash) sees a complete segment or none.
+        self._partial.replace(self._path)
+        return self._path.stat().st_size
+
+    def abort(self) -> None:
+        self.file.close()
+        self._partial.unlink(missing_ok=True)
+
+
+class LocalDirectoryStorage:
+    """``root/<participant>/seg-NNNNNN.webm``, ``final.webm`` and the ``final.json`` marker."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _dir(self, participant_id: str) -> str:
+        if not participant_id or "/" in participant_id or participant_id.startswith("."):
+            raise ValueError(f"participant id unusable as a directory: {participant_id!r}")
+        return participant_id
+
+    def open_segment(self, participant_id: str, index: int) -> _LocalFile:
+        return _LocalFile(
+            self.root, f"{self._dir(participant_id)}/seg-{index:06d}{_SEGMENT_SUFFIX}"
+        )
+
+    def segments(self, participant_id: str) -> list[str]:
+        folder = self.root / self._dir(participant_id)
+        if not folder.is_dir():
+            return []
+        return [
+            f"{participant_id}/{path.name}"
+            for path in sorted(folder.glob(f"seg-*{_SEGMENT_SUFFIX}"))
+        ]
+
+    def open_final(self, participant_id: str) -> _LocalFile:
+        return _LocalFile(self.root, f"{self._dir(participant_id)}/{_FINAL}")
+
+    def open_read(self, name: str) -> BinaryIO:
+        path = (self.root / name).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"outside the recording: {name!r}")
+        return path.open("rb")
+
+    def path_of(self, name: str) -> Path:
+        return self.root / name
+
+    def mark_finalized(self, participant_id: str, manifest: dict[str, object]) -> None:
+        marker = _LocalFile(self.root, f"{self._dir(participant_id)}/{_MARKER}")
+        marker.file.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        marker.commit()
+
+    def is_finalized(self, participant_id: str) -> bool:
+        return (self.root / self._dir(participant_id) / _MARKER).is_file()
+
+    def participants(self) -> list[str]:
+        return sorted(
+            path.name
+            for path in self.root.iterdir()
+            if path.is_dir() and any(path.glob(f"seg-*{_SEGMENT_SUFFIX}"))
+        )

@@ -1,0 +1,33 @@
+"""A relay room with two test participants, recorded until the process is killed.
+
+``python -m media.testing.record_session DIR``: tests SIGKILL it to check what survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from media import Relay
+from media.recorder import ParticipantRecorder, RecorderConfig
+from media.storage import LocalDirectoryStorage
+from media.testing.client import ClientPool
+
+
+async def record_forever(root: str) -> None:
+    relay = Relay()
+    pool = ClientPool()
+    room = relay.room("session")
+    storage = LocalDirectoryStorage(root)
+    # Short segments: more of them complete before the kill.
+    config = RecorderConfig(segment_seconds=1.5)
+    for participant in ("alice", "bob"):
+        ParticipantRecorder(room, participant, storage, config).start()
+    await pool.join(room, "alice", tone_hz=500.0)
+    await pool.join(room, "bob", tone_hz=1000.0)
+    print("recording", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(record_forever(sys.argv[1]))
