@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -14,6 +15,7 @@ from media import IceServer, Relay, RelayConfig
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.metrics import RelayCollector
+from server.video.recording import mark_interrupted_recordings, taps_factory
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
@@ -60,7 +62,15 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     relay = Relay(RelayConfig(ice_servers=_relay_ice(ice)))
     backend = DatabaseSessionBackend(state.db)
     signer = TokenSigner(settings.secret_key)
-    factory = SessionHostFactory(as_relay_port(relay), backend, signer, SessionConfig(ice=ice))
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    background: set[asyncio.Task[None]] = set()
+    factory = SessionHostFactory(
+        as_relay_port(relay),
+        backend,
+        signer,
+        SessionConfig(ice=ice),
+        taps=taps_factory(relay, state.db, settings.storage_dir, background),
+    )
     local = LocalRouter(backend, factory)
     node_id = f"{socket.gethostname()}-{os.getpid()}"
     router: Router = local
@@ -69,6 +79,18 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         redis_router = RedisRouter(local, state.redis, node_id)
         await redis_router.start()
         router = redis_router
+    hosted_elsewhere = None
+    if redis_router is not None:
+        rr = redis_router
+
+        async def hosted_elsewhere_fn(session_id: str) -> bool:
+            owner = await rr.owner_of(session_id, claim=False)
+            return owner is not None and owner != rr.node_id
+
+        hosted_elsewhere = hosted_elsewhere_fn
+    interrupted = await mark_interrupted_recordings(state.db, hosted_elsewhere)
+    if interrupted:
+        log.warning("interrupted recordings marked incomplete", extra={"files": interrupted})
     state.extras["video"] = VideoRuntime(relay, router, signer, ice, local, node_id)
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)
@@ -78,4 +100,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     finally:
         state.metrics.registry.unregister(collector)
         await router.close()
+        if background:
+            # Recordings being finalized: give them a moment to finish their files.
+            await asyncio.wait(background, timeout=30)
         await relay.close()

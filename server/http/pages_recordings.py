@@ -1,0 +1,214 @@
+"""Playback of recordings with annotation markers; media served only to the owner, with Range."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from server.models import Annotation, RecordingFile, User, VideoSession
+from server.services.annotations import get_snapshot, list_annotations
+from server.services.audit import add_audit
+from server.services.recordings import list_recordings
+from server.services.video_sessions import (
+    SessionNotFound,
+    attendance,
+    get_session_for,
+    parse_id,
+)
+
+from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .templating import render
+
+CHUNK = 256 * 1024
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def annotation_json(a: Annotation, session_id: object) -> dict[str, Any]:
+    payload = a.payload or {}
+    return {
+        "id": str(a.id),
+        "kind": a.kind,
+        "text": a.text,
+        "tag": a.tag,
+        "goal_id": a.goal_id,
+        "session_ms": a.session_ms,
+        "recording_ms": a.recording_ms,
+        "target": a.target_participant_id,
+        "author_role": a.author_role,
+        "shapes": payload.get("shapes"),
+        "color": payload.get("color"),
+        "snapshot_url": f"/sessions/{session_id}/annotations/{a.id}/snapshot"
+        if a.kind == "snapshot"
+        else None,
+    }
+
+
+async def _video(request: Request, session: Any, user: User) -> VideoSession:
+    try:
+        return await get_session_for(session, user, request.path_params["session_id"])
+    except SessionNotFound:
+        raise HTTPException(404, "No such video session.") from None
+
+
+@login_required
+async def playback(request: Request) -> Response:
+    user = require_user(request)
+    actor = actor_for(request, user)
+    async with unit_of_work(request) as session:
+        video = await _video(request, session, user)
+        recordings = await list_recordings(session, video, actor)
+        annotations = await list_annotations(session, video, actor)
+    files = [
+        {
+            "id": str(f.id),
+            "participant_id": f.participant_id,
+            "status": f.status,
+            "duration_ms": f.duration_ms,
+            "sha256": f.sha256,
+            "url": f"/recordings/{f.id}/media",
+            "recording_id": f.recording_id,
+        }
+        for view in recordings
+        for f in view.files
+    ]
+    names = {}
+    async with unit_of_work(request) as session:
+        for row in await attendance(session, video):
+            names[row.participant_id] = f"{row.display_name} ({row.role})"
+    for f in files:
+        f["label"] = names.get(str(f["participant_id"]), str(f["participant_id"]))
+    playable = [f for f in files if f["status"] == "finalized"]
+    chosen = request.query_params.get("file") or (playable[0]["id"] if playable else None)
+    config = {
+        "sessionId": str(video.id),
+        "files": files,
+        "file": chosen,
+        "start": float(request.query_params.get("t", "0") or 0),
+        "annotations": [annotation_json(a, video.id) for a in annotations],
+    }
+    return render(
+        request,
+        "sessions/playback.html",
+        {
+            "video": video,
+            "files": files,
+            "recordings": recordings,
+            "annotations": annotations,
+            "config": json.dumps(config),
+            "names": names,
+        },
+    )
+
+
+async def _file_for(request: Request, user: User) -> tuple[RecordingFile, Path]:
+    state = app_state(request)
+    async with unit_of_work(request) as session:
+        try:
+            file_id = parse_id(request.path_params["file_id"])
+        except SessionNotFound:
+            raise HTTPException(404, "No such recording.") from None
+        row = await session.get(RecordingFile, file_id)
+        video = await session.get(VideoSession, row.session_id) if row is not None else None
+        allowed = video is not None and (video.therapist_id == user.id or user.is_admin)
+        add_audit(
+            session,
+            actor_for(request, user),
+            "recording.media_read",
+            object_type="video_session",
+            object_id=row.session_id if row is not None else None,
+            outcome="ok" if allowed else "refused",
+            detail={
+                "file_id": str(file_id),
+                "range": request.headers.get("range", "")[:40],
+            },
+        )
+    if row is None or not allowed:
+        # Same answer whether it exists or not: no probing for other therapists' recordings.
+        raise HTTPException(404, "No such recording.")
+    if row.status != "finalized":
+        raise HTTPException(409, "This recording is not finalized (it may be incomplete).")
+    root = state.settings.storage_dir.resolve()
+    path = (root / row.storage_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404, "The recording file is missing from storage.")
+    return row, path
+
+
+async def _stream(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+@login_required
+async def recording_media(request: Request) -> Response:
+    user = require_user(request)
+    _, path = await _file_for(request, user)
+    size = (await asyncio.to_thread(path.stat)).st_size
+    headers = {
+        "accept-ranges": "bytes",
+        "cache-control": "private, no-store",
+        "content-type": "video/webm",
+    }
+    header = request.headers.get("range")
+    if header:
+        match = RANGE.match(header.strip())
+        if not match or (not match.group(1) and not match.group(2)):
+            return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
+        if match.group(1):
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else size - 1
+        else:  # suffix range: the last N bytes
+            start = max(0, size - int(match.group(2)))
+            end = size - 1
+        end = min(end, size - 1)
+        if start > end or start >= size:
+            return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
+        length = end - start + 1
+        headers["content-range"] = f"bytes {start}-{end}/{size}"
+        headers["content-length"] = str(length)
+        return StreamingResponse(_stream(path, start, length), status_code=206, headers=headers)
+    headers["content-length"] = str(size)
+    return StreamingResponse(_stream(path, 0, size), headers=headers)
+
+
+@login_required
+async def snapshot_image(request: Request) -> Response:
+    user = require_user(request)
+    async with unit_of_work(request) as session:
+        video = await _video(request, session, user)
+        try:
+            snap = await get_snapshot(
+                session, video, request.path_params["annotation_id"], actor_for(request, user)
+            )
+        except LookupError:
+            raise HTTPException(404, "No such snapshot.") from None
+    return Response(
+        snap.image, media_type=snap.content_type, headers={"cache-control": "private, no-store"}
+    )
+
+
+routes = [
+    Route("/sessions/{session_id}/playback", playback, methods=["GET"]),
+    Route("/recordings/{file_id}/media", recording_media, methods=["GET"]),
+    Route(
+        "/sessions/{session_id}/annotations/{annotation_id}/snapshot",
+        snapshot_image,
+        methods=["GET"],
+    ),
+]

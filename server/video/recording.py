@@ -1,0 +1,212 @@
+"""The session's recorder and snapshot taps, over the media recorder and frame tap.
+
+Signaling decides *when* (consent); this decides *where*: files go under the storage directory,
+one folder per recording, and every file is registered in the database as it starts, so a crash
+leaves a row that start-up marks incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from media import Relay
+from media.frame_tap import FrameTap
+from media.recorder import ParticipantRecorder
+from media.storage import LocalDirectoryStorage
+from server.db import transaction, utcnow
+from server.models import Recording, RecordingFile
+from server.services.audit import Actor, add_audit
+from server.services.recordings import finish_recording_file, register_recording_file
+from signaling.ports import SessionTaps, SessionTapsFactory
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Actor("system", None, "recorder")
+
+
+class SessionRecorder:
+    """RecorderPort for one session: a ParticipantRecorder per consenting participant."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        session_id: str,
+        db: async_sessionmaker[AsyncSession],
+        storage_root: Path,
+        background: set[asyncio.Task[None]],
+    ) -> None:
+        self._relay = relay
+        self._session_id = session_id
+        self._db = db
+        self._root = storage_root
+        self._background = background
+        self._recording_id: str | None = None
+        self._storage: LocalDirectoryStorage | None = None
+        self._recorders: dict[str, ParticipantRecorder] = {}
+        self._files: dict[str, uuid.UUID] = {}
+
+    async def _current_recording(self) -> str:
+        async with transaction(self._db) as session:
+            rec = await session.scalar(
+                select(Recording)
+                .where(Recording.session_id == self._session_id, Recording.state != "stopped")
+                .order_by(Recording.created_at.desc())
+            )
+            if rec is None:
+                raise RuntimeError("no recording row for the session: consent not stored")
+            return rec.id
+
+    async def start(self, participant_ids: Sequence[str]) -> None:
+        self._recording_id = await self._current_recording()
+        self._storage = LocalDirectoryStorage(self._root / self._session_id / self._recording_id)
+        for pid in participant_ids:
+            await self.add_participant(pid)
+
+    async def add_participant(self, participant_id: str) -> None:
+        if self._storage is None or self._recording_id is None:
+            raise RuntimeError("recorder not started")
+        if participant_id in self._recorders:
+            return
+        recorder = ParticipantRecorder(
+            self._relay.room(self._session_id), participant_id, self._storage
+        )
+        recorder.start()
+        self._recorders[participant_id] = recorder
+        async with transaction(self._db) as session:
+            row = await register_recording_file(
+                session,
+                self._session_id,
+                self._recording_id,
+                participant_id,
+                f"{self._session_id}/{self._recording_id}/{participant_id}/final.webm",
+                utcnow(),
+                SYSTEM,
+            )
+            self._files[participant_id] = row.id
+
+    async def remove_participant(self, participant_id: str) -> None:
+        recorder = self._recorders.get(participant_id)
+        if recorder is not None:
+            # Nothing more is written for them; their file is finalized with everyone's.
+            recorder.pause()
+
+    async def pause(self) -> None:
+        for recorder in self._recorders.values():
+            recorder.pause()
+
+    async def resume(self) -> None:
+        for recorder in self._recorders.values():
+            recorder.resume()
+
+    async def stop(self) -> None:
+        recorders, files = dict(self._recorders), dict(self._files)
+        self._recorders.clear()
+        self._files.clear()
+        for recorder in recorders.values():
+            await recorder.stop()
+        # Remuxing a long recording takes seconds: never inside the session's lock.
+        task = asyncio.create_task(self._finalize(recorders, files))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _finalize(
+        self, recorders: dict[str, ParticipantRecorder], files: dict[str, uuid.UUID]
+    ) -> None:
+        for pid, recorder in recorders.items():
+            file_id = files.get(pid)
+            try:
+                result = await recorder.finalize()
+                status, sha, duration = "finalized", result.sha256, int(result.duration * 1000)
+            except Exception:
+                log.exception("finalizing the recording of %s failed", pid)
+                status, sha, duration = "incomplete", None, None
+            if file_id is None:
+                continue
+            async with transaction(self._db) as session:
+                await finish_recording_file(
+                    session,
+                    file_id,
+                    status=status,
+                    sha256=sha,
+                    duration_ms=duration,
+                    actor=SYSTEM,
+                )
+
+
+class SessionSnapshots:
+    """SnapshotPort: one still from the forwarded stream, decoded off the forwarding path."""
+
+    def __init__(self, relay: Relay, session_id: str) -> None:
+        self._relay = relay
+        self._session_id = session_id
+
+    async def snapshot(self, participant_id: str) -> bytes | None:
+        tap = FrameTap(self._relay.room(self._session_id), participant_id)
+        tap.start()
+        try:
+            shot = await tap.snapshot("jpeg", within=3.0)
+        except (TimeoutError, RuntimeError, LookupError, ValueError):
+            # No frame yet (camera off, just joined): the therapist is told, nothing is saved.
+            return None
+        finally:
+            tap.close()
+        return shot.data
+
+
+def taps_factory(
+    relay: Relay,
+    db: async_sessionmaker[AsyncSession],
+    storage_root: Path,
+    background: set[asyncio.Task[None]],
+) -> SessionTapsFactory:
+    def make(session_id: str) -> SessionTaps:
+        return SessionTaps(
+            recorder=SessionRecorder(relay, session_id, db, storage_root, background),
+            snapshots=SessionSnapshots(relay, session_id),
+        )
+
+    return make
+
+
+async def mark_interrupted_recordings(
+    db: async_sessionmaker[AsyncSession],
+    hosted_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
+) -> int:
+    """At start-up: files still 'recording' belong to a process that died mid-recording,
+    unless (with several nodes) a live node still hosts their session."""
+    async with transaction(db) as session:
+        found = await session.scalars(
+            select(RecordingFile).where(RecordingFile.status == "recording")
+        )
+        rows = []
+        for row in found:
+            if hosted_elsewhere is not None and await hosted_elsewhere(str(row.session_id)):
+                continue
+            rows.append(row)
+        for row in rows:
+            row.status = "incomplete"
+            row.finalized_at = utcnow()
+            add_audit(
+                session,
+                SYSTEM,
+                "recording.file_incomplete",
+                object_type="video_session",
+                object_id=row.session_id,
+                detail={"file_id": str(row.id), "reason": "process stopped while recording"},
+            )
+        if rows:
+            await session.execute(
+                update(Recording)
+                .where(
+                    Recording.id.in_({r.recording_id for r in rows}), Recording.state != "stopped"
+                )
+                .values(state="stopped", stopped_at=utcnow())
+            )
+        return len(rows)

@@ -1,0 +1,158 @@
+"""Recording through a real Tandem process: consent, the media recorder, finalized files served
+with Range to the owner only; and a SIGKILL mid-recording leaves decodable, incomplete pieces."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import json
+import re
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from protocol_client import ProtocolClient, login, start_session
+
+from media.testing.pattern import decode_frame_number
+
+EMAIL = "recorder@example.test"
+
+
+def state_is(state: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: message["state"] == state
+
+
+@pytest.fixture
+def env_and_tmp(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    env = prepare_environment(tmp_path)
+    env["TANDEM_STORAGE_DIR"] = str(tmp_path / "recordings")
+    create_account(env, EMAIL)
+    return env, tmp_path
+
+
+async def recording_call(server: LiveServer, http: httpx.Client) -> tuple[ProtocolClient, ...]:
+    session_id, urls = await asyncio.to_thread(start_session, http, title="Recorded")
+    token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
+    therapist = ProtocolClient(server.base_url, session_id, cookie=http.cookies["tandem_session"])
+    parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
+    await therapist.join()
+    await therapist.expect("welcome")
+    await parent.join()
+    await parent.expect("welcome")
+    await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
+    await therapist.send({"type": "admit", "participant_id": parent.participant_id})
+    await parent.expect("admitted")
+    await therapist.wait_media_from(parent.participant_id or "", frames=10)
+    await therapist.send({"type": "record", "action": "request"})
+    prompt = await parent.expect("consent_request")
+    await parent.send({"type": "consent", "request_id": prompt["request_id"], "accept": True})
+    await therapist.expect_matching("recording", state_is("recording"))
+    return therapist, parent
+
+
+def files_of(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:
+    page = http.get(f"/sessions/{session_id}/playback", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    match = re.search(r'data-playback="([^"]+)"', page.text)
+    assert match
+    files: list[dict[str, Any]] = json.loads(html.unescape(match.group(1)))["files"]
+    return files
+
+
+def decoded_numbers(data: bytes) -> tuple[list[int], int]:
+    numbers, audio = [], 0
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode():
+            if isinstance(frame, av.VideoFrame):
+                number = decode_frame_number(frame)
+                if number is not None:
+                    numbers.append(number)
+            else:
+                audio += 1
+    return numbers, audio
+
+
+async def test_recorded_call_is_finalized_and_served_with_range(
+    env_and_tmp: tuple[dict[str, str], Path],
+) -> None:
+    env, tmp = env_and_tmp
+    server = start_server(env, tmp)
+    http = login(server.base_url, EMAIL, TEST_PASSWORD)
+    try:
+        therapist, parent = await recording_call(server, http)
+        await asyncio.sleep(5)
+        await therapist.send({"type": "record", "action": "stop"})
+        await therapist.expect_matching("recording", state_is("stopped"))
+        session_id = therapist.session_id
+        deadline = time.monotonic() + 30
+        files: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            files = await asyncio.to_thread(files_of, http, session_id)
+            if len(files) == 2 and all(f["status"] == "finalized" for f in files):
+                break
+            await asyncio.sleep(0.5)
+        assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
+        parent_file = next(f for f in files if f["participant_id"] == parent.participant_id)
+        assert parent_file["duration_ms"] > 2000
+        assert re.fullmatch(r"[0-9a-f]{64}", parent_file["sha256"])
+        url = parent_file["url"]
+        whole = await asyncio.to_thread(http.get, url)
+        assert whole.status_code == 200
+        assert whole.headers["accept-ranges"] == "bytes"
+        numbers, audio = decoded_numbers(whole.content)
+        assert len(numbers) > 30
+        assert numbers == sorted(numbers)
+        assert audio > 50
+        part = await asyncio.to_thread(http.get, url, headers={"range": "bytes=100-199"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
+        assert part.content == whole.content[100:200]
+        # Nobody else gets it: not another therapist, not the parent's browser.
+        assert (await asyncio.to_thread(httpx.get, server.base_url + url)).status_code in (303, 401)
+        await therapist.close()
+        await parent.close()
+    finally:
+        http.close()
+        server.stop()
+
+
+async def test_sigkill_mid_recording_leaves_decodable_pieces_marked_incomplete(
+    env_and_tmp: tuple[dict[str, str], Path],
+) -> None:
+    env, tmp = env_and_tmp
+    server = start_server(env, tmp)
+    http = login(server.base_url, EMAIL, TEST_PASSWORD)
+    try:
+        therapist, parent = await recording_call(server, http)
+        session_id = therapist.session_id
+        await asyncio.sleep(8)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        await therapist.close()
+        await parent.close()
+        segments = sorted((tmp / "recordings" / session_id).glob("*/*/seg-*.webm"))
+        assert segments, "no complete segment was on disk before the kill"
+        for segment in segments:
+            numbers, _ = decoded_numbers(segment.read_bytes())
+            assert numbers, f"{segment.name} has no readable frames"
+        assert not list((tmp / "recordings" / session_id).glob("*/*/final.json"))
+        http.close()
+        server = start_server(env, tmp, "restarted")
+        http = login(server.base_url, EMAIL, TEST_PASSWORD)
+        files = await asyncio.to_thread(files_of, http, session_id)
+        assert files
+        assert {f["status"] for f in files} == {"incomplete"}
+        page = await asyncio.to_thread(
+            http.get, f"/sessions/{session_id}/playback", headers={"accept": "text/html"}
+        )
+        assert "incomplete" in page.text
+    finally:
+        http.close()
+        server.stop()
