@@ -40,7 +40,7 @@ def cameras(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     return files
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance(chromium: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
