@@ -1,4 +1,4 @@
-"""`tandem` command line: serve, migrate, create-user, demo."""
+"""`tandem` command line: serve, migrate, create-user, demo, bench."""
 
 from __future__ import annotations
 
@@ -155,11 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_demo.add_argument("--host", default="127.0.0.1")
     p_demo.add_argument("--port", type=int, default=8000)
+
+    from server.bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from server.bench.cli import run_bench
+
+        # The benchmark makes its own throwaway database and settings for the relay it starts.
+        return run_bench(args)
     settings = _settings_or_exit()
     if args.command == "serve":
         return serve(settings, args.host, args.port)

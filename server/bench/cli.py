@@ -1,0 +1,139 @@
+"""`tandem bench relay`: arguments, the runs they ask for, the table and the JSON document.
+
+Imported by server/cli.py when it builds its parser: keep imports here light (aiortc, av and the
+load generator load only when a benchmark actually runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PROCS = max(1, (os.cpu_count() or 2) - 1)
+
+
+def add_bench_parser(sub: Any) -> None:
+    """Adds `bench relay` to the `tandem` command's subparsers.
+
+    ``sub`` is argparse's ``_SubParsersAction``, a private class: typed loosely on purpose.
+    """
+    bench = sub.add_parser("bench", help="benchmarks (see docs/performance.md)")
+    which = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    relay = which.add_parser(
+        "relay",
+        help="load the media relay with simulated 2-party sessions and measure it",
+        description="Starts a real `tandem serve` (or the transcoding baseline) and load "
+        "generator processes of aiortc participants; measures the relay's CPU, delivery, "
+        "delay and join time. See docs/performance.md.",
+    )
+    relay.add_argument("--sessions", type=int, default=4, help="2-party sessions (default 4)")
+    relay.add_argument("--duration", type=float, default=20.0, help="measured seconds (20)")
+    relay.add_argument("--mode", choices=["forward", "transcode"], default="forward")
+    relay.add_argument("--compare", action="store_true", help="run forward, then transcode")
+    relay.add_argument("--find-capacity", action="store_true",
+                       help="step --sessions up until video delivery < 99.5%%")  # fmt: skip
+    relay.add_argument("--step", type=int, default=2, help="capacity search step (2)")
+    relay.add_argument("--max-sessions", type=int, default=40, help="capacity search limit (40)")
+    relay.add_argument(
+        "--procs",
+        type=int,
+        default=DEFAULT_PROCS,
+        help=f"load generator processes (default: cores - 1 = {DEFAULT_PROCS})",
+    )
+    relay.add_argument("--json", type=Path, metavar="PATH", help="write every figure here")
+    relay.add_argument(
+        "--profile",
+        type=Path,
+        metavar="PATH",
+        help="sample the relay with py-spy during the window (raw output to PATH)",
+    )
+    relay.add_argument("--record", action="store_true",
+                       help="also record every session (not available yet)")  # fmt: skip
+
+
+def _progress(line: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[2K" + line[:160])
+    else:
+        sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    if args.bench_command != "relay":
+        raise AssertionError(args.bench_command)  # argparse only lets known benchmarks through
+    if args.record:
+        print("tandem bench relay: --record is not available yet (the recorder has not landed); "
+              "nothing was measured", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.sessions < 1 or args.duration <= 0 or args.procs < 1 or args.step < 1:
+        print("tandem bench relay: --sessions, --duration, --procs and --step must be positive",
+              file=sys.stderr)  # fmt: skip
+        return 2
+
+    from server.bench import flame, report
+    from server.bench.frames import load_clip
+
+    if args.profile and flame.py_spy() is None:
+        print("tandem bench relay: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
+        return 2
+    from server.bench.run import RunConfig, find_capacity, run_once
+
+    document: dict[str, Any] = {"machine": report.machine(), "versions": report.versions()}
+    modes = ["forward", "transcode"] if args.compare else [args.mode]
+    document["config"] = {
+        "sessions": args.sessions, "duration_s": args.duration, "modes": modes,
+        "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
+        "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
+    }  # fmt: skip
+    clip = load_clip()
+    runs: list[dict[str, Any]] = []
+    try:
+        for mode in modes:
+            profile = None
+            if args.profile:
+                profile = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
+            config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile)
+            if args.find_capacity:
+                best, tried = find_capacity(config, clip, _progress, args.step, args.max_sessions)
+                runs += tried
+                document.setdefault("capacity", {})[mode] = {
+                    "sessions": best, "delivery_target": report.DELIVERY_TARGET,
+                    "step": args.step, "tried": [r["sessions"] for r in tried],
+                    # Whose limit stopped the search; a starved load generator means "at least".
+                    "limited_by": "limit" if not tried or tried[-1]["sustained"]
+                    else "relay" if tried[-1]["loadgen_kept_up"] else "load generator",
+                }  # fmt: skip
+            else:
+                runs.append(run_once(config, clip, _progress))
+    except RuntimeError as exc:
+        print(f"\ntandem bench relay: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stderr.write("\n")
+    document["runs"] = runs
+    by_mode = {r["mode"]: r for r in runs if r["sessions"] == args.sessions}
+    if "forward" in by_mode and "transcode" in by_mode:
+        forward = by_mode["forward"]["relay_cpu_per_stream"]
+        transcode = by_mode["transcode"]["relay_cpu_per_stream"]
+        document["forward_vs_transcode_cpu_ratio"] = (
+            round(transcode / forward, 2) if forward else None
+        )
+    if args.profile:
+        for mode in modes:
+            raw = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
+            if raw.exists():
+                print(f"relay profile ({mode}, {raw}):\n{flame.summarize(raw)}\n")
+    print(report.table(runs))
+    if "forward_vs_transcode_cpu_ratio" in document:
+        ratio = document["forward_vs_transcode_cpu_ratio"]
+        print(f"relay CPU per stream, transcode / forward: {ratio}")
+    for mode, found in document.get("capacity", {}).items():
+        print(f"capacity ({mode}): {found['sessions']} sessions at >= 99.5% video delivery")
+    if args.json:
+        report.write_json(args.json, document)
+        print(f"wrote {args.json}")
+    return 0

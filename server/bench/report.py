@@ -1,0 +1,180 @@
+"""Turning what the processes measured into figures, a table and the JSON document."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# Each 2-party session forwards 4 tracks: both participants' video and audio, to the other one.
+TRACKS_PER_SESSION = 4
+DELIVERY_TARGET = 0.995
+# Frames leaving later than this against their schedule (p95) mean the load generator did not
+# get the CPU it needed (the machine is shared): the run then says little about the relay.
+LATENESS_LIMIT_S = 0.05
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "load_average_at_start": list(os.getloadavg()),
+        "platform": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("aiortc", "av", "aioice", "pylibsrtp", "uvicorn"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+def summarize(
+    mode: str,
+    sessions: int,
+    window_s: float,
+    relay_cpu_s: float,
+    loadgen_cpu_s: float,
+    results: list[dict[str, Any]],
+    relay_counters: dict[str, float],
+) -> dict[str, Any]:
+    windows = [w for r in results for w in r["windows"]]
+    failed = [f for r in results for f in r["failed"]]
+    sent = sum(w["video_sent"] for w in windows)
+    matched = sum(w["video_matched"] for w in windows)
+    received = sum(w["video_received"] for w in windows)
+    unmatched = sum(w["video_unmatched_total"] for w in windows)
+    # Frames are recognised by their bytes (server/bench/frames.py); a transcoding relay changes
+    # the bytes, so there only counts compare (frames received in the window / sent in it).
+    by_identity = matched > 0 or received == 0
+    delivered = matched if by_identity else min(received, sent)
+    delays = [d for w in windows for d in w["delays"]]
+    lateness = [d for w in windows for d in w.get("send_lateness", [])]
+    joins = [j for r in results for j in r["join_s"]]
+    both = [j for r in results for j in r["both_ways_s"]]
+    rtp = {k: sum(r["rtp_packets"].get(k, 0) for r in results) for k in ("audio", "video")}
+    audio_sent = sum(w["audio_sent"] for w in windows)
+    cores = relay_cpu_s / window_s if window_s > 0 else 0.0
+    packets_per_s = (rtp["audio"] + rtp["video"]) / window_s if window_s > 0 else 0.0
+    tracks = sessions * TRACKS_PER_SESSION
+    video_delivery = delivered / sent if sent else 0.0
+    late = percentile(lateness, 0.95)
+    loadgen_kept_up = late is not None and late <= LATENESS_LIMIT_S
+    return {
+        "mode": mode,
+        "sessions": sessions,
+        "sessions_failed": len(failed),
+        "failures": failed[:5],
+        "window_s": round(window_s, 3),
+        "relay_cpu_cores": round(cores, 4),
+        "relay_cpu_per_session": round(cores / sessions, 4) if sessions else None,
+        "relay_cpu_per_stream": round(cores / tracks, 4) if tracks else None,
+        "loadgen_cpu_cores": round(loadgen_cpu_s / window_s, 4) if window_s > 0 else None,
+        "video_frames_sent": sent,
+        "video_frames_delivered": delivered,
+        "video_delivery": round(video_delivery, 5),
+        "delivery_by": "identity" if by_identity else "count",
+        "video_frames_unrecognised": unmatched,
+        "audio_delivery": round(
+            min(sum(w["audio_received"] for w in windows), audio_sent) / audio_sent, 5
+        )
+        if audio_sent
+        else 0.0,
+        "delay_ms": {
+            "p50": _ms(percentile(delays, 0.50)),
+            "p95": _ms(percentile(delays, 0.95)),
+            "p99": _ms(percentile(delays, 0.99)),
+            "samples": len(delays),
+        },
+        # How late the load generator sent frames against their 30 fps schedule: when this is
+        # large the load generator, not the relay, was short of CPU.
+        "send_lateness_ms": {
+            "p50": _ms(percentile(lateness, 0.50)),
+            "p95": _ms(percentile(lateness, 0.95)),
+        },
+        "join_s": {
+            "p50": percentile(joins, 0.50),
+            "p95": percentile(joins, 0.95),
+            "both_ways_p50": percentile(both, 0.50),
+            "both_ways_p95": percentile(both, 0.95),
+            "samples": len(joins),
+        },
+        "rtp_packets_to_subscribers_per_s": round(packets_per_s, 1),
+        "rtp_video_packets_per_s": round(rtp["video"] / window_s, 1) if window_s > 0 else 0.0,
+        "rtp_packets_per_s_per_relay_core": round(packets_per_s / cores, 1) if cores else None,
+        "relay_counters": relay_counters,
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+        "loadgen_kept_up": loadgen_kept_up,
+        "sustained": video_delivery >= DELIVERY_TARGET and not failed,
+    }
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}{unit}" if abs(value) < 10 else f"{value:.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+        ("mode", lambda r: r["mode"]),
+        ("sessions (failed)", lambda r: f"{r['sessions']} ({r['sessions_failed']})"),
+        ("relay CPU, cores", lambda r: _fmt(r["relay_cpu_cores"])),
+        ("relay CPU per session", lambda r: _fmt(r["relay_cpu_per_session"])),
+        ("relay CPU per stream", lambda r: _fmt(r["relay_cpu_per_stream"])),
+        ("load generator CPU, cores", lambda r: _fmt(r["loadgen_cpu_cores"])),
+        ("video delivery", lambda r: f"{r['video_delivery'] * 100:.2f}% ({r['delivery_by']})"),
+        ("audio delivery", lambda r: f"{r['audio_delivery'] * 100:.2f}%"),
+        ("delay p50/p95/p99 ms", lambda r: "/".join(
+            _fmt(r["delay_ms"][k]) for k in ("p50", "p95", "p99"))),
+        ("sender lateness p50/p95 ms", lambda r: "/".join(
+            _fmt(r["send_lateness_ms"][k]) for k in ("p50", "p95"))),
+        ("relay waiting for a core", lambda r: f"{r['relay_runqueue_wait_share'] * 100:.0f}%"),
+        ("load generator kept up", lambda r: "yes" if r["loadgen_kept_up"] else "NO (noise)"),
+        ("join p50/p95 s", lambda r: "/".join(_fmt(r["join_s"][k]) for k in ("p50", "p95"))),
+        ("RTP pkts/s to subscribers", lambda r: _fmt(r["rtp_packets_to_subscribers_per_s"])),
+        ("RTP pkts/s per relay core", lambda r: _fmt(r["rtp_packets_per_s_per_relay_core"])),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    lines = []
+    for name, cell in rows:
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{cell(r):>22}" for r in runs))
+    return "\n".join(lines)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,249 @@
+"""One benchmark run: relay process, sessions over HTTP, load generator processes, one window."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.bench import flame, report
+from server.bench.frames import Clip
+from server.bench.loadgen import Events, LoadSpec, SessionSpec, loadgen_main
+from server.bench.relay_proc import (
+    THERAPIST_EMAIL,
+    Browser,
+    RelayProcess,
+    cpu_seconds,
+    metrics,
+    prepare_environment,
+    runqueue_wait_seconds,
+    start_relay,
+)
+
+Progress = Callable[[str], None]
+_COUNTERS = (
+    "tandem_relay_forwarded_frames_total",
+    "tandem_relay_dropped_frames_total",
+    "tandem_relay_keyframe_requests_total",
+    "tandem_relay_decodes_total",
+    "tandem_relay_encodes_total",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    mode: str
+    sessions: int
+    duration: float
+    procs: int
+    stagger: float = 0.1
+    # py-spy raw output of the relay during the window (server/bench/flame.py), if wanted.
+    profile: Path | None = None
+    # Time for all sessions to have video both ways before the run counts as failed to start.
+    ready_timeout: float = 30.0
+
+
+def _relay_counters(relay: RelayProcess) -> dict[str, float]:
+    try:
+        found = metrics(relay.base_url)
+    except OSError:
+        return {}
+    return {name: found[name] for name in _COUNTERS if name in found}
+
+
+def _deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k.removeprefix("tandem_relay_"): after[k] - before.get(k, 0.0) for k in after}
+
+
+class _Fleet:
+    """The load generator processes and their message queues."""
+
+    def __init__(self, specs: list[LoadSpec], clip: Clip) -> None:
+        # spawn: a fresh interpreter per process; nothing of the parent's state is inherited.
+        context = multiprocessing.get_context("spawn")
+        self.events: Events = context.Queue()
+        self.controls: list[Events] = [context.Queue() for _ in specs]
+        self.processes = [
+            context.Process(
+                target=loadgen_main,
+                args=(spec, clip, self.events, control),
+                name=f"tandem-bench-loadgen-{spec.proc}",
+                daemon=True,
+            )
+            for spec, control in zip(specs, self.controls, strict=True)
+        ]
+        self.progress: dict[int, dict[str, Any]] = {}
+        self.ready: set[int] = set()
+        self.results: dict[int, dict[str, Any]] = {}
+        self.errors: list[str] = []
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start()
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid is not None and p.is_alive()]
+
+    def cpu(self) -> float:
+        total = 0.0
+        for pid in self.pids():
+            # A process may exit between the listing and the read.
+            with contextlib.suppress(OSError, ValueError):
+                total += cpu_seconds(pid)
+        return total
+
+    def drain(self, wait: float) -> None:
+        try:
+            event = self.events.get(timeout=wait)
+        except queue.Empty:
+            return
+        while True:
+            kind, proc = event["type"], event["proc"]
+            if kind == "progress":
+                self.progress[proc] = event
+            elif kind == "ready":
+                self.ready.add(proc)
+            elif kind == "result":
+                self.results[proc] = event
+            elif kind == "error":
+                self.errors.append(f"load generator {proc}: {event['error']}")
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+
+    def line(self) -> str:
+        flowing = sum(p["flowing"] for p in self.progress.values())
+        failed = sum(p["failed"] for p in self.progress.values())
+        sent = sum(p["video_sent"] for p in self.progress.values())
+        got = sum(p["video_received"] for p in self.progress.values())
+        return f"flowing {flowing} failed {failed} video frames sent {sent} received {got}"
+
+    def dead(self) -> bool:
+        return any(p.exitcode not in (None, 0) for p in self.processes)
+
+    def stop(self) -> None:
+        for control in self.controls:
+            control.put({"abort": True})
+        for process in self.processes:
+            process.join(timeout=20)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+
+def _specs(config: RunConfig, relay: RelayProcess, browser: Browser) -> list[LoadSpec]:
+    sessions = [
+        SessionSpec(*browser.start_session(f"Bench {i + 1}")) for i in range(config.sessions)
+    ]
+    procs = max(1, min(config.procs, config.sessions))
+    return [
+        LoadSpec(
+            proc=i,
+            base_url=relay.base_url,
+            therapist_cookie=browser.cookies["tandem_session"],
+            sessions=tuple(sessions[i::procs]),
+            stagger=config.stagger * procs,
+            ready_timeout=config.ready_timeout,
+        )
+        for i in range(procs)
+    ]
+
+
+def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env, password = prepare_environment(tmp)
+        relay = start_relay(env, tmp, config.mode)
+        fleet: _Fleet | None = None
+        try:
+            browser = Browser(relay.base_url)
+            browser.login(THERAPIST_EMAIL, password)
+            fleet = _Fleet(_specs(config, relay, browser), clip)
+            fleet.start()
+            return _measure(config, relay, fleet, progress)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}\n--- relay log (tail) ---\n{relay.log_tail()}") from exc
+        finally:
+            if fleet is not None:
+                fleet.stop()
+            relay.stop()
+
+
+def _measure(
+    config: RunConfig, relay: RelayProcess, fleet: _Fleet, progress: Progress
+) -> dict[str, Any]:
+    label = f"{config.mode} x{config.sessions}"
+    deadline = time.monotonic() + config.ready_timeout + config.sessions * config.stagger + 30
+    while len(fleet.ready) < len(fleet.processes):
+        fleet.drain(1.0)
+        progress(f"[{label}] joining: {fleet.line()}")
+        if fleet.errors or fleet.dead():
+            raise RuntimeError("; ".join(fleet.errors) or "a load generator died")
+        if time.monotonic() > deadline:
+            raise RuntimeError("load generators did not get ready in time")
+    start = time.monotonic() + 0.5
+    end = start + config.duration
+    for control in fleet.controls:
+        control.put({"start": start, "end": end})
+    time.sleep(max(0.0, start - time.monotonic()))
+    relay_cpu0, fleet_cpu0, wall0 = cpu_seconds(relay.pid), fleet.cpu(), time.monotonic()
+    relay_wait0 = runqueue_wait_seconds(relay.pid)
+    spy = flame.start(relay.pid, config.duration, config.profile) if config.profile else None
+    counters0 = _relay_counters(relay)
+    while time.monotonic() < end:
+        fleet.drain(min(1.0, max(0.01, end - time.monotonic())))
+        elapsed = time.monotonic() - wall0
+        cores = (cpu_seconds(relay.pid) - relay_cpu0) / max(elapsed, 1e-6)
+        progress(f"[{label}] {elapsed:5.1f}/{config.duration:.0f}s relay {cores:.2f} cores, "
+                 f"{fleet.line()}")  # fmt: skip
+    relay_cpu1, fleet_cpu1, wall1 = cpu_seconds(relay.pid), fleet.cpu(), time.monotonic()
+    relay_wait = runqueue_wait_seconds(relay.pid) - relay_wait0
+    counters1 = _relay_counters(relay)
+    if spy is not None:
+        spy.wait(timeout=60)
+    wait_until = time.monotonic() + 60
+    while len(fleet.results) < len(fleet.processes):
+        fleet.drain(1.0)
+        if fleet.errors or fleet.dead() or time.monotonic() > wait_until:
+            raise RuntimeError("; ".join(fleet.errors) or "load generators sent no results")
+    summary = report.summarize(
+        config.mode, config.sessions, wall1 - wall0, relay_cpu1 - relay_cpu0,
+        fleet_cpu1 - fleet_cpu0, list(fleet.results.values()), _deltas(counters0, counters1),
+    )  # fmt: skip
+    # Share of the window the relay's event loop waited for a core held by something else.
+    summary["relay_runqueue_wait_share"] = round(relay_wait / (wall1 - wall0), 4)
+    return summary
+
+
+def find_capacity(
+    base: RunConfig, clip: Clip, progress: Progress, step: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Sessions go up by ``step`` until delivery drops below the target; the last good count."""
+    runs: list[dict[str, Any]] = []
+    best = 0
+    sessions = base.sessions
+    while sessions <= limit:
+        config = RunConfig(base.mode, sessions, base.duration, base.procs, base.stagger)
+        try:
+            result = run_once(config, clip, progress)
+        except RuntimeError as exc:
+            print(f"\n{base.mode} x{sessions}: run failed: {exc}", file=sys.stderr)
+            break
+        runs.append(result)
+        if not result["sustained"]:
+            if not result["loadgen_kept_up"]:
+                # Not the relay's limit: the load generator (or the shared machine) ran out.
+                print(f"\n{base.mode} x{sessions}: the load generator fell behind its schedule; "
+                      "the capacity found is a lower bound", file=sys.stderr)  # fmt: skip
+            break
+        best = sessions
+        sessions += step
+    return best, runs

@@ -1,0 +1,63 @@
+"""`tandem bench relay` end to end, tiny: the figures are there and media was delivered.
+
+Timings and speeds are never asserted: the machine is shared and they say nothing about
+correctness here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "bench", "relay", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_bench(
+        tmp_path, "--sessions", "2", "--duration", "3", "--procs", "1", "--json", str(out)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert document["machine"]["cores"] >= 1
+    assert document["machine"]["cpu_model"]
+    assert {"python", "aiortc", "av"} <= set(document["versions"])
+    (run,) = document["runs"]
+    assert run["mode"] == "forward"
+    assert run["sessions"] == 2
+    assert run["sessions_failed"] == 0
+    assert run["video_delivery"] > 0
+    assert run["audio_delivery"] > 0
+    # Frames are recognised by their bytes: forwarding must not change them.
+    assert run["delivery_by"] == "identity"
+    assert run["delay_ms"]["samples"] > 0
+    assert run["join_s"]["samples"] == 2
+    for key in ("p50", "p95", "p99"):
+        assert run["delay_ms"][key] is not None
+    for key in (
+        "relay_cpu_cores",
+        "relay_cpu_per_stream",
+        "rtp_packets_to_subscribers_per_s",
+        "rtp_packets_per_s_per_relay_core",
+        "loadgen_cpu_cores",
+        "relay_runqueue_wait_share",
+    ):
+        assert run[key] is not None, key
+    # The real relay forwarded without decoding or encoding anything.
+    assert run["relay_counters"]["forwarded_frames_total"] > 0
+    assert run["relay_counters"]["decodes_total"] == 0
+    assert run["relay_counters"]["encodes_total"] == 0
+    assert "relay CPU per stream" in done.stdout
+
+
+def test_record_says_it_is_not_available_yet(tmp_path: Path) -> None:
+    done = run_bench(tmp_path, "--record")
+    assert done.returncode != 0
+    assert "not available yet" in done.stderr
