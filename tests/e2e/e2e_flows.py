@@ -311,3 +311,73 @@ def start_call_with_parent(
     admit(therapist, links["parent_id"])
     parent.wait_phase("call")
     return therapist, parent, links
+
+
+def start_call_with_everyone(
+    live: Live, launch: Callable[[str], Participant], title: str
+) -> tuple[Participant, Participant, Participant, dict[str, str]]:
+    """Therapist, parent and observer in the call; returns them and the links + ids."""
+    therapist, parent, links = start_call_with_parent(live, launch, title)
+    observer = launch("observer")
+    links["observer_id"] = knock(observer, links["observer"], check_devices=False)
+    admit(therapist, links["observer_id"])
+    observer.wait_phase("call")
+    return therapist, parent, observer, links
+
+
+# --- session tools: recording consent, annotations, drawing ------------------------------------
+
+
+def recording_state(person: Participant) -> str | None:
+    return person.page.get_attribute("#recording-indicator", "data-state")
+
+
+def wait_recording_state(person: Participant, state: str, timeout: float = 10) -> None:
+    wait_until(
+        lambda: recording_state(person) == state,
+        timeout,
+        lambda: f"{person.who}'s recording indicator is {recording_state(person)}, not {state}",
+    )
+
+
+def consent_dialog_open(person: Participant) -> bool:
+    return bool(person.page.evaluate("() => document.getElementById('consent-dialog').open"))
+
+
+def wait_consent_dialog(person: Participant, timeout: float = 10) -> None:
+    wait_until(lambda: consent_dialog_open(person), timeout, f"{person.who} sees no consent dialog")
+
+
+def names_in(person: Participant, selector: str) -> list[str]:
+    result: list[str] = person.page.evaluate(
+        "(sel) => [...document.querySelectorAll(sel)].map((el) => el.textContent.trim())",
+        selector,
+    )
+    return result
+
+
+def timeline(person: Participant) -> list[dict[str, str]]:
+    """The annotation timeline, newest first: kind, status, session time, label, status text."""
+    result: list[dict[str, str]] = person.page.evaluate(
+        "() => [...document.querySelectorAll('#annotation-timeline li')].map((li) => ({"
+        " kind: li.dataset.kind, status: li.dataset.status,"
+        " time: li.querySelector('.t-session').textContent,"
+        " label: li.querySelector('.t-label').textContent,"
+        " text: li.querySelector('.t-status').textContent }))"
+    )
+    return result
+
+
+INK_JS = """(selector) => {
+  const canvas = document.querySelector(selector);
+  if (!canvas || !canvas.width || !canvas.height) return 0;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let inked = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked += 1;
+  return inked;
+}"""
+
+
+def inked_pixels(person: Participant, canvas_selector: str) -> int:
+    """How many pixels of a drawing canvas are not fully transparent."""
+    return int(person.page.evaluate(INK_JS, canvas_selector))

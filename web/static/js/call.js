@@ -4,6 +4,7 @@ import { SignalingClient } from "./signaling.js";
 import { PeerSession } from "./peer.js";
 import { fillSelect, getLocalMedia, listDevices } from "./devices.js";
 import { QualityMonitor } from "./quality.js";
+import { installSessionTools } from "./session-tools.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -33,6 +34,7 @@ export class CallController {
       onStatus: (status) => this.setStatus(status),
     });
     this.bindControls();
+    this.tools = installSessionTools(this); // recording consent, annotations, drawing
     window.tandemCall = this; // for the browser tests and for support sessions
   }
 
@@ -128,6 +130,7 @@ export class CallController {
       default:
         break;
     }
+    this.tools.handle(msg);
   }
 
   resetPeer() {
@@ -211,6 +214,7 @@ export class CallController {
     }
     const empty = $("#stage-empty", this.root);
     if (empty) empty.hidden = Boolean(mainId) || present.length > 0;
+    this.tools.tilesChanged();
   }
 
   // Autoplay with sound needs a user gesture (the parent's Join click is one; a therapist who
@@ -382,6 +386,7 @@ export class CallController {
     if (this.peer) { this.peer.close(); this.peer = null; }
     this.quality.stop();
     clearInterval(this.freezeTimer);
+    this.tools.finish();
     if (this.localStream) for (const t of this.localStream.getTracks()) t.stop();
     const done = $("#done-message", this.root);
     if (done) done.textContent = message;

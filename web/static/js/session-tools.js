@@ -1,0 +1,30 @@
+// Session tools on top of the call: recording consent, annotations (notes, tags, snapshots) and
+// drawing on live video. Each tool sees every signaling message after the call handled it.
+
+import { RecordingUI } from "./recording-ui.js";
+import { AnnotationPanel } from "./annotate.js";
+import { DrawingLayer } from "./drawing.js";
+
+export function installSessionTools(call) {
+  const recording = new RecordingUI(call);
+  const annotations = new AnnotationPanel(call);
+  const drawing = new DrawingLayer(call, annotations);
+  const tools = [recording, annotations, drawing];
+  const each = (method, arg) => {
+    for (const tool of tools) {
+      try {
+        tool[method]?.(arg);
+      } catch (err) {
+        console.error(`session tool ${tool.constructor.name}.${method} failed`, err);
+      }
+    }
+  };
+  return {
+    recording,
+    annotations,
+    drawing,
+    handle: (msg) => each("handle", msg),
+    tilesChanged: () => each("tilesChanged"),
+    finish: () => each("finish"),
+  };
+}
