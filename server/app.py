@@ -18,11 +18,14 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.http import (
     api,
+    api_documentation,
     api_schedule,
     health,
     pages_admin,
     pages_auth,
     pages_clients,
+    pages_documentation,
+    pages_documentation_notes,
     pages_home,
     pages_profile,
     pages_schedule,
@@ -55,6 +58,9 @@ def base_routes() -> list[BaseRoute]:
         *pages_schedule_feed.routes,
         *pages_profile.routes,
         *api_schedule.routes,
+        *pages_documentation.routes,
+        *pages_documentation_notes.routes,
+        *api_documentation.routes,
         Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
     ]
 

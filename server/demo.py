@@ -15,6 +15,7 @@ from server.models import Client, UserRole
 from server.services.accounts import create_user, find_user_by_email, set_password
 from server.services.audit import Actor, add_audit
 from server.services.clients import CaregiverInput, ClientInput, create_client
+from server.services.documentation.demo_seed import seed_documentation_demo
 from server.services.scheduling.demo_seed import seed_schedule_demo
 from server.video.demo import seed_video_demo
 
@@ -96,6 +97,10 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
                     await create_client(session, therapist, _copy(data), actor)
             await session.flush()
             schedule_lines = await seed_schedule_demo(session, therapist, actor, base_url=base_url)
+            # After the schedule: it rebuilds the appointments the demo note is linked to.
+            schedule_lines += await seed_documentation_demo(
+                session, therapist, actor, base_url=base_url
+            )
             add_audit(session, actor, "demo.seed", detail={"as_of": date.today().isoformat()})
             info = DemoInfo(DEMO_EMAIL, password)
             info.extra_lines.append(f"(admin: {DEMO_ADMIN_EMAIL}, same password)")

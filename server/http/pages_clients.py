@@ -19,6 +19,7 @@ from server.services.clients import (
 
 from .context import actor_for, login_required, require_user, unit_of_work
 from .forms import client_input_from_form
+from .pages_documentation import chart_panels
 from .templating import render
 
 
@@ -85,9 +86,10 @@ async def client_detail(request: Request) -> Response:
             client = await get_client_for(
                 session, user, request.path_params["client_id"], actor_for(request, user)
             )
+            panels = await chart_panels(session, user, client, actor_for(request, user))
     except NotFound:
         raise HTTPException(404, "No such client in your caseload.") from None
-    return render(request, "clients/detail.html", {"client": client})
+    return render(request, "clients/detail.html", {"client": client, **panels})
 
 
 @login_required

@@ -12,6 +12,7 @@ from server.services.scheduling.health import upcoming_licensure_problems, week_
 from server.services.scheduling.licensure import expiring_licenses
 
 from .context import actor_for, login_required, require_user, unit_of_work
+from .pages_documentation import dashboard
 from .pages_schedule_shared import ApptView, day_bounds, money, today_for
 from .templating import render
 
@@ -36,10 +37,16 @@ async def home(request: Request) -> Response:
             ],
             "money": money,
         }
+        documentation = await dashboard(session, user)
     return render(
         request,
         "home.html",
-        {"clients": clients[:8], "client_count": total, "schedule": schedule},
+        {
+            "clients": clients[:8],
+            "client_count": total,
+            "schedule": schedule,
+            "documentation": documentation,
+        },
     )
 
 

@@ -5,9 +5,12 @@ from server.models.appointment import Appointment, AppointmentSeries
 from server.models.audit import AuditEntry
 from server.models.availability import AvailabilityBlock, AvailabilityException
 from server.models.calendar_feed import CalendarFeed
+from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
 from server.models.login_session import LoginSession
+from server.models.note import Note, NoteAddendum, SignedNoteLocked
 from server.models.outbox import OutboxMessage
+from server.models.plan_of_care import Goal, PlanOfCare
 from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
@@ -29,19 +32,27 @@ __all__ = [
     "AvailabilityException",
     "CalendarFeed",
     "Caregiver",
+    "ChartConsent",
     "Client",
+    "Diagnosis",
+    "Goal",
     "JoinLink",
     "License",
     "Location",
     "LoginSession",
+    "Note",
+    "NoteAddendum",
     "OutboxMessage",
+    "PlanOfCare",
     "Rate",
     "Recording",
     "RecordingConsent",
     "RecordingFile",
     "RecordingSpan",
+    "Referral",
     "SchedulePreferences",
     "SessionAttendance",
+    "SignedNoteLocked",
     "User",
     "UserRole",
     "VideoSession",

@@ -1,0 +1,207 @@
+"""Note pages: the draft editor (autosaved), signing, addenda, the print view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.models import Appointment, Client, Note, User
+from server.services.audit import record_audit
+from server.services.clients import get_client_for
+from server.services.documentation.common import (
+    NotAuthor,
+    NotFound,
+    SignedNoteLocked,
+    ValidationFailed,
+)
+from server.services.documentation.drafting import draft_note, draft_progress_report
+from server.services.documentation.notes import (
+    NOTE_TYPES,
+    NoteEdit,
+    add_addendum,
+    get_note_for,
+    list_addenda,
+    note_verifies,
+    sign_note,
+    update_note,
+)
+from server.services.scheduling.appointments import get_appointment_for
+
+from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .templating import render
+
+EDIT_FIELDS = (
+    "subjective", "objective", "assessment", "plan", "present", "modality",
+    "client_location_state", "telehealth_consent", "time_in", "time_out",
+)  # fmt: skip
+
+
+def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
+    """Only the fields present are applied: autosave sends what the form holds."""
+    values = {name: str(data[name])[:20000] for name in EDIT_FIELDS if name in data}
+    measures = {
+        str(key).removeprefix("measure-"): str(value)[:20]
+        for key, value in data.items()
+        if str(key).startswith("measure-")
+    }
+    return NoteEdit(**values, measures=measures or None)
+
+
+async def refused(request: Request, user: User, action: str, note_id: object, why: str) -> None:
+    """A refusal keeps its audit row: written in a transaction of its own."""
+    await record_audit(
+        app_state(request).db, actor_for(request, user), action, object_type="note",
+        object_id=str(note_id), outcome="refused", detail={"reason": why},
+    )  # fmt: skip
+
+
+async def _load(session: AsyncSession, request: Request, user: User) -> Note:
+    try:
+        return await get_note_for(
+            session, user, request.path_params["note_id"], actor_for(request, user)
+        )
+    except NotFound:
+        raise HTTPException(404, "No such note.") from None
+
+
+@login_required
+async def note_page(request: Request) -> Response:
+    user = require_user(request)
+    async with unit_of_work(request) as session:
+        note = await _load(session, request, user)
+        context = await note_context(session, user, note)
+    return render(request, "documentation/note.html", context)
+
+
+async def note_context(
+    session: AsyncSession, user: User, note: Note, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    addenda = await list_addenda(session, note)
+    client = await session.get(Client, note.client_id)
+    return {
+        "note": note,
+        "client": client,
+        "addenda": addenda,
+        "verified": note_verifies(note, addenda) if note.is_signed else None,
+        "editable": not note.is_signed and note.author_id == user.id,
+        "errors": errors or {},
+        "note_types": NOTE_TYPES,
+        "facts": note.session_facts or {},
+    }
+
+
+@login_required
+async def note_save(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    try:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            await update_note(session, user, note, note_edit_from(form), actor_for(request, user))
+    except SignedNoteLocked as exc:
+        await refused(request, user, "note.update", request.path_params["note_id"], str(exc))
+        raise HTTPException(409, "This note is signed; add an addendum instead.") from None
+    except NotAuthor as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ValidationFailed as exc:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            context = await note_context(session, user, note, exc.errors)
+        return render(request, "documentation/note.html", context, status_code=422)
+    return RedirectResponse(f"/notes/{note.id}", status_code=303)
+
+
+@login_required
+async def note_sign(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    try:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            actor = actor_for(request, user)
+            # The form carries the last edits: signing what is on screen, not an older save.
+            await update_note(session, user, note, note_edit_from(form), actor)
+            await sign_note(session, user, note, actor)
+    except SignedNoteLocked as exc:
+        await refused(request, user, "note.sign", request.path_params["note_id"], str(exc))
+        raise HTTPException(409, "This note is already signed.") from None
+    except NotAuthor as exc:
+        await refused(request, user, "note.sign", request.path_params["note_id"], str(exc))
+        raise HTTPException(403, str(exc)) from None
+    except ValidationFailed as exc:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            context = await note_context(session, user, note, exc.errors)
+        return render(request, "documentation/note.html", context, status_code=422)
+    return RedirectResponse(f"/notes/{note.id}", status_code=303)
+
+
+@login_required
+async def addendum_create(request: Request) -> Response:
+    user = require_user(request)
+    form = await request.form()
+    reason, text = str(form.get("reason", ""))[:300], str(form.get("text", ""))[:20000]
+    try:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            await add_addendum(session, user, note, reason, text, actor_for(request, user))
+    except NotAuthor as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ValidationFailed as exc:
+        async with unit_of_work(request) as session:
+            note = await _load(session, request, user)
+            context = await note_context(session, user, note, exc.errors)
+        return render(request, "documentation/note.html", context, status_code=422)
+    return RedirectResponse(f"/notes/{note.id}#addenda", status_code=303)
+
+
+@login_required
+async def note_for_appointment(request: Request) -> Response:
+    user = require_user(request)
+    actor = actor_for(request, user)
+    try:
+        async with unit_of_work(request) as session:
+            appt: Appointment = await get_appointment_for(
+                session, user, request.path_params["appointment_id"], actor
+            )
+            note = await draft_note(session, user, appt, actor)
+    except NotFound:
+        raise HTTPException(404, "No such appointment.") from None
+    except NotAuthor as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ValidationFailed as exc:
+        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    return RedirectResponse(f"/notes/{note.id}", status_code=303)
+
+
+@login_required
+async def progress_report_create(request: Request) -> Response:
+    user = require_user(request)
+    actor = actor_for(request, user)
+    try:
+        async with unit_of_work(request) as session:
+            client = await get_client_for(session, user, request.path_params["client_id"], actor)
+            note = await draft_progress_report(session, user, client.id, actor)
+    except NotFound:
+        raise HTTPException(404, "No such client in your caseload.") from None
+    except NotAuthor as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ValidationFailed as exc:
+        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    return RedirectResponse(f"/notes/{note.id}", status_code=303)
+
+
+routes = [
+    Route("/notes/{note_id}", note_page, methods=["GET"]),
+    Route("/notes/{note_id}", note_save, methods=["POST"]),
+    Route("/notes/{note_id}/sign", note_sign, methods=["POST"]),
+    Route("/notes/{note_id}/addenda", addendum_create, methods=["POST"]),
+    Route("/appointments/{appointment_id}/note", note_for_appointment, methods=["POST"]),
+    Route("/clients/{client_id}/progress-report", progress_report_create, methods=["POST"]),
+]

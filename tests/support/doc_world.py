@@ -1,0 +1,194 @@
+"""A documentation test world on the real database: therapist, client, plan of care, visits.
+
+Shared by tests/server/test_documentation_*.py (test modules cannot import each other).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from argon2 import PasswordHasher
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.db import transaction
+from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
+from server.services.accounts import create_user
+from server.services.annotations import save_annotation
+from server.services.audit import Actor
+from server.services.clients import CaregiverInput, ClientInput, create_client
+from server.services.documentation.plans import GoalInput, PlanInput, create_plan
+from server.services.recordings import (
+    CONSENT_TEXT,
+    CONSENT_VERSION,
+    apply_recording_update,
+    finish_recording_file,
+    record_consent,
+    register_recording_file,
+)
+from server.services.video_sessions import record_presence, set_state, start_session
+from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate
+
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+T0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago
+CERT_START = date(2026, 10, 1)
+
+
+def goals() -> list[GoalInput]:
+    return [
+        GoalInput("long", "grasp", "Uses a tripod grasp on a crayon", "percent_trials", "20",
+                  "80", "2026-12-20"),
+        GoalInput("short", "buttons", "Buttons three 1-inch buttons", "duration", "120", "45",
+                  "2026-12-01"),
+    ]  # fmt: skip
+
+
+def plan_input(cert_end: str = "2026-12-30", **kw: str) -> PlanInput:
+    fields = {
+        "discipline": "ot", "assessment": "Fine-motor delay.", "visits_per_week": "2",
+        "visit_minutes": "60", "cert_start": CERT_START.isoformat(), "cert_end": cert_end,
+    }  # fmt: skip
+    fields.update(kw)
+    return PlanInput(**fields, goals=goals())
+
+
+@dataclass
+class DocWorld:
+    db: async_sessionmaker[AsyncSession]
+    therapist: User
+    client: Client
+    plan: PlanOfCare
+
+    @property
+    def actor(self) -> Actor:
+        return Actor("user", str(self.therapist.id), self.therapist.email)
+
+    async def other_user(self) -> User:
+        async with transaction(self.db) as session:
+            return await create_user(
+                session, FAST, email=f"other-{secrets.token_hex(4)}@example.test",
+                name="Other Therapist", password="correct-horse-1",
+            )  # fmt: skip
+
+    async def visit(
+        self,
+        starts_at: datetime,
+        *,
+        mode: str = "in_person",
+        status: str = "completed",
+        service_type: str = "ot_treatment",
+    ) -> Appointment:
+        async with transaction(self.db) as session:
+            appt = Appointment(
+                therapist_id=self.therapist.id, client_id=self.client.id, starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=1), mode=mode, client_state="IL",
+                service_type=service_type, status=status, overridden=[],
+                ended_at=starts_at + timedelta(hours=1) if status == "completed" else None,
+            )  # fmt: skip
+            session.add(appt)
+            await session.flush()
+            await session.refresh(appt, ["client"])
+            return appt
+
+
+async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> DocWorld:
+    async with transaction(db) as session:
+        user = await create_user(
+            session, FAST, email=f"doc-{secrets.token_hex(4)}@example.test",
+            name="Jordan Avery, OTR/L", password="correct-horse-1", time_zone="America/Chicago",
+        )  # fmt: skip
+        actor = Actor("user", str(user.id), user.email)
+        client = await create_client(
+            session, user,
+            ClientInput("Maya", "Okafor", "2019-04-12", "America/Chicago", "IL", "",
+                        [CaregiverInput("Ada Okafor", "Mother", "ada@example.test")]),
+            actor,
+        )  # fmt: skip
+        plan = await create_plan(session, user, client, plan_input(**plan_kw), actor)
+    return DocWorld(db, user, client, plan)
+
+
+@dataclass(frozen=True)
+class HeldSession:
+    appointment: Appointment
+    video_id: uuid.UUID
+    recording_id: str
+
+
+async def held_telehealth_session(world: DocWorld, starts_at: datetime = T0) -> HeldSession:
+    """A completed telehealth visit with its whole session record, written through the services:
+    the therapist and a parent present (the parent dropped once), annotations tagged to goals,
+    a note, a snapshot, and a recording with one finalized file."""
+    appt = await world.visit(starts_at, mode="telehealth")
+    goal1, goal2 = world.plan.goals
+    tid = str(world.therapist.id)
+    rid = f"r_{secrets.token_hex(6)}"
+    at = starts_at + timedelta(minutes=1)
+    async with transaction(world.db) as session:
+        video = await start_session(
+            session, world.therapist, world.actor, title="Maya OT", client=world.client,
+            planned_start=starts_at, planned_end=starts_at + timedelta(hours=1),
+        )  # fmt: skip
+        video.appointment_id = appt.id
+        vid = str(video.id)
+        for pid, role, name, joined, left in (
+            ("t_1", "therapist", "Jordan Avery", 0, 46),
+            ("p_1", "parent", "Ada Okafor", 1, 20),
+            ("p_1", "parent", "Ada Okafor", 22, 46),
+        ):
+            await record_presence(
+                session, vid, pid, role=role, name=name, joined=True,
+                at=at + timedelta(minutes=joined),
+            )  # fmt: skip
+            await record_presence(
+                session, vid, pid, role=role, name=name, joined=False,
+                at=at + timedelta(minutes=left),
+            )  # fmt: skip
+        await set_state(session, vid, VideoSessionState.live)
+        video.live_at = at
+        await record_consent(
+            session, vid,
+            ConsentDecision(rid, "c_1", "p_1", "parent", "Ada Okafor", None, "link-1", True,
+                            CONSENT_TEXT, CONSENT_VERSION, at),
+            world.actor,
+        )  # fmt: skip
+        await apply_recording_update(
+            session, vid, RecordingUpdate(rid, "recording", at, 0, f"user:{tid}", ("t_1", "p_1")),
+            world.actor,
+        )  # fmt: skip
+        marks: list[tuple[str, str | None, str | None, str | None]] = [
+            *[("tag", "independent", str(goal1.id), None)] * 7,
+            *[("tag", "verbal cue", str(goal1.id), None)] * 3,
+            *[("tag", "trial success", str(goal2.id), None)] * 2,
+            ("tag", "trial fail", str(goal2.id), None),
+            ("note", None, None, "Used tripod grasp after a model."),
+            ("snapshot", None, None, None),
+        ]
+        for i, (kind, tag, goal, note_text) in enumerate(marks):
+            await save_annotation(
+                session, vid,
+                AnnotationDraft(
+                    "t_1", "therapist", tid, None, kind,  # type: ignore[arg-type]
+                    session_ms=60_000 + i * 90_000, recording_ms=60_000 + i * 90_000,
+                    recording_id=rid, at=at + timedelta(seconds=60 + i * 90), text=note_text,
+                    tag=tag, goal_id=goal,
+                    image=b"\xff\xd8\xff\xe0fake-jpeg" if kind == "snapshot" else None,
+                ),
+                world.actor,
+            )  # fmt: skip
+        end = at + timedelta(minutes=46)
+        await apply_recording_update(
+            session, vid, RecordingUpdate(rid, "stopped", end, 2_700_000, f"user:{tid}", ()),
+            world.actor,
+        )  # fmt: skip
+        f = await register_recording_file(session, vid, rid, "t_1", "rec/t_1.webm", at,
+                                          world.actor)  # fmt: skip
+        await finish_recording_file(
+            session, f.id, status="finalized", sha256="ab" * 32, duration_ms=2_700_000,
+            actor=world.actor,
+        )  # fmt: skip
+        await set_state(session, vid, VideoSessionState.ended)
+        video.ended_at = end
+        return HeldSession(appt, video.id, rid)
