@@ -96,6 +96,14 @@ async def note_context(
     }
 
 
+async def _with_errors(request: Request, user: User, errors: dict[str, str]) -> Response:
+    """The note page again, in a fresh unit of work (the failed one rolled back), with errors."""
+    async with unit_of_work(request) as session:
+        note = await _load(session, request, user)
+        context = await note_context(session, user, note, errors)
+    return render(request, "documentation/note.html", context, status_code=422)
+
+
 @login_required
 async def note_save(request: Request) -> Response:
     user = require_user(request)
@@ -110,10 +118,7 @@ async def note_save(request: Request) -> Response:
     except NotAuthor as exc:
         raise HTTPException(403, str(exc)) from None
     except ValidationFailed as exc:
-        async with unit_of_work(request) as session:
-            note = await _load(session, request, user)
-            context = await note_context(session, user, note, exc.errors)
-        return render(request, "documentation/note.html", context, status_code=422)
+        return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 
@@ -135,10 +140,7 @@ async def note_sign(request: Request) -> Response:
         await refused(request, user, "note.sign", request.path_params["note_id"], str(exc))
         raise HTTPException(403, str(exc)) from None
     except ValidationFailed as exc:
-        async with unit_of_work(request) as session:
-            note = await _load(session, request, user)
-            context = await note_context(session, user, note, exc.errors)
-        return render(request, "documentation/note.html", context, status_code=422)
+        return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 
@@ -154,10 +156,7 @@ async def addendum_create(request: Request) -> Response:
     except NotAuthor as exc:
         raise HTTPException(403, str(exc)) from None
     except ValidationFailed as exc:
-        async with unit_of_work(request) as session:
-            note = await _load(session, request, user)
-            context = await note_context(session, user, note, exc.errors)
-        return render(request, "documentation/note.html", context, status_code=422)
+        return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}#addenda", status_code=303)
 
 
