@@ -35,13 +35,34 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     import uvicorn
 
     from server.observability import configure_logging
     from server.wiring import build_app
 
     configure_logging(settings.log_level, settings.log_format)
+    if workers > 1:
+        if not settings.redis_url:
+            print(
+                "tandem: --workers needs TANDEM_REDIS_URL: each worker is a node hosting whole "
+                "sessions, and Redis is how a socket on one worker reaches a session on another.",
+                file=sys.stderr,
+            )
+            return 2
+        # One Python process uses about one core: a worker per core, each a full Tandem node.
+        uvicorn.run(
+            "server.wiring:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            ws_max_size=64 * 1024,
+            lifespan="on",
+        )
+        return 0
     config = uvicorn.Config(
         build_app(settings),
         host=host,
@@ -137,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve = sub.add_parser("serve", help="run the web app with uvicorn")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument(
+        "--workers", type=int, default=1, help="processes to run (needs Redis when above 1)"
+    )
 
     sub.add_parser("migrate", help="bring the database to the latest schema")
 
@@ -171,7 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_bench(args)
     settings = _settings_or_exit()
     if args.command == "serve":
-        return serve(settings, args.host, args.port)
+        if args.workers < 1:
+            print("tandem: --workers must be at least 1", file=sys.stderr)
+            return 2
+        return serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
         return cmd_migrate(settings)
     if args.command == "create-user":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class Settings:
     var_dir: Path
     storage_dir: Path
     redis_url: str | None = None
+    redis_prefix: str = "tandem:"
     public_base_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"
@@ -142,6 +144,10 @@ def load_settings(
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"{ENV_PREFIX}REDIS_URL must be a redis:// URL, got {redis_url!r}")
 
+    redis_prefix = env.get(ENV_PREFIX + "REDIS_PREFIX") or "tandem:"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,40}", redis_prefix):
+        raise ConfigError(f"{ENV_PREFIX}REDIS_PREFIX may use letters, digits and _.:- only")
+
     public_base_url = (env.get(ENV_PREFIX + "PUBLIC_BASE_URL") or "").rstrip("/") or None
     if public_base_url:
         parts = urlsplit(public_base_url)
@@ -169,6 +175,7 @@ def load_settings(
         var_dir=var_dir,
         storage_dir=storage_dir,
         redis_url=redis_url,
+        redis_prefix=redis_prefix,
         public_base_url=public_base_url,
         log_level=log_level,
         log_format=log_format,

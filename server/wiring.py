@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.config import Settings
+from server.config import Settings, load_settings
 from server.http import pages_appointment_video, pages_recordings, pages_video, ws
 from server.video.runtime import video_extension
 
@@ -21,3 +21,12 @@ def build_app(settings: Settings) -> Starlette:
         ],
         extensions=[video_extension],
     )
+
+
+def app_from_environment() -> Starlette:
+    """For `tandem serve --workers N`: each worker process builds its own app (and relay)."""
+    from server.observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return build_app(settings)

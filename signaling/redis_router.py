@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from signaling.local_router import LocalRouter
+from signaling.placement import LeastLoadedSelector, NodeSelector
 from signaling.ports import Connection, Identity, TherapistIdentity
 from signaling.router import ConnectionHandle
 
@@ -122,6 +123,7 @@ class RedisRouter:
         prefix: str = "tandem:",
         heartbeat_interval: float = 5.0,
         node_ttl: float = 15.0,
+        selector: NodeSelector | None = None,
     ) -> None:
         self.local = local
         self.node_id = node_id
@@ -129,6 +131,7 @@ class RedisRouter:
         self._prefix = prefix
         self._nodes_key = f"{prefix}nodes"
         self._sessions_key = f"{prefix}session_node"
+        self._selector: NodeSelector = selector or LeastLoadedSelector()
         self._interval = heartbeat_interval
         self._ttl = node_ttl
         self._started_at = time.time()
@@ -214,8 +217,11 @@ class RedisRouter:
             if owner is None:
                 if not claim:
                     return None
-                if await self._redis.hsetnx(self._sessions_key, session_id, self.node_id):
-                    return self.node_id
+                target = await self._place()
+                if await self._redis.hsetnx(self._sessions_key, session_id, target):
+                    if target != self.node_id:
+                        log.info("placed session %s on node %s", session_id, target)
+                    return target
                 continue
             owner = _text(owner)
             if owner == self.node_id or await self._alive(owner):
@@ -229,6 +235,23 @@ class RedisRouter:
                 log.warning("took over session %s from dead node %s", session_id, owner)
                 return self.node_id
         raise RuntimeError(f"could not place session {session_id}")
+
+    async def _place(self) -> str:
+        """A new session goes to the least-loaded live node (counted from the placements
+        themselves, which are current, not from heartbeats, which lag)."""
+        nodes = await self._redis.hgetall(self._nodes_key)
+        now = time.time()
+        loads: dict[str, int] = {}
+        for raw_id, raw_info in nodes.items():
+            info = json.loads(_text(raw_info))
+            if now - float(info.get("heartbeat_at", 0)) < self._ttl:
+                loads[_text(raw_id)] = 0
+        loads.setdefault(self.node_id, 0)
+        for raw_owner in await self._redis.hvals(self._sessions_key):
+            owner = _text(raw_owner)
+            if owner in loads:
+                loads[owner] += 1
+        return self._selector.select(self.node_id, loads)
 
     async def _may_host(self, session_id: str) -> bool:
         # Checked again when the host is created: the placement may have been released meanwhile.

@@ -76,7 +76,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     router: Router = local
     redis_router: RedisRouter | None = None
     if state.redis is not None:
-        redis_router = RedisRouter(local, state.redis, node_id)
+        redis_router = RedisRouter(local, state.redis, node_id, prefix=settings.redis_prefix)
         await redis_router.start()
         router = redis_router
     hosted_elsewhere = None

@@ -93,12 +93,15 @@ def create_account(env: dict[str, str], email: str, role: UserRole = UserRole.th
     asyncio.run(run())
 
 
-def start_server(env: dict[str, str], tmp: Path, name: str = "server") -> LiveServer:
+def start_server(
+    env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = ()
+) -> LiveServer:
     port = free_port()
     log_path = tmp / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *extra_args],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
     )  # fmt: skip
     server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path)
