@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
@@ -44,6 +44,22 @@ class Booked:
     overridden: list[Problem]
 
 
+async def lock_schedule(session: AsyncSession, therapist: User) -> None:
+    """Serializes bookings per therapist until the unit of work ends.
+
+    The double-booking check reads, then the insert writes: two requests at once could both pass
+    the check. On PostgreSQL the therapist's row is locked (FOR UPDATE), so the second waits and
+    then sees the first's visit. SQLite ignores FOR UPDATE and its driver starts a transaction
+    only at the first write, so a no-op write takes SQLite's single write lock up front instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            text("UPDATE users SET id = id WHERE id = :id"), {"id": str(therapist.id)}
+        )
+    else:
+        await session.execute(select(User.id).where(User.id == therapist.id).with_for_update())
+
+
 async def book_appointment(
     session: AsyncSession,
     therapist: User,
@@ -60,6 +76,7 @@ async def book_appointment(
     such a visit stays flagged and is checked again when the session starts.
     """
     booking = await clean_booking(session, therapist, data)
+    await lock_schedule(session, therapist)
     checks = await check_booking(session, therapist, booking)
     blocking = checks.blocking(
         override_reason=booking.override_reason, allow_licensure_override=allow_licensure_override
@@ -293,6 +310,7 @@ async def reschedule(
         for t in targets
     ]
     booking.recurring = len(targets) > 1
+    await lock_schedule(session, therapist)
     checks = await check_booking(session, therapist, booking, exclude_ids={t.id for t in targets})
     blocking = checks.blocking(
         override_reason=booking.override_reason, allow_licensure_override=False
