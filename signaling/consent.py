@@ -103,6 +103,8 @@ class RecordingControl:
             declined=declined if for_therapist else [],
             started_at=self.started_at,
             offset_ms=self.offset_ms(),
+            request_id=self._request_id if self.active else None,
+            held=self._held,
         )
 
     # --- messages -----------------------------------------------------------------------------

@@ -331,6 +331,10 @@ class Recording(_Message):
     declined: list[DeclinedBy]
     started_at: datetime | None
     offset_ms: int
+    # The open consent request (so a reloaded page can still withdraw), and whether the
+    # therapist paused (the state alone cannot say so while consent is awaited).
+    request_id: str | None = None
+    held: bool = False
 
 
 class TagOptionInfo(_Message):

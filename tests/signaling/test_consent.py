@@ -298,3 +298,18 @@ async def test_a_request_that_cannot_be_stored_leaves_recording_off() -> None:
     await therapist.send(type="record", action="request")
     await consent(parent)
     assert [c[0] for c in s.recorder.calls()] == ["recorder.start"]
+
+
+async def test_the_status_carries_the_open_request_and_the_therapists_pause() -> None:
+    s = Setup()
+    therapist = await s.therapist()
+    parent = await admit(therapist, "parent", "Pat")
+    await therapist.send(type="record", action="request")
+    request_id = parent.conn.last("consent_request")["request_id"]
+    # A reloaded page gets no second prompt once it accepted: the status lets it withdraw.
+    assert recording(parent)["request_id"] == request_id
+    assert recording(parent)["held"] is False
+    await therapist.send(type="record", action="pause")
+    assert recording(parent)["held"] is True
+    await therapist.send(type="record", action="stop")
+    assert recording(parent)["request_id"] is None

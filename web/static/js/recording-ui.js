@@ -71,7 +71,13 @@ export class RecordingUI {
         this.announceDeclines(msg.declined || []);
         this.status = msg;
         this.statusAt = performance.now();
-        if (msg.state === "recording" || msg.state === "stopped" || msg.state === "off") this.held = false;
+        if (typeof msg.held === "boolean") this.held = msg.held;
+        else if (msg.state === "recording" || msg.state === "stopped" || msg.state === "off") this.held = false;
+        // After a reload the prompt is not sent again to someone who accepted: keep the request
+        // id from the status so they can still withdraw.
+        if (msg.request_id && (!this.request || this.request.request_id !== msg.request_id)) {
+          this.request = { request_id: msg.request_id, text: this.request ? this.request.text : null, version: null };
+        }
         if (msg.state === "stopped" || msg.state === "off") {
           this.request = null;
           this.answer = null;
