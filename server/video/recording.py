@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from server.db import transaction, utcnow
 from server.models import Recording, RecordingFile
 from server.services.audit import Actor, add_audit
 from server.services.recordings import finish_recording_file, register_recording_file
-from signaling.ports import SessionTaps, SessionTapsFactory
+from signaling.ports import SessionTaps
 
 log = logging.getLogger(__name__)
 
@@ -160,19 +161,32 @@ class SessionSnapshots:
         return shot.data
 
 
-def taps_factory(
-    relay: Relay,
-    db: async_sessionmaker[AsyncSession],
-    storage_root: Path,
-    background: set[asyncio.Task[None]],
-) -> SessionTapsFactory:
-    def make(session_id: str) -> SessionTaps:
-        return SessionTaps(
-            recorder=SessionRecorder(relay, session_id, db, storage_root, background),
-            snapshots=SessionSnapshots(relay, session_id),
-        )
+class Recorders:
+    """The runtime's recorders: built per session, and all finalized on a graceful shutdown
+    (so a restart for a deploy does not leave recordings marked incomplete)."""
 
-    return make
+    def __init__(
+        self, relay: Relay, db: async_sessionmaker[AsyncSession], storage_root: Path
+    ) -> None:
+        self._relay = relay
+        self._db = db
+        self._root = storage_root
+        self.background: set[asyncio.Task[None]] = set()
+        self._live: weakref.WeakSet[SessionRecorder] = weakref.WeakSet()
+
+    def taps(self, session_id: str) -> SessionTaps:
+        recorder = SessionRecorder(self._relay, session_id, self._db, self._root, self.background)
+        self._live.add(recorder)
+        return SessionTaps(recorder=recorder, snapshots=SessionSnapshots(self._relay, session_id))
+
+    async def shutdown(self, grace_seconds: float = 30.0) -> None:
+        for recorder in list(self._live):
+            try:
+                await recorder.stop()
+            except Exception:
+                log.exception("stopping a recorder at shutdown failed")
+        if self.background:
+            await asyncio.wait(self.background, timeout=grace_seconds)
 
 
 async def mark_interrupted_recordings(

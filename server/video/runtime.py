@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -15,7 +14,7 @@ from media import IceServer, Relay, RelayConfig
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.metrics import RelayCollector
-from server.video.recording import mark_interrupted_recordings, taps_factory
+from server.video.recording import Recorders, mark_interrupted_recordings
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
@@ -63,13 +62,13 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     backend = DatabaseSessionBackend(state.db)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
-    background: set[asyncio.Task[None]] = set()
+    recorders = Recorders(relay, state.db, settings.storage_dir)
     factory = SessionHostFactory(
         as_relay_port(relay),
         backend,
         signer,
         SessionConfig(ice=ice),
-        taps=taps_factory(relay, state.db, settings.storage_dir, background),
+        taps=recorders.taps,
     )
     local = LocalRouter(backend, factory)
     node_id = f"{socket.gethostname()}-{os.getpid()}"
@@ -99,8 +98,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         yield
     finally:
         state.metrics.registry.unregister(collector)
+        # Recordings first, while their media is still flowing: finalize, then close sessions.
+        await recorders.shutdown()
         await router.close()
-        if background:
-            # Recordings being finalized: give them a moment to finish their files.
-            await asyncio.wait(background, timeout=30)
         await relay.close()

@@ -156,3 +156,28 @@ async def test_sigkill_mid_recording_leaves_decodable_pieces_marked_incomplete(
     finally:
         http.close()
         server.stop()
+
+
+async def test_a_graceful_stop_finalizes_recordings_in_progress(
+    env_and_tmp: tuple[dict[str, str], Path],
+) -> None:
+    env, tmp = env_and_tmp
+    server = start_server(env, tmp)
+    http = login(server.base_url, EMAIL, TEST_PASSWORD)
+    try:
+        therapist, parent = await recording_call(server, http)
+        session_id = therapist.session_id
+        await asyncio.sleep(4)
+        # A deploy restarts the process (SIGTERM) while the therapist is still recording.
+        await asyncio.to_thread(server.stop)
+        await therapist.close()
+        await parent.close()
+        http.close()
+        server = start_server(env, tmp, "restarted")
+        http = login(server.base_url, EMAIL, TEST_PASSWORD)
+        files = await asyncio.to_thread(files_of, http, session_id)
+        assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
+        assert all(f["duration_ms"] > 1000 for f in files)
+    finally:
+        http.close()
+        server.stop()
