@@ -75,6 +75,7 @@ async def playback(request: Request) -> Response:
             "participant_id": f.participant_id,
             "status": f.status,
             "duration_ms": f.duration_ms,
+            "offset_ms": f.offset_ms,
             "sha256": f.sha256,
             "url": f"/recordings/{f.id}/media",
             "recording_id": f.recording_id,

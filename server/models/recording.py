@@ -68,6 +68,9 @@ class RecordingFile(Base):
     storage_path: Mapped[str] = mapped_column(String(500))
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Where this file's first moment sits on the recording's clock (pauses excluded): someone
+    # admitted after recording began has a file that starts later than the recording.
+    offset_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -187,6 +187,7 @@ async def finish_recording_file(
     sha256: str | None,
     duration_ms: int | None,
     actor: Actor,
+    offset_ms: int | None = None,
 ) -> RecordingFile:
     if status not in FILE_STATUSES[1:]:
         raise ValueError(f"a file finishes finalized or incomplete, not {status!r}")
@@ -194,6 +195,7 @@ async def finish_recording_file(
     if row is None:
         raise LookupError(str(file_id))
     row.status, row.sha256, row.duration_ms = status, sha256, duration_ms
+    row.offset_ms = offset_ms
     row.finalized_at = utcnow()
     add_audit(
         session,

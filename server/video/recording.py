@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,17 @@ class SessionRecorder:
         self._storage: LocalDirectoryStorage | None = None
         self._recorders: dict[str, ParticipantRecorder] = {}
         self._files: dict[str, uuid.UUID] = {}
+        # The recording's own clock (pauses excluded), the same one annotations carry, so each
+        # file can say where it begins on it.
+        self._recorded_ms = 0.0
+        self._running_since: float | None = None
+        self._offsets: dict[str, float] = {}
+
+    def _clock_ms(self) -> float:
+        running = 0.0
+        if self._running_since is not None:
+            running = (time.monotonic() - self._running_since) * 1000
+        return self._recorded_ms + running
 
     async def _current_recording(self) -> str:
         async with transaction(self._db) as session:
@@ -67,6 +79,7 @@ class SessionRecorder:
     async def start(self, participant_ids: Sequence[str]) -> None:
         self._recording_id = await self._current_recording()
         self._storage = LocalDirectoryStorage(self._root / self._session_id / self._recording_id)
+        self._recorded_ms, self._running_since = 0.0, time.monotonic()
         for pid in participant_ids:
             await self.add_participant(pid)
 
@@ -75,11 +88,16 @@ class SessionRecorder:
             raise RuntimeError("recorder not started")
         if participant_id in self._recorders:
             return
+        peer = self._relay.room(self._session_id).peer(participant_id)
+        if peer is not None and not peer.publish:
+            # Observers are recorded as present (they consented) but send no media: no file.
+            return
         recorder = ParticipantRecorder(
             self._relay.room(self._session_id), participant_id, self._storage
         )
         recorder.start()
         self._recorders[participant_id] = recorder
+        self._offsets[participant_id] = self._clock_ms()
         async with transaction(self._db) as session:
             row = await register_recording_file(
                 session,
@@ -99,32 +117,44 @@ class SessionRecorder:
             recorder.pause()
 
     async def pause(self) -> None:
+        self._recorded_ms = self._clock_ms()
+        self._running_since = None
         for recorder in self._recorders.values():
             recorder.pause()
 
     async def resume(self) -> None:
+        if self._running_since is None:
+            self._running_since = time.monotonic()
         for recorder in self._recorders.values():
             recorder.resume()
 
     async def stop(self) -> None:
-        recorders, files = dict(self._recorders), dict(self._files)
+        recorders, files, offsets = dict(self._recorders), dict(self._files), dict(self._offsets)
         self._recorders.clear()
         self._files.clear()
+        self._offsets.clear()
+        self._recorded_ms, self._running_since = self._clock_ms(), None
         for recorder in recorders.values():
             await recorder.stop()
         # Remuxing a long recording takes seconds: never inside the session's lock.
-        task = asyncio.create_task(self._finalize(recorders, files))
+        task = asyncio.create_task(self._finalize(recorders, files, offsets))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _finalize(
-        self, recorders: dict[str, ParticipantRecorder], files: dict[str, uuid.UUID]
+        self,
+        recorders: dict[str, ParticipantRecorder],
+        files: dict[str, uuid.UUID],
+        offsets: dict[str, float],
     ) -> None:
         for pid, recorder in recorders.items():
             file_id = files.get(pid)
+            offset: int | None = None
             try:
                 result = await recorder.finalize()
                 status, sha, duration = "finalized", result.sha256, int(result.duration * 1000)
+                # The file begins with its first packet, a little after its recorder started.
+                offset = int(offsets.get(pid, 0.0) + result.starts_at * 1000)
             except Exception:
                 log.exception("finalizing the recording of %s failed", pid)
                 status, sha, duration = "incomplete", None, None
@@ -137,6 +167,7 @@ class SessionRecorder:
                     status=status,
                     sha256=sha,
                     duration_ms=duration,
+                    offset_ms=offset,
                     actor=SYSTEM,
                 )
 

@@ -18,7 +18,7 @@ import av
 import httpx
 import pytest
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
-from protocol_client import ProtocolClient, login, start_session
+from protocol_client import ProtocolClient, csrf_token, login, start_session
 
 from media.testing.pattern import decode_frame_number
 
@@ -178,6 +178,62 @@ async def test_a_graceful_stop_finalizes_recordings_in_progress(
         files = await asyncio.to_thread(files_of, http, session_id)
         assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
         assert all(f["duration_ms"] > 1000 for f in files)
+    finally:
+        http.close()
+        server.stop()
+
+
+async def test_a_late_joiner_pauses_recording_and_their_file_starts_later(
+    env_and_tmp: tuple[dict[str, str], Path],
+) -> None:
+    env, tmp = env_and_tmp
+    server = start_server(env, tmp)
+    http = login(server.base_url, EMAIL, TEST_PASSWORD)
+    try:
+        therapist, parent = await recording_call(server, http)
+        session_id = therapist.session_id
+        await asyncio.sleep(3)
+        # A second caregiver joins with a new link: recording pauses until they accept.
+        page = await asyncio.to_thread(
+            http.post,
+            f"/sessions/{session_id}/links",
+            data={
+                "csrf_token": await asyncio.to_thread(csrf_token, http, f"/sessions/{session_id}"),
+                "role": "parent", "display_name": "Second caregiver",
+            },
+        )  # fmt: skip
+        assert page.status_code == 303
+        console = await asyncio.to_thread(http.get, f"/sessions/{session_id}")
+        second_url = re.findall(r'class="join-url" readonly value="([^"]+)"', console.text)[-1]
+        token = html.unescape(second_url).rsplit("/", 1)[1]
+        late = ProtocolClient(server.base_url, session_id, token=token, tone_hz=880)
+        await late.join()
+        await late.expect("welcome")
+        await therapist.expect_matching(
+            "lobby_update", lambda m: any(w["name"] == "Second caregiver" for w in m["waiting"])
+        )
+        await therapist.send({"type": "admit", "participant_id": late.participant_id})
+        await late.expect("admitted")
+        prompt = await late.expect("consent_request")
+        await therapist.expect_matching("recording", state_is("awaiting_consent"))
+        await late.send({"type": "consent", "request_id": prompt["request_id"], "accept": True})
+        await therapist.expect_matching("recording", state_is("recording"))
+        await asyncio.sleep(3)
+        await therapist.send({"type": "record", "action": "stop"})
+        await therapist.expect_matching("recording", state_is("stopped"))
+        files: list[dict[str, Any]] = []
+        for _ in range(60):
+            files = await asyncio.to_thread(files_of, http, session_id)
+            if len(files) == 3 and all(f["status"] == "finalized" for f in files):
+                break
+            await asyncio.sleep(0.5)
+        by_pid = {f["participant_id"]: f for f in files}
+        assert by_pid[late.participant_id]["status"] == "finalized", files
+        # Their file begins about 3 s into the recording; the first caregiver's at its start.
+        assert by_pid[late.participant_id]["offset_ms"] >= 2000
+        assert by_pid[parent.participant_id]["offset_ms"] < 1500
+        for client in (late, parent, therapist):
+            await client.close()
     finally:
         http.close()
         server.stop()
