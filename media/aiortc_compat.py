@@ -6,18 +6,24 @@ all three, so this module reaches into aiortc. It is pinned to one version
 (``PINNED_AIORTC_VERSION``) and tests/media/test_aiortc_compat.py fails loudly if the shapes used
 here move.
 
+Pass-through receivers (``make_passthrough_receiver``) get complete encoded frames as
+``av.Packet`` put straight on their track's queue by the jitter buffer's caller, on the event
+loop: their decoder queue is replaced by ``DirectDelivery``, so no frame crosses to a thread and
+back (that round trip was ~22 % of the relay's CPU, docs/performance.md). Their jitter buffers
+release a video frame on its RTP marker bit and an audio frame on arrival, instead of waiting
+for the next frame (video, ~33 ms) or four more (audio, ~80 ms); NACK, PLI and RTCP are aiortc's.
+
 The only process-wide change is ``install()``: it wraps
-``aiortc.rtcrtpreceiver.decoder_worker`` with a dispatcher. Receivers whose track queue is a
-``PassthroughQueue`` (the relay's receivers) get encoded frames as ``av.Packet``; every other
-receiver in the process still runs aiortc's own decoder, so a decoding aiortc client can live
-in the same process as the relay. Everything else here adapts single objects (one receiver, one
-sender, one ICE connection).
+``aiortc.rtcrtpreceiver.decoder_worker`` with a dispatcher that returns at once for a
+pass-through receiver (aiortc starts the thread unconditionally in ``receive()``; ours ends
+before the first frame) and runs aiortc's own decoder for every other receiver, so a decoding
+aiortc client (tests, the frame tap's users) can live in the same process as the relay.
+Everything else here adapts single objects (one receiver, one sender, one ICE connection).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import logging
 import queue
@@ -30,9 +36,11 @@ import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc import rtcrtpreceiver as _rtcrtpreceiver
 from aiortc.codecs import get_encoder
+from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
-from aiortc.rtp import RtcpSrPacket
+from aiortc.rtp import RtcpSrPacket, RtpPacket
+from aiortc.utils import uint16_add
 
 from media.bounded_queue import DropOldestQueue
 
@@ -85,47 +93,101 @@ def is_vp8_keyframe(data: bytes) -> bool:
     return len(data) > 0 and (data[0] & 0x01) == 0
 
 
-def _passthrough_worker(
-    loop: asyncio.AbstractEventLoop,
-    input_q: queue.Queue[Any],
-    output_q: PassthroughQueue,
-) -> None:
-    """Same contract as aiortc's ``decoder_worker`` but hands on encoded frames undecoded."""
+def to_packet(codec: RTCRtpCodecParameters, frame: JitterFrame) -> av.Packet[Any]:
+    """A complete encoded frame as the ``av.Packet`` the relay forwards (no decoding)."""
+    packet = av.Packet(frame.data)
+    # The receiver already maps RTP timestamps to a wrap-free count from 0.
+    packet.pts = frame.timestamp
+    packet.time_base = fractions.Fraction(1, codec.clockRate)
+    if codec.mimeType.lower() == "video/vp8":
+        packet.is_keyframe = is_vp8_keyframe(frame.data)
+    else:
+        packet.is_keyframe = True
+    return packet
 
-    def deliver(item: av.Packet[Any] | None) -> None:
-        # RuntimeError: the loop closed during teardown, nobody is left to read the frame.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(output_q.put_nowait, item)
 
-    while True:
-        task = input_q.get()
+class DirectDelivery:
+    """Stands in for a pass-through receiver's decoder queue (a ``queue.Queue`` in aiortc).
+
+    aiortc calls ``put((codec, frame))`` from ``_handle_rtp_packet`` (on the event loop) for each
+    complete frame, and ``put(None)`` when it stops the receiver (``stop()``, disconnect, RTCP
+    BYE; also on the loop). Both go straight to the track's queue: no thread, no wake-up.
+    """
+
+    def __init__(self, output: PassthroughQueue) -> None:
+        self._output = output
+
+    def put(self, task: tuple[RTCRtpCodecParameters, JitterFrame] | None) -> None:
         if task is None:
-            deliver(None)
+            self._output.put_nowait(None)
             return
-        codec, encoded_frame = task
-        assert isinstance(codec, RTCRtpCodecParameters)
-        packet = av.Packet(encoded_frame.data)
-        # The jitter buffer already maps RTP timestamps to a wrap-free count from 0.
-        packet.pts = encoded_frame.timestamp
-        packet.time_base = fractions.Fraction(1, codec.clockRate)
-        if codec.mimeType.lower() == "video/vp8":
-            packet.is_keyframe = is_vp8_keyframe(encoded_frame.data)
-        else:
-            packet.is_keyframe = True
-        deliver(packet)
+        codec, frame = task
+        if not frame.data:
+            # Padding-only packets after a marker-released frame form an empty "frame" (the
+            # stock buffer appended them to the frame before): nothing to forward.
+            return
+        self._output.put_nowait(to_packet(codec, frame))
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """Video: a frame leaves when its marker packet and every packet before it are in.
+
+    aiortc's buffer releases a frame only when the next frame's first packet arrives (~33 ms at
+    30 fps). Completeness is unchanged: packets from the frame's first (the buffer's origin,
+    right after the previous frame) to the marker must all be there, so a frame still waits for
+    NACKed retransmissions. A frame that ended without a marker goes the stock way.
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        assert self._origin is not None  # add() sets it before calling here
+        packets: list[RtpPacket] = []
+        for count in range(self._capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is None:
+                return None  # a gap: nothing complete (the stock scan stops here too)
+            if packets and packet.timestamp != packets[0].timestamp:
+                return super()._remove_frame(sequence_number)
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]
+                return JitterFrame(data=data, timestamp=packet.timestamp)
+        return None
+
+
+class ArrivalAudioBuffer(JitterBuffer):
+    """Audio: every packet is one Opus frame; it leaves on arrival.
+
+    aiortc holds four more frames first (``prefetch=4``, ~80 ms), and after a lost packet
+    (audio is not NACKed) waits for 16. Forwarding needs neither: the subscriber's own jitter
+    buffer absorbs jitter. A packet older than one already sent (reordered, duplicate) is
+    dropped, so pts only grow; one far behind (> ``MAX_MISORDER``) is a restarted sequence.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._last: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        last = self._last
+        if last is not None and uint16_add(last, -packet.sequence_number) < MAX_MISORDER:
+            return False, None
+        self._last = packet.sequence_number
+        data: bytes = packet._data  # type: ignore[attr-defined]
+        return False, JitterFrame(data=data, timestamp=packet.timestamp)
 
 
 def _make_dispatcher(original: _Worker) -> _Worker:
     def decoder_worker(
         loop: asyncio.AbstractEventLoop,
-        input_q: queue.Queue[Any],
+        input_q: Any,
         output_q: Any,
         decode_error: threading.Event,
     ) -> None:
-        if isinstance(output_q, PassthroughQueue):
-            _passthrough_worker(loop, input_q, output_q)
-        else:
-            original(loop, input_q, output_q, decode_error)
+        if isinstance(input_q, DirectDelivery):
+            # Frames never come through here: the thread aiortc started ends at once.
+            return
+        original(loop, input_q, output_q, decode_error)
 
     decoder_worker.__wrapped__ = original  # type: ignore[attr-defined]
     decoder_worker._tandem_dispatcher = True  # type: ignore[attr-defined]
@@ -152,13 +214,26 @@ def make_passthrough_receiver(
 ) -> PassthroughTrack:
     """Give a receiver its track before negotiation, so aiortc never creates a decoding one.
 
-    ``setRemoteDescription`` only creates a ``RemoteStreamTrack`` when the receiver has none, and
-    ``receive()`` hands ``track._queue`` to the decoder thread: the queue type selects the worker.
+    ``setRemoteDescription`` only creates a ``RemoteStreamTrack`` when the receiver has none.
+    The receiver's decoder queue becomes a ``DirectDelivery`` to the track's queue; ``receive()``
+    hands that queue to ``decoder_worker``, whose dispatcher (``install()``) then starts no work.
     """
     if receiver._track is not None:
         raise AiortcVersionError("receiver already has a track: set it up before negotiating")
+    install()  # without the dispatcher aiortc's own worker would wait on the DirectDelivery
     track = PassthroughTrack(kind, capacity, on_drop)
     receiver._track = track
+    # Name-mangled private, read by _handle_rtp_packet and __stop_decoder: checked by
+    # tests/media/test_aiortc_compat.py.
+    delivery = DirectDelivery(track.queue)
+    receiver._RTCRtpReceiver__decoder_queue = delivery  # type: ignore[attr-defined]
+    stock: JitterBuffer = receiver._RTCRtpReceiver__jitter_buffer  # type: ignore[attr-defined]
+    buffer: JitterBuffer
+    if kind == "video":
+        buffer = MarkerJitterBuffer(capacity=stock.capacity, is_video=True)
+    else:
+        buffer = ArrivalAudioBuffer(capacity=stock.capacity)
+    receiver._RTCRtpReceiver__jitter_buffer = buffer  # type: ignore[attr-defined]
     return track
 
 

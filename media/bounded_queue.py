@@ -48,6 +48,11 @@ class DropOldestQueue(Generic[T]):
         self._count_drops(dropped)
         return dropped
 
+    def get_nowait(self) -> T:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
     async def get(self) -> T:
         while not self._items:
             self._waiter = asyncio.get_running_loop().create_future()

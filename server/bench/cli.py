@@ -51,7 +51,8 @@ def add_bench_parser(sub: Any) -> None:
         help="sample the relay with py-spy during the window (raw output to PATH)",
     )
     relay.add_argument("--record", action="store_true",
-                       help="also record every session (not available yet)")  # fmt: skip
+                       help="record every session (the parent consents through the protocol)"
+                       )  # fmt: skip
 
 
 def _progress(line: str) -> None:
@@ -65,9 +66,10 @@ def _progress(line: str) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     if args.bench_command != "relay":
         raise AssertionError(args.bench_command)  # argparse only lets known benchmarks through
-    if args.record:
-        print("tandem bench relay: --record is not available yet (the recorder has not landed); "
-              "nothing was measured", file=sys.stderr)  # fmt: skip
+    if args.record and (args.compare or args.mode != "forward"):
+        # The transcoding baseline has no recorder: recording overhead is forward vs forward.
+        print("tandem bench relay: --record needs --mode forward (not --compare)",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.sessions < 1 or args.duration <= 0 or args.procs < 1 or args.step < 1:
         print("tandem bench relay: --sessions, --duration, --procs and --step must be positive",
@@ -87,6 +89,7 @@ def run_bench(args: argparse.Namespace) -> int:
     document["config"] = {
         "sessions": args.sessions, "duration_s": args.duration, "modes": modes,
         "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
+        "record": args.record,
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
     }  # fmt: skip
     clip = load_clip()
@@ -96,7 +99,8 @@ def run_bench(args: argparse.Namespace) -> int:
             profile = None
             if args.profile:
                 profile = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
-            config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile)
+            config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile,
+                               record=args.record)  # fmt: skip
             if args.find_capacity:
                 best, tried = find_capacity(config, clip, _progress, args.step, args.max_sessions)
                 runs += tried

@@ -44,6 +44,8 @@ class LoadSpec:
     ready_timeout: float
     # After the window ends, frames still in flight are given this long to arrive.
     tail: float = 1.0
+    # Record every session: the therapist asks, the parent consents, through the protocol.
+    record: bool = False
 
 
 class SimSession:
@@ -55,6 +57,8 @@ class SimSession:
         )
         self.therapist.auto_admit = True
         self.parent = Participant(ws, spec.base_url, clip, token=session.parent_token)
+        self.parent.auto_consent = True
+        self.record = spec.record
         self.therapist.peer_log = self.parent.send_log
         self.parent.peer_log = self.therapist.send_log
         self.failed: str | None = None
@@ -76,6 +80,9 @@ class SimSession:
                 # Polled: the first frame lands in a reader task of each participant.
                 while not self.flowing:  # noqa: ASYNC110  # see the line above
                     await asyncio.sleep(0.02)
+                if self.record:
+                    await self.therapist.request_recording()
+                    await self.therapist.recording.wait()
         except Exception as exc:
             errors = [e for p in self.participants for e in p.errors]
             self.failed = f"{exc!r} {errors}"[:300]

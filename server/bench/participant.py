@@ -91,6 +91,9 @@ class Participant:
         self._admitted_ids: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         self.auto_admit = False
+        # Accept every consent_request (docs/signaling.md, "Recording and consent").
+        self.auto_consent = False
+        self.recording = asyncio.Event()
 
     async def join(self) -> None:
         headers = {"Cookie": f"tandem_session={self._cookie}"} if self._cookie else {}
@@ -104,6 +107,10 @@ class Participant:
             message["token"] = self._token
         self.join_sent_at = time.monotonic()
         await self._send(message)
+
+    async def request_recording(self) -> None:
+        """As the therapist: ask to record; ``recording`` is set once everyone consented."""
+        await self._send({"type": "record", "action": "request"})
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self.ws is not None:
@@ -142,6 +149,16 @@ class Participant:
                         await self._send({"type": "admit", "participant_id": waiter})
         elif kind == "offer":
             await self._answer(message["sdp"], message["revision"])
+        elif kind == "consent_request":
+            if self.auto_consent:
+                await self._send(
+                    {"type": "consent", "request_id": message["request_id"], "accept": True}
+                )
+        elif kind == "recording":
+            if message["state"] == "recording":
+                self.recording.set()
+            else:
+                self.recording.clear()
         elif kind == "error":
             self.errors.append(f"{message['code']}: {message['message']}")
 

@@ -167,6 +167,8 @@ def table(runs: list[dict[str, Any]]) -> str:
         ("join p50/p95 s", lambda r: "/".join(_fmt(r["join_s"][k]) for k in ("p50", "p95"))),
         ("RTP pkts/s to subscribers", lambda r: _fmt(r["rtp_packets_to_subscribers_per_s"])),
         ("RTP pkts/s per relay core", lambda r: _fmt(r["rtp_packets_per_s_per_relay_core"])),
+        ("recording", lambda r: f"yes, {r['recorded_bytes'] / 1e6:.1f} MB written"
+            if r.get("record") else "no"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     lines = []

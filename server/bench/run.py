@@ -48,6 +48,8 @@ class RunConfig:
     profile: Path | None = None
     # Time for all sessions to have video both ways before the run counts as failed to start.
     ready_timeout: float = 30.0
+    # Record every session (consent through the protocol); recorder CPU is in the relay's.
+    record: bool = False
 
 
 def _relay_counters(relay: RelayProcess) -> dict[str, float]:
@@ -152,6 +154,7 @@ def _specs(config: RunConfig, relay: RelayProcess, browser: Browser) -> list[Loa
             sessions=tuple(sessions[i::procs]),
             stagger=config.stagger * procs,
             ready_timeout=config.ready_timeout,
+            record=config.record,
         )
         for i in range(procs)
     ]
@@ -168,7 +171,15 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
             browser.login(THERAPIST_EMAIL, password)
             fleet = _Fleet(_specs(config, relay, browser), clip)
             fleet.start()
-            return _measure(config, relay, fleet, progress)
+            summary = _measure(config, relay, fleet, progress)
+            summary["record"] = config.record
+            # What the recorders had written by the end of the window (committed segments and
+            # the open ``.webm.part`` ones): proof that recording ran, not a figure to compare.
+            recordings = tmp / "var" / "recordings"
+            summary["recorded_bytes"] = sum(
+                f.stat().st_size for f in recordings.rglob("*.webm*") if f.is_file()
+            )
+            return summary
         except Exception as exc:
             raise RuntimeError(f"{exc}\n--- relay log (tail) ---\n{relay.log_tail()}") from exc
         finally:
@@ -231,7 +242,9 @@ def find_capacity(
     best = 0
     sessions = base.sessions
     while sessions <= limit:
-        config = RunConfig(base.mode, sessions, base.duration, base.procs, base.stagger)
+        config = RunConfig(
+            base.mode, sessions, base.duration, base.procs, base.stagger, record=base.record
+        )
         try:
             result = run_once(config, clip, progress)
         except RuntimeError as exc:

@@ -57,7 +57,24 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
     assert "relay CPU per stream" in done.stdout
 
 
-def test_record_says_it_is_not_available_yet(tmp_path: Path) -> None:
-    done = run_bench(tmp_path, "--record")
-    assert done.returncode != 0
-    assert "not available yet" in done.stderr
+def test_record_gets_consent_through_the_protocol_and_records(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_bench(
+        tmp_path, "--record", "--sessions", "1", "--duration", "3", "--procs", "1",
+        "--json", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert document["config"]["record"] is True
+    (run,) = document["runs"]
+    assert run["record"] is True
+    assert run["sessions_failed"] == 0
+    assert run["recorded_bytes"] > 0
+    assert run["video_delivery"] > 0
+    assert run["relay_counters"]["encodes_total"] == 0
+
+
+def test_record_needs_the_forwarding_relay(tmp_path: Path) -> None:
+    done = run_bench(tmp_path, "--record", "--compare")
+    assert done.returncode == 2
+    assert "--record needs --mode forward" in done.stderr
