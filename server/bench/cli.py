@@ -50,6 +50,11 @@ def add_bench_parser(sub: Any) -> None:
         metavar="PATH",
         help="sample the relay with py-spy during the window (raw output to PATH)",
     )
+    relay.add_argument(
+        "--soak",
+        action="store_true",
+        help="a long run (default 600 s) for memory: RSS growth after warm-up is reported",
+    )
     relay.add_argument("--record", action="store_true",
                        help="record every session (the parent consents through the protocol)"
                        )  # fmt: skip
@@ -66,6 +71,8 @@ def _progress(line: str) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     if args.bench_command != "relay":
         raise AssertionError(args.bench_command)  # argparse only lets known benchmarks through
+    if args.soak and args.duration == 20.0:
+        args.duration = 600.0
     if args.record and (args.compare or args.mode != "forward"):
         # The transcoding baseline has no recorder: recording overhead is forward vs forward.
         print("tandem bench relay: --record needs --mode forward (not --compare)",

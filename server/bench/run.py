@@ -23,6 +23,7 @@ from server.bench.relay_proc import (
     cpu_seconds,
     metrics,
     prepare_environment,
+    rss_bytes,
     runqueue_wait_seconds,
     start_relay,
 )
@@ -209,9 +210,12 @@ def _measure(
     relay_wait0 = runqueue_wait_seconds(relay.pid)
     spy = flame.start(relay.pid, config.duration, config.profile) if config.profile else None
     counters0 = _relay_counters(relay)
+    # Resident memory over the window: growth after warm-up is how a leak shows (--soak).
+    rss: list[tuple[float, int]] = [(0.0, rss_bytes(relay.pid))]
     while time.monotonic() < end:
         fleet.drain(min(1.0, max(0.01, end - time.monotonic())))
         elapsed = time.monotonic() - wall0
+        rss.append((elapsed, rss_bytes(relay.pid)))
         cores = (cpu_seconds(relay.pid) - relay_cpu0) / max(elapsed, 1e-6)
         progress(f"[{label}] {elapsed:5.1f}/{config.duration:.0f}s relay {cores:.2f} cores, "
                  f"{fleet.line()}")  # fmt: skip
@@ -231,7 +235,23 @@ def _measure(
     )  # fmt: skip
     # Share of the window the relay's event loop waited for a core held by something else.
     summary["relay_runqueue_wait_share"] = round(relay_wait / (wall1 - wall0), 4)
+    summary.update(_rss_figures(rss, wall1 - wall0))
     return summary
+
+
+def _rss_figures(samples: list[tuple[float, int]], window: float) -> dict[str, Any]:
+    """Warm-up is the first quarter of the window (queues, codec objects, caches fill up);
+    growth is the last sample against the first after warm-up."""
+    warm = [rss for at, rss in samples if at >= window / 4] or [samples[-1][1]]
+    baseline, last = warm[0], samples[-1][1]
+    return {
+        "relay_rss_mb_start": round(samples[0][1] / 2**20, 1),
+        "relay_rss_mb_after_warmup": round(baseline / 2**20, 1),
+        "relay_rss_mb_end": round(last / 2**20, 1),
+        "relay_rss_growth_after_warmup_pct": round((last - baseline) / baseline * 100, 2)
+        if baseline
+        else None,
+    }
 
 
 def find_capacity(

@@ -48,6 +48,9 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
         "rtp_packets_per_s_per_relay_core",
         "loadgen_cpu_cores",
         "relay_runqueue_wait_share",
+        "relay_rss_mb_after_warmup",
+        "relay_rss_mb_end",
+        "relay_rss_growth_after_warmup_pct",
     ):
         assert run[key] is not None, key
     # The real relay forwarded without decoding or encoding anything.
