@@ -15,14 +15,12 @@ import pytest
 PG_HOST = os.environ.get("TANDEM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TANDEM_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("TANDEM_TEST_PG_USER", "postgres")
+# Shared test tooling lives in tests/support (importable by every test folder).
+sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+from services import service_missing  # noqa: E402  (tests/support is on the path only now)
+
 REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def service_missing(what: str) -> None:
-    """Skip on a bare machine; CI sets TANDEM_REQUIRE_SERVICES=1 so the skip becomes a failure."""
-    if os.environ.get("TANDEM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} is required (TANDEM_REQUIRE_SERVICES=1) but not available")
-    pytest.skip(f"{what} not available, skipping")
 
 
 def port_open(host: str, port: int) -> bool:
@@ -63,7 +61,3 @@ def redis_url() -> str:
     if not port_open(host, port):
         service_missing(f"Redis at {host}:{port}")
     return REDIS_URL
-
-
-# Shared test tooling lives in tests/support (importable by every test folder).
-sys.path.insert(0, str(Path(__file__).parent / "support"))

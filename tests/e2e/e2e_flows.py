@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from live import TEST_PASSWORD
+from services import service_missing
 
 CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
 
@@ -49,10 +49,7 @@ WIDTH, HEIGHT, FPS, SECONDS = 640, 480, 30, 2
 def require_chromium() -> None:
     if Path(CHROMIUM).exists():
         return
-    # Like tests/conftest.py's service_missing: a skip on a bare machine, a failure in CI.
-    if os.environ.get("TANDEM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"headless Chromium ({CHROMIUM}) is required (TANDEM_REQUIRE_SERVICES=1)")
-    pytest.skip(f"headless Chromium ({CHROMIUM}) not available, skipping")
+    service_missing(f"headless Chromium ({CHROMIUM})")
 
 
 def write_y4m(path: Path, rgb: tuple[int, int, int]) -> None:

@@ -66,6 +66,20 @@ def files_of(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:
     return files
 
 
+async def finalized_files(
+    http: httpx.Client, session_id: str, count: int, within: float = 30.0
+) -> list[dict[str, Any]]:
+    """The session's files once `count` of them are finalized (finalizing runs after stop)."""
+    deadline = time.monotonic() + within
+    files: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        files = await asyncio.to_thread(files_of, http, session_id)
+        if len(files) == count and all(f["status"] == "finalized" for f in files):
+            break
+        await asyncio.sleep(0.5)
+    return files
+
+
 def decoded_numbers(data: bytes) -> tuple[list[int], int]:
     numbers, audio = [], 0
     with av.open(io.BytesIO(data)) as container:
@@ -91,13 +105,7 @@ async def test_recorded_call_is_finalized_and_served_with_range(
         await therapist.send({"type": "record", "action": "stop"})
         await therapist.expect_matching("recording", state_is("stopped"))
         session_id = therapist.session_id
-        deadline = time.monotonic() + 30
-        files: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            files = await asyncio.to_thread(files_of, http, session_id)
-            if len(files) == 2 and all(f["status"] == "finalized" for f in files):
-                break
-            await asyncio.sleep(0.5)
+        files = await finalized_files(http, session_id, 2)
         assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
         parent_file = next(f for f in files if f["participant_id"] == parent.participant_id)
         assert parent_file["duration_ms"] > 2000
@@ -221,12 +229,7 @@ async def test_a_late_joiner_pauses_recording_and_their_file_starts_later(
         await asyncio.sleep(3)
         await therapist.send({"type": "record", "action": "stop"})
         await therapist.expect_matching("recording", state_is("stopped"))
-        files: list[dict[str, Any]] = []
-        for _ in range(60):
-            files = await asyncio.to_thread(files_of, http, session_id)
-            if len(files) == 3 and all(f["status"] == "finalized" for f in files):
-                break
-            await asyncio.sleep(0.5)
+        files = await finalized_files(http, session_id, 3)
         by_pid = {f["participant_id"]: f for f in files}
         assert by_pid[late.participant_id]["status"] == "finalized", files
         # Their file begins about 3 s into the recording; the first caregiver's at its start.

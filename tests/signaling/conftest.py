@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -8,16 +7,10 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from services import service_missing
 
 # The shared fakes live next to the tests; test folders are not packages (importlib mode).
 sys.path.insert(0, str(Path(__file__).parent))
-
-
-def require_or_skip(what: str) -> None:
-    """Skip on a bare machine; with TANDEM_REQUIRE_SERVICES=1 (CI) the skip becomes a failure."""
-    if os.environ.get("TANDEM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} is required (TANDEM_REQUIRE_SERVICES=1) but not available")
-    pytest.skip(f"{what} not available")
 
 
 @pytest.fixture
@@ -29,7 +22,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
         await client.ping()
     except Exception:
         await client.aclose()
-        require_or_skip(f"Redis at {redis_url}")
+        service_missing(f"Redis at {redis_url}")
     yield client
     await client.aclose()
 
