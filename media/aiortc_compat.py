@@ -245,11 +245,12 @@ def send_pli(receiver: RTCRtpReceiver) -> bool:
     for source in sources:
         # A coroutine that only serializes and sends one RTCP packet.
         task = asyncio.ensure_future(receiver._send_rtcp_pli(source.source))
-        task.add_done_callback(_log_task_error)
+        task.add_done_callback(log_task_error)
     return True
 
 
-def _log_task_error(task: asyncio.Future[None]) -> None:
+def log_task_error(task: asyncio.Future[None]) -> None:
+    """Done-callback for fire-and-forget RTCP sends: a failure is logged, never raised."""
     if not task.cancelled() and task.exception() is not None:
         logger.warning("RTCP send failed: %r", task.exception())
 
@@ -295,6 +296,9 @@ class CountingEncoder:
         self._factory = codec_factory
         self._inner: Any = None
         self._on_encode = on_encode
+        # aiortc stores a subscriber's REMB here (bits/s); the RTP-level path passes it on to
+        # the publisher (media/rtp/instream.py). Nothing encodes with it.
+        self.target_bitrate: int | None = None
 
     def _codec(self) -> Any:
         if self._inner is None:

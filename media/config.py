@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,7 @@ class RelayConfig:
     # At most one keyframe request (PLI) per publisher per interval; browsers answer each PLI
     # with a large keyframe, so several subscribers joining at once must not multiply them.
     keyframe_interval: float = 0.5
+    # "rtp": forward each RTP packet as it arrives, below aiortc's per-packet objects
+    # (media/rtp/); "frames": through aiortc's receivers and senders, one encoded frame at a
+    # time (the previous path, kept to compare against; docs/performance.md).
+    forwarding: Literal["rtp", "frames"] = "rtp"

@@ -21,6 +21,7 @@ from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
 from media.forwarded_track import ForwardedTrack
+from media.rtp.outstream import OutStream
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,30 @@ class Slot:
 
     kind: str
     transceiver: RTCRtpTransceiver
+    # The sender's track. With RTP-level forwarding (``out`` set) it is never fed: packets go
+    # out through ``out`` and aiortc's send loop stays idle.
     track: ForwardedTrack
+    out: OutStream | None = None
     feed: Feed | None = None
+
+    def attach(self, feed: Feed) -> None:
+        self.feed = feed
+        if self.out is not None:
+            self.out.set_keyframe_requester(feed.request_keyframe)
+            feed.add_out(self.out)
+        else:
+            self.track.set_keyframe_requester(feed.request_keyframe)
+            feed.add_sink(self.track)
+
+    def detach(self) -> None:
+        if self.feed is not None:
+            if self.out is not None:
+                self.feed.remove_out(self.out)
+            self.feed.remove_sink(self.track)
+        self.feed = None
+        if self.out is not None:
+            self.out.detach()
+        self.track.detach()
 
     def request_keyframe(self) -> None:
         if self.feed is not None:
@@ -141,19 +164,20 @@ class Peer:
                 feed.request_keyframe,
             )
             transceiver.sender.replaceTrack(track)
-            slot = Slot(feed.kind, transceiver, track)
+            out = None
+            if feed.rtp_level:
+                out = OutStream(feed.kind, transceiver, self._counters, feed.request_keyframe)
+            slot = Slot(feed.kind, transceiver, track, out)
             # A subscriber's PLI/FIR becomes a (rate-limited) PLI to whoever the slot carries.
             aiortc_compat.on_keyframe_request(transceiver.sender, slot.request_keyframe)
             self.slots.append(slot)
-        slot.feed = feed
         slot.transceiver.direction = "sendonly"
         slot.track.set_id(track_id(feed.publisher_id, feed.kind))
-        slot.track.set_keyframe_requester(feed.request_keyframe)
         # The browser tells whose track is whose by the stream id: the publisher's id.
         aiortc_compat.set_sender_ids(
             slot.transceiver.sender, feed.publisher_id, track_id(feed.publisher_id, feed.kind)
         )
-        feed.add_sink(slot.track)
+        slot.attach(feed)
         return slot
 
     def unsubscribe(self, publisher_id: str) -> bool:
@@ -161,9 +185,7 @@ class Peer:
         changed = False
         for slot in self.slots:
             if slot.feed is not None and slot.feed.publisher_id == publisher_id:
-                slot.feed.remove_sink(slot.track)
-                slot.feed = None
-                slot.track.detach()
+                slot.detach()
                 slot.transceiver.direction = "inactive"
                 changed = True
         return changed
@@ -246,8 +268,7 @@ class Peer:
             self._closed = True
         for slot in self.slots:
             if slot.feed is not None:
-                slot.feed.remove_sink(slot.track)
-                slot.feed = None
+                slot.detach()
         await self.pc.close()
         # Let the final state callback ("closed") run; cancel anything still negotiating.
         if self._tasks:

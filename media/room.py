@@ -113,6 +113,7 @@ class Room:
                             self._config.keyframe_interval,
                             room_id=self.room_id,
                             emit=self.emit,
+                            rtp_level=self._config.forwarding == "rtp",
                         )
                         for kind in KINDS
                     }
@@ -120,7 +121,7 @@ class Room:
                 for kind, feed in feeds.items():
                     published = peer.published[kind]
                     # On reconnect the subscribers' slots stay: only the source changes.
-                    feed.attach(published.transceiver.receiver, published.track)
+                    feed.attach(published.transceiver, published.track)
                 if new_publisher:
                     created = feeds
                     for other in self._peers.values():

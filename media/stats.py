@@ -18,6 +18,30 @@ class RelayStats:
     # Media decodes/encodes on the relay's own receivers/senders: must stay 0 when forwarding.
     decode_calls: int
     encode_calls: int
+    # RTP-level forwarding (media/rtp/): publisher packets taken, packets and payload bytes
+    # sent to subscribers, NACKed packets re-sent over RTX, NACKs sent to publishers, and
+    # packets refused (SRTP authentication, malformed header or unknown payload type) or not
+    # sent (a subscriber's broken transport).
+    rtp_received_packets: int = 0
+    rtp_forwarded_packets: int = 0
+    rtp_forwarded_bytes: int = 0
+    rtp_retransmitted_packets: int = 0
+    rtp_nacks_sent: int = 0
+    rtp_unprotect_failures: int = 0
+    rtp_malformed_packets: int = 0
+    rtp_send_errors: int = 0
+
+
+_RTP_COUNTERS = (
+    "rtp_received_packets",
+    "rtp_forwarded_packets",
+    "rtp_forwarded_bytes",
+    "rtp_retransmitted_packets",
+    "rtp_nacks_sent",
+    "rtp_unprotect_failures",
+    "rtp_malformed_packets",
+    "rtp_send_errors",
+)
 
 
 class Counters:
@@ -30,6 +54,14 @@ class Counters:
         self.dropped_packets = 0
         self.decode_calls = 0
         self.encode_calls = 0
+        self.rtp_received_packets = 0
+        self.rtp_forwarded_packets = 0
+        self.rtp_forwarded_bytes = 0
+        self.rtp_retransmitted_packets = 0
+        self.rtp_nacks_sent = 0
+        self.rtp_unprotect_failures = 0
+        self.rtp_malformed_packets = 0
+        self.rtp_send_errors = 0
 
     def count_drop(self) -> None:
         self.dropped_packets += 1
@@ -47,4 +79,5 @@ class Counters:
             dropped_packets=self.dropped_packets,
             decode_calls=self.decode_calls,
             encode_calls=self.encode_calls,
+            **{name: getattr(self, name) for name in _RTP_COUNTERS},
         )

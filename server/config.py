@@ -37,6 +37,9 @@ class Settings:
     turn_secret: str | None = None
     turn_ttl_seconds: int = 3600
     join_link_grace_minutes: int = 30
+    # "rtp" (packets forwarded below aiortc's per-packet objects) or "frames" (through aiortc's
+    # receivers and senders); media/config.py RelayConfig.forwarding.
+    relay_forwarding: str = "rtp"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -169,6 +172,10 @@ def load_settings(
     if turn_urls and not turn_secret:
         raise ConfigError(f"{ENV_PREFIX}TURN_URLS is set but {ENV_PREFIX}TURN_SECRET is not")
 
+    relay_forwarding = (env.get(ENV_PREFIX + "RELAY_FORWARDING") or "rtp").lower()
+    if relay_forwarding not in ("rtp", "frames"):
+        raise ConfigError(f"{ENV_PREFIX}RELAY_FORWARDING must be rtp or frames")
+
     return Settings(
         database_url=_database_url(env, var_dir),
         secret_key=_secret_key(env, var_dir),
@@ -188,4 +195,5 @@ def load_settings(
         turn_secret=turn_secret,
         turn_ttl_seconds=_int(env, "TURN_TTL_SECONDS", 3600, 60, 86400),
         join_link_grace_minutes=_int(env, "JOIN_LINK_GRACE_MINUTES", 30, 0, 24 * 60),
+        relay_forwarding=relay_forwarding,
     )

@@ -48,6 +48,27 @@ class RelayCollector(Collector):
             "tandem_relay_encodes": (
                 "Media encodes on the forwarding path (must stay 0).", stats.encode_calls
             ),
+            "tandem_relay_rtp_received_packets": (
+                "Publisher RTP packets taken by RTP-level forwarding.", stats.rtp_received_packets
+            ),
+            "tandem_relay_rtp_forwarded_packets": (
+                "RTP packets sent to subscribers by RTP-level forwarding.",
+                stats.rtp_forwarded_packets,
+            ),
+            "tandem_relay_rtp_retransmitted_packets": (
+                "Packets re-sent to subscribers over RTX after a NACK.",
+                stats.rtp_retransmitted_packets,
+            ),
+            "tandem_relay_rtp_nacks_sent": (
+                "NACKs sent to publishers for lost packets.", stats.rtp_nacks_sent
+            ),
+            "tandem_relay_rtp_refused_packets": (
+                "Publisher packets refused: failed SRTP authentication, malformed, unknown type.",
+                stats.rtp_unprotect_failures + stats.rtp_malformed_packets,
+            ),
+            "tandem_relay_rtp_send_errors": (
+                "Packets a subscriber's transport failed to send.", stats.rtp_send_errors
+            ),
         }  # fmt: skip
         for name, (doc, value) in counters.items():
             yield CounterMetricFamily(name, doc, value=value)

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from media import IceServer, Relay, RelayConfig
 from server.state import AppState
@@ -58,7 +59,10 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         turn_secret=settings.turn_secret,
         turn_ttl=timedelta(seconds=settings.turn_ttl_seconds),
     )
-    relay = Relay(RelayConfig(ice_servers=_relay_ice(ice)))
+    forwarding: Literal["rtp", "frames"] = (
+        "frames" if settings.relay_forwarding == "frames" else "rtp"
+    )
+    relay = Relay(RelayConfig(ice_servers=_relay_ice(ice), forwarding=forwarding))
     backend = DatabaseSessionBackend(state.db)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,14 @@ async def relay() -> AsyncIterator[Relay]:
     await relay.close()
 
 
+@pytest.fixture(params=["rtp", "frames"])
+async def any_relay(request: pytest.FixtureRequest) -> AsyncIterator[Relay]:
+    """The relay with each forwarding path (RelayConfig.forwarding), for the core checks."""
+    relay = Relay(RelayConfig(forwarding=request.param))
+    yield relay
+    await relay.close()
+
+
 @pytest.fixture
 async def clients() -> AsyncIterator[ClientPool]:
     pool = ClientPool()

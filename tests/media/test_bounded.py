@@ -32,7 +32,8 @@ async def test_passthrough_queue_always_delivers_end_of_stream() -> None:
 
 
 async def test_subscriber_that_never_answers_costs_bounded_memory(clients: ClientPool) -> None:
-    relay = Relay(RelayConfig(queue_capacity=8))
+    # Frame-level forwarding queues frames for each subscriber's sender: bounded.
+    relay = Relay(RelayConfig(queue_capacity=8, forwarding="frames"))
     try:
         room = relay.room("session")
         alice = await clients.join(room, "alice")
@@ -55,5 +56,36 @@ async def test_subscriber_that_never_answers_costs_bounded_memory(clients: Clien
                 break
         assert relay.stats().dropped_packets > 40
         assert offers == [1]
+    finally:
+        await relay.close()
+
+
+async def test_rtp_level_forwarding_holds_nothing_for_a_subscriber_that_never_answers(
+    clients: ClientPool,
+) -> None:
+    relay = Relay(RelayConfig(queue_capacity=8))
+    try:
+        room = relay.room("session")
+        alice = await clients.join(room, "alice")
+        await alice.wait_idle()
+
+        async def ignore_offer(sdp: str, revision: int) -> None:
+            pass
+
+        await room.join("bob", publish=False, on_offer=ignore_offer)
+        peer = room.peer("bob")
+        assert peer is not None
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if relay.stats().rtp_received_packets > 100:
+                break
+        # Alice's packets arrive and are taken, but nothing is kept or sent for Bob: his
+        # m-lines never reached "sendonly".
+        stats = relay.stats()
+        assert stats.rtp_received_packets > 100
+        assert stats.rtp_forwarded_packets == 0
+        for slot in peer.slots:
+            assert slot.out is not None
+            assert slot.track.queue.qsize() == 0
     finally:
         await relay.close()

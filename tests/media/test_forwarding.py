@@ -14,7 +14,10 @@ def has_media(client: TestClient, publisher: str, video: int = 45, audio: int = 
     return got is not None and len(got.video_numbers) >= video and got.audio_frames >= audio
 
 
-async def test_two_publishers_see_and_hear_each_other(relay: Relay, clients: ClientPool) -> None:
+async def test_two_publishers_see_and_hear_each_other(
+    any_relay: Relay, clients: ClientPool
+) -> None:
+    relay = any_relay
     room = relay.room("session-1")
     alice = await clients.join(room, "alice", tone_hz=500.0)
     bob = await clients.join(room, "bob", tone_hz=1000.0)

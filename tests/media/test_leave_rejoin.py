@@ -15,7 +15,8 @@ def mline_count(client: TestClient) -> int:
     return len(sdp.SessionDescription.parse(client.offers[-1][0]).media)
 
 
-async def test_leave_and_rejoin_reuses_mlines(relay: Relay, clients: ClientPool) -> None:
+async def test_leave_and_rejoin_reuses_mlines(any_relay: Relay, clients: ClientPool) -> None:
+    relay = any_relay
     room = relay.room("session")
     alice = await clients.join(room, "alice")
     await alice.wait_idle()

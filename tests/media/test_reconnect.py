@@ -9,7 +9,10 @@ def numbers(client: TestClient, publisher: str) -> list[int]:
     return got.video_numbers if got else []
 
 
-async def test_reconnect_replaces_stream_and_keeps_slots(relay: Relay, clients: ClientPool) -> None:
+async def test_reconnect_replaces_stream_and_keeps_slots(
+    any_relay: Relay, clients: ClientPool
+) -> None:
+    relay = any_relay
     room = relay.room("session")
     alice = await clients.join(room, "alice")
     bob = await clients.join(room, "bob")

@@ -1,0 +1,89 @@
+"""Where a publisher's packets leave aiortc: between the UDP socket and aiortc's receive loop."""
+
+from __future__ import annotations
+
+from aiortc import RTCDtlsTransport
+from pylibsrtp import Error as SrtpError
+
+from media.rtp import internals
+from media.rtp.instream import InStream
+from media.rtp.wire import is_rtp, ssrc_of
+from media.stats import Counters
+
+
+class Ingress:
+    """Takes the RTP of the publisher's forwarded tracks off one connection.
+
+    Sits in front of aioice's queue (``internals.intercept_datagrams``): an SRTP packet whose
+    SSRC belongs to a registered ``InStream`` is unprotected and handed to it right there, in
+    the socket's callback, without aioice's queue, aiortc's DTLS loop, ``RtpPacket`` parsing or
+    the receiver. Everything else (ICE, DTLS, RTCP, unknown SSRCs) goes aiortc's way: RTCP
+    keeps reaching the receiver (sender reports, BYE), and a stream whose SSRC the SDP did not
+    announce is taken over once aiortc's router has learnt it from a first packet.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport, counters: Counters) -> None:
+        self._dtls = dtls
+        self._counters = counters
+        self._streams: list[InStream] = []
+        self._routes: dict[int, tuple[InStream, bool]] = {}
+        self._unknown: set[int] = set()
+        internals.intercept_datagrams(dtls, self._wrap)
+
+    @classmethod
+    def of(cls, dtls: RTCDtlsTransport, counters: Counters) -> Ingress:
+        # Kept on the transport itself: it lives and dies with the connection.
+        ingress: Ingress | None = getattr(dtls, "_tandem_ingress", None)
+        if ingress is None:
+            ingress = cls(dtls, counters)
+            dtls._tandem_ingress = ingress  # type: ignore[attr-defined]
+        return ingress
+
+    def register(self, stream: InStream) -> None:
+        self._streams.append(stream)
+        self._unknown.clear()
+
+    def unregister(self, stream: InStream) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
+        for ssrc in [ssrc for ssrc, route in self._routes.items() if route[0] is stream]:
+            del self._routes[ssrc]  # in place: the datagram handler holds this dict
+
+    def _wrap(self, stock: internals.DatagramHandler) -> internals.DatagramHandler:
+        routes = self._routes
+        counters = self._counters
+        dtls = self._dtls
+
+        def data_received(data: bytes, component: int) -> None:
+            if is_rtp(data):
+                ssrc = ssrc_of(data)
+                route = routes.get(ssrc) or self._learn(ssrc)
+                srtp = internals.rx_srtp(dtls)
+                if route is not None and srtp is not None:
+                    try:
+                        plain = srtp.unprotect(data)
+                    except SrtpError:
+                        counters.rtp_unprotect_failures += 1
+                        return
+                    route[0].on_rtp(plain, route[1])
+                    return
+            stock(data, component)
+
+        return data_received
+
+    def _learn(self, ssrc: int) -> tuple[InStream, bool] | None:
+        """Find the stream an SSRC belongs to (rarely: once per SSRC, or for a stranger)."""
+        if ssrc in self._unknown:
+            return None
+        for stream in self._streams:
+            if ssrc in internals.router_ssrcs(stream.receiver):
+                internals.forget_receive_statistics(stream.receiver, ssrc)
+                self._routes[ssrc] = (stream, False)
+                return self._routes[ssrc]
+            if ssrc in internals.rtx_ssrcs(stream.receiver):
+                self._routes[ssrc] = (stream, True)
+                return self._routes[ssrc]
+        if len(self._unknown) >= 1024:
+            self._unknown.clear()  # bounded, whatever a peer sends
+        self._unknown.add(ssrc)
+        return None

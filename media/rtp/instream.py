@@ -1,0 +1,213 @@
+"""One publisher's track as it arrives at the RTP level, fanned out to subscribers' streams."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+from aiortc import RTCRtpReceiver, RTCRtpTransceiver
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSrPacket,
+    pack_remb_fci,
+)
+
+from media.aiortc_compat import log_task_error
+from media.rtp import internals
+from media.rtp.feedback import NackList, ReceptionStats
+from media.rtp.frames import CLOCK_RATES, AudioFrames, Timeline, VideoFrames
+from media.rtp.outstream import OutStream
+from media.rtp.wire import header_length, payload_end, vp8_frame_start
+from media.stats import Counters
+
+
+@dataclass
+class InStreamEvents:
+    """What the feed that owns the stream wants to hear about."""
+
+    first_packet: Callable[[], None]
+    keyframe: Callable[[], None]
+    frame: Callable[[av.Packet[Any]], None]
+    request_keyframe: Callable[[], None]
+
+
+class InStream:
+    """A publisher's track: every packet goes to each subscriber's ``OutStream`` as it arrives.
+
+    Keeps what aiortc's receiver would have kept for these packets: reception statistics for
+    receiver reports, NACKs for lost video packets (retransmissions come back over RTX and are
+    forwarded like the original), the time of the last sender report. Passes the subscribers'
+    bandwidth estimates on to the publisher (REMB, the lowest of them). Assembles complete frames
+    only while a frame-level sink (a recorder, the frame tap) wants them.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        transceiver: RTCRtpTransceiver,
+        counters: Counters,
+        events: InStreamEvents,
+    ) -> None:
+        self.kind = kind
+        self._receiver: RTCRtpReceiver = transceiver.receiver
+        self._transceiver = transceiver
+        self._counters = counters
+        self._events = events
+        self.source = object()
+        self.outs: tuple[OutStream, ...] = ()
+        self.media_ssrc: int | None = None
+        self._media_types: frozenset[int] | None = None
+        self._stats = ReceptionStats(CLOCK_RATES[kind])
+        self._nacks = NackList() if kind == "video" else None
+        self._timeline = Timeline()
+        self._frames: AudioFrames | VideoFrames | None = None
+        self._lsr = 0
+        self._lsr_time: float | None = None
+        self._started = False
+        self._rtcp: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def receiver(self) -> RTCRtpReceiver:
+        return self._receiver
+
+    @property
+    def rtp_origin(self) -> int | None:
+        """The raw RTP timestamp that frame pts 0 stands for (None before any media)."""
+        return self._timeline.origin
+
+    def want_frames(self, wanted: bool) -> None:
+        if not wanted:
+            self._frames = None
+        elif self._frames is None:
+            frame = self._events.frame
+            if self.kind == "video":
+                self._frames = VideoFrames(self._timeline, frame, self._events.request_keyframe)
+            else:
+                self._frames = AudioFrames(self._timeline, frame)
+
+    def on_rtp(self, packet: bytes, rtx: bool) -> None:
+        """One unprotected packet from the publisher (``rtx``: it came on the RTX SSRC)."""
+        now = time.time()
+        try:
+            start = header_length(packet)
+            end = payload_end(packet)
+        except (ValueError, IndexError):
+            self._counters.rtp_malformed_packets += 1
+            return
+        if rtx:
+            if end - start < 2:
+                return  # padding-only probe: nothing to forward
+            seq = int.from_bytes(packet[start : start + 2], "big")
+            packet = packet[:start] + packet[start + 2 :]
+            end -= 2
+        else:
+            if not self._accepts(packet[1] & 0x7F):
+                self._counters.rtp_malformed_packets += 1
+                return
+            seq = (packet[2] << 8) | packet[3]
+        timestamp = int.from_bytes(packet[4:8], "big")
+        if not self._started:
+            self._start(packet)
+        if not rtx:
+            self._stats.add(seq, timestamp, now)
+        frame_start: bool | None = None
+        if self._nacks is not None:
+            if self._nacks.add(seq):
+                self._send_nack()
+            frame_start = vp8_frame_start(packet, start, end)
+            if frame_start:
+                self._events.keyframe()
+        self._counters.rtp_received_packets += 1
+        for out in self.outs:
+            out.forward(self.source, packet, start, seq, timestamp, frame_start, now)
+        frames = self._frames
+        if frames is not None:
+            if isinstance(frames, VideoFrames):
+                frames.add(packet, start, end, seq, timestamp, frame_start)
+            else:
+                frames.add(packet, start, end, seq, timestamp)
+
+    def _accepts(self, payload_type: int) -> bool:
+        if self._media_types is None:
+            self._media_types = internals.receive_codecs(self._transceiver).media
+        return payload_type in self._media_types
+
+    def _start(self, packet: bytes) -> None:
+        self._started = True
+        self.media_ssrc = int.from_bytes(packet[8:12], "big")
+        self._timeline.start(int.from_bytes(packet[4:8], "big"))
+        self._rtcp = asyncio.ensure_future(self._run_rtcp())
+        self._events.first_packet()
+
+    def on_sender_report(self, report: RtcpSrPacket) -> None:
+        self._lsr = (report.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._lsr_time = time.time()
+
+    def send_pli(self) -> bool:
+        if self.media_ssrc is None:
+            return False
+        self._spawn(self._receiver._send_rtcp_pli(self.media_ssrc))
+        return True
+
+    def _send_nack(self) -> None:
+        assert self._nacks is not None
+        assert self.media_ssrc is not None
+        self._counters.rtp_nacks_sent += 1
+        lost = sorted(self._nacks.missing)
+        self._spawn(self._receiver._send_rtcp_nack(self.media_ssrc, lost))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(log_task_error)
+
+    async def _run_rtcp(self) -> None:
+        # Same cadence as aiortc's receiver: every 0.5-1.5 s.
+        while not self._closed:
+            await asyncio.sleep(0.5 + random.random())  # noqa: S311  # timing jitter, not secrets
+            await self._send_reports()
+
+    async def _send_reports(self) -> None:
+        rtcp_ssrc = internals.rtcp_ssrc(self._receiver)
+        reception = self._stats.report()
+        if rtcp_ssrc is None or reception is None or self.media_ssrc is None:
+            return
+        dlsr = 0
+        if self._lsr_time is not None:
+            delay = time.time() - self._lsr_time
+            if 0 < delay < 65536:
+                dlsr = int(delay * 65536)
+        block = RtcpReceiverInfo(
+            ssrc=self.media_ssrc,
+            fraction_lost=reception.fraction_lost,
+            packets_lost=reception.packets_lost,
+            highest_sequence=reception.highest_sequence,
+            jitter=reception.jitter,
+            lsr=self._lsr,
+            dlsr=dlsr,
+        )
+        await self._receiver._send_rtcp(RtcpRrPacket(ssrc=rtcp_ssrc, reports=[block]))
+        estimates = [e for e in (out.estimate() for out in self.outs) if e is not None]
+        if self.kind == "video" and estimates:
+            remb = RtcpPsfbPacket(
+                fmt=RTCP_PSFB_APP,
+                ssrc=rtcp_ssrc,
+                media_ssrc=0,
+                fci=pack_remb_fci(min(estimates), [self.media_ssrc]),
+            )
+            await self._receiver._send_rtcp(remb)
+
+    def close(self) -> None:
+        self._closed = True
+        self.outs = ()
+        self._frames = None
+        if self._rtcp is not None:
+            self._rtcp.cancel()

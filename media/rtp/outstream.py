@@ -1,0 +1,210 @@
+"""One subscriber's copy of one publisher's track, sent at the RTP level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCRtpTransceiver
+from pylibsrtp import Error as SrtpError
+
+from media.rtp import internals
+from media.rtp.wire import FIXED_HEADER, ExtensionWriter, header_length, ntp_now
+from media.stats import Counters
+
+logger = logging.getLogger(__name__)
+
+# Sent packets kept for retransmission: ~1.5 s of 1 Mbps video, ~10 s of Opus.
+HISTORY_SIZE = 512
+# A subscriber's m-line can be ready on the relay's side (answer applied, DTLS done) a moment
+# before the subscriber has registered its receiver: a keyframe sent at once was seen lost at
+# the receiver, which then decoded garbage until its own keyframe request was answered.
+SETTLE_SECONDS = 0.05
+# How often the sender's RTCP sender-report figures are brought up to date (it reports every
+# 0.5-1.5 s; doing it per packet cost ~8 % of the forwarding path).
+REPORT_EVERY = 0.1
+# One frame's worth of RTP clock: where a replaced stream's timestamps continue from.
+FRAME_TICKS = {"video": 3000, "audio": 960}
+
+
+class OutStream:
+    """Rewrites a publisher's packets into the subscriber's stream and sends them.
+
+    The subscriber's m-line was negotiated with aiortc as usual (SSRC, payload type, mid,
+    header extensions, RTX); packets keep their payload byte for byte and get that m-line's
+    header: SSRC, payload type, and sequence numbers and timestamps continuing one line across
+    publisher reconnects and slot reuse. Video starts at a keyframe. Sent packets are kept for
+    NACKs (answered over RTX when negotiated), and the sender's RTCP reports are fed.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        transceiver: RTCRtpTransceiver,
+        counters: Counters,
+        request_keyframe: Callable[[], None],
+    ) -> None:
+        self.kind = kind
+        self._transceiver = transceiver
+        self._sender = transceiver.sender
+        self._dtls = transceiver.sender.transport
+        self._counters = counters
+        self._request_keyframe = request_keyframe
+        self._params: internals.SendParameters | None = None
+        self._extensions: ExtensionWriter | None = None
+        self._source: object | None = None
+        self._synced = kind != "video"
+        self._seq_offset = 0
+        self._ts_offset = 0
+        self._last_seq: int | None = None
+        self._last_ts: int | None = None
+        self._rebase = True
+        self._ready_since: float | None = None
+        self._history: list[tuple[int, bytes] | None] = [None] * HISTORY_SIZE
+        self._rtx_seq = 0
+        self._packets = 0
+        self._octets = 0
+        self._reported_at = 0.0
+        self._send_datagram: Callable[[bytes], None] | None = None
+        self._send_pair: object = None
+        internals.on_retransmit_request(self._sender, self.retransmit)
+
+    def estimate(self) -> int | None:
+        """The subscriber's latest bandwidth estimate (REMB, bits/s), if it sent one."""
+        return internals.bandwidth_estimate(self._sender)
+
+    def set_keyframe_requester(self, request_keyframe: Callable[[], None]) -> None:
+        self._request_keyframe = request_keyframe
+
+    def detach(self) -> None:
+        """The slot lost its publisher: forget the old stream, keep the sequence line."""
+        self._source = None
+        self._synced = self.kind != "video"
+
+    def _ready(self, now: float) -> bool:
+        if self._transceiver.currentDirection != "sendonly":
+            self._ready_since = None
+            return False
+        if self._params is None:
+            self._params = internals.send_parameters(self._transceiver)
+            if self._params is None:
+                return False
+            self._extensions = ExtensionWriter(
+                self._params.mid, self._params.mid_id, self._params.abs_send_time_id
+            )
+        if self._ready_since is None:
+            self._ready_since = now
+        return True
+
+    def forward(
+        self,
+        source: object,
+        packet: bytes,
+        header_end: int,
+        sequence_number: int,
+        timestamp: int,
+        keyframe_start: bool | None,
+        now: float,
+    ) -> None:
+        """One publisher packet (unprotected; ``packet[header_end:]`` is its payload)."""
+        if source is not self._source:
+            self._source = source
+            self._rebase = True
+            self._synced = self.kind != "video"
+        if not self._ready(now):
+            # Nothing reaches the subscriber yet: when it does, video starts at a keyframe.
+            self._synced = self.kind != "video"
+            return
+        if not self._synced:
+            assert self._ready_since is not None
+            if not keyframe_start or now - self._ready_since < SETTLE_SECONDS:
+                self._request_keyframe()
+                return
+            self._synced = True
+            self._rebase = True
+        if self._rebase:
+            self._rebase_onto(sequence_number, timestamp)
+        out_seq = (sequence_number + self._seq_offset) & 0xFFFF
+        out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
+        self._send(packet, header_end, out_seq, out_ts, now)
+
+    def _rebase_onto(self, sequence_number: int, timestamp: int) -> None:
+        # Continue the subscriber's lines from where the previous stream left them.
+        self._rebase = False
+        if self._last_seq is None or self._last_ts is None:
+            return
+        self._seq_offset = (self._last_seq + 1 - sequence_number) & 0xFFFF
+        self._ts_offset = (self._last_ts + FRAME_TICKS[self.kind] - timestamp) & 0xFFFFFFFF
+
+    def _send(self, packet: bytes, header_end: int, seq: int, ts: int, now: float) -> None:
+        params = self._params
+        extensions = self._extensions
+        assert params is not None
+        assert extensions is not None
+        first = 0x80 | (packet[0] & 0x20)  # keep the padding bit: the payload keeps its padding
+        ext = b""
+        if extensions.present:
+            first |= 0x10
+            ext = extensions.block(now)
+        second = (packet[1] & 0x80) | params.payload_type  # keep the marker bit
+        payload = packet[header_end:]
+        out = FIXED_HEADER.pack(first, second, seq, ts, params.ssrc) + ext + payload
+        self._history[seq % HISTORY_SIZE] = (seq, out)
+        if not self._transmit(out):
+            return
+        self._last_seq = seq
+        self._last_ts = ts
+        self._packets += 1
+        self._octets += len(payload)
+        counters = self._counters
+        counters.rtp_forwarded_packets += 1
+        counters.rtp_forwarded_bytes += len(payload)
+        counters.forwarded_bytes += len(payload)
+        if self.kind == "audio" or packet[1] & 0x80:
+            counters.forwarded_packets += 1  # a whole frame is out (video: its marker packet)
+        if now - self._reported_at >= REPORT_EVERY:
+            self._reported_at = now
+            internals.record_sent(self._sender, ntp_now(now), ts, self._packets, self._octets)
+
+    def _transmit(self, packet: bytes) -> bool:
+        srtp = internals.tx_srtp(self._dtls)
+        pair = internals.nominated_pair(self._dtls)
+        if pair is not self._send_pair:
+            # Resolved once per ICE pair, not per packet.
+            self._send_pair = pair
+            self._send_datagram = internals.datagram_sender(self._dtls)
+        send = self._send_datagram
+        if srtp is None or send is None:
+            return False
+        try:
+            send(srtp.protect(packet))
+        except (SrtpError, OSError, RuntimeError) as exc:
+            # One subscriber's broken transport must not reach the publisher or anyone else.
+            self._counters.rtp_send_errors += 1
+            logger.debug("RTP send failed: %r", exc)
+            return False
+        return True
+
+    def retransmit(self, sequence_number: int) -> None:
+        """A NACKed packet again, wrapped in RTX (RFC 4588) when the m-line negotiated it."""
+        entry = self._history[sequence_number % HISTORY_SIZE]
+        params = self._params
+        if entry is None or entry[0] != sequence_number or params is None:
+            return
+        packet = entry[1]
+        if params.rtx_payload_type is None:
+            # Without RTX the same SRTP index would be protected twice, which libsrtp refuses.
+            return
+        try:
+            header_end = header_length(packet)
+        except ValueError:
+            return
+        self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+        header: Any = bytearray(packet[:header_end])
+        header[1] = (packet[1] & 0x80) | params.rtx_payload_type
+        header[2:4] = self._rtx_seq.to_bytes(2, "big")
+        header[8:12] = params.rtx_ssrc.to_bytes(4, "big")
+        rtx = bytes(header) + sequence_number.to_bytes(2, "big") + packet[header_end:]
+        if self._transmit(rtx):
+            self._counters.rtp_retransmitted_packets += 1

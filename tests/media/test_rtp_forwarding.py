@@ -1,0 +1,166 @@
+"""RTP-level forwarding (media/rtp/) between real aiortc peers: loss repair in both directions,
+receiver reports and bandwidth estimates to the publisher, and refused packets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+
+from media import Relay
+from media.feed import Feed
+from media.rtp.instream import InStream
+from media.rtp.outstream import OutStream
+from media.rtp.wire import header_length
+from media.testing.client import ClientPool, TestClient
+
+
+def video_stream(relay: Relay, room_id: str, publisher: str) -> InStream:
+    room = relay.get_room(room_id)
+    assert room is not None
+    feed: Feed = room.feeds(publisher)["video"]
+    stream = feed._stream
+    assert stream is not None
+    return stream
+
+
+def video_out(relay: Relay, room_id: str, subscriber: str) -> OutStream:
+    room = relay.get_room(room_id)
+    assert room is not None
+    peer = room.peer(subscriber)
+    assert peer is not None
+    outs = [slot.out for slot in peer.slots if slot.kind == "video" and slot.out is not None]
+    assert len(outs) == 1
+    return outs[0]
+
+
+async def call(relay: Relay, clients: ClientPool) -> tuple[TestClient, TestClient]:
+    room = relay.room("session")
+    alice = await clients.join(room, "alice")
+    bob = await clients.join(room, "bob")
+    await bob.wait_for(lambda: len(bob.stream("alice").video_numbers) >= 15, 10, "video")
+    return alice, bob
+
+
+async def test_packets_lost_before_the_relay_are_nacked_and_forwarded_from_rtx(
+    relay: Relay, clients: ClientPool
+) -> None:
+    await call(relay, clients)
+    stream = video_stream(relay, "session", "alice")
+    out = video_out(relay, "session", "bob")
+    dropped: set[int] = set()
+    forwarded: list[int] = []
+    take = stream.on_rtp
+    forward = out.forward
+
+    def lossy(packet: bytes, rtx: bool) -> None:
+        seq = int.from_bytes(packet[2:4], "big")
+        if not rtx and seq % 10 == 0 and len(dropped) < 5 and seq not in dropped:
+            dropped.add(seq)  # lost on the way in, the first time only
+            return
+        take(packet, rtx)
+
+    def record(source: object, packet: bytes, *args: Any) -> None:
+        forwarded.append(args[1])  # the publisher's sequence number
+        forward(source, packet, *args)
+
+    stream.on_rtp = lossy  # type: ignore[method-assign]
+    out.forward = record  # type: ignore[method-assign]
+    nacks_before = relay.stats().rtp_nacks_sent
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if len(dropped) == 5 and dropped <= set(forwarded):
+            break
+    assert len(dropped) == 5
+    assert relay.stats().rtp_nacks_sent > nacks_before
+    # Each lost packet came back from the publisher over RTX and went on to the subscriber.
+    assert dropped <= set(forwarded), (sorted(dropped), forwarded[-20:])
+
+
+async def test_packets_lost_after_the_relay_are_resent_over_rtx(
+    relay: Relay, clients: ClientPool
+) -> None:
+    await call(relay, clients)
+    out = video_out(relay, "session", "bob")
+    params = out._params
+    assert params is not None
+    assert params.rtx_payload_type is not None
+    dropped: set[int] = set()
+    resent: set[int] = set()
+    transmit = out._transmit
+
+    def lossy(packet: bytes) -> bool:
+        seq = int.from_bytes(packet[2:4], "big")
+        if packet[1] & 0x7F == params.rtx_payload_type:
+            start = header_length(packet)
+            resent.add(int.from_bytes(packet[start : start + 2], "big"))
+        elif seq % 10 == 0 and len(dropped) < 5 and seq not in dropped:
+            dropped.add(seq)
+            return True  # "sent", lost on the way to the subscriber
+        return transmit(packet)
+
+    out._transmit = lossy  # type: ignore[method-assign]
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if len(dropped) == 5 and dropped <= resent:
+            break
+    assert len(dropped) == 5
+    # The subscriber NACKed them; the relay answered each from its history, over RTX.
+    assert dropped <= resent, (sorted(dropped), sorted(resent))
+    assert relay.stats().rtp_retransmitted_packets >= 5
+
+
+async def test_publisher_gets_receiver_reports_and_the_subscribers_estimate(
+    relay: Relay, clients: ClientPool
+) -> None:
+    alice, _ = await call(relay, clients)
+    stream = video_stream(relay, "session", "alice")
+    out = video_out(relay, "session", "bob")
+    sent: list[Any] = []
+    send_rtcp = stream.receiver._send_rtcp
+
+    async def capture(packet: Any) -> None:
+        sent.append(packet)
+        await send_rtcp(packet)
+
+    stream.receiver._send_rtcp = capture  # type: ignore[method-assign]
+    await alice.wait_for(lambda: any(isinstance(p, RtcpPsfbPacket) for p in sent), 10, "REMB")
+
+    # Alice's sender learnt how its video arrives from the relay's receiver reports.
+    video_sender = next(t.sender for t in alice.pc.getTransceivers() if t.kind == "video")
+    report = await video_sender.getStats()
+    remote = [s for s in report.values() if s.type == "remote-inbound-rtp"]
+    assert remote
+    assert remote[0].packetsReceived > 0
+    # The bandwidth estimate passed on is the subscriber's own.
+    remb = next(p for p in sent if isinstance(p, RtcpPsfbPacket) and p.fmt == RTCP_PSFB_APP)
+    bitrate, ssrcs = unpack_remb_fci(remb.fci)
+    assert ssrcs == [stream.media_ssrc]
+    estimate = out.estimate()
+    assert estimate is not None
+    assert bitrate > 0
+
+
+async def test_forged_packets_are_refused_and_the_call_goes_on(
+    relay: Relay, clients: ClientPool
+) -> None:
+    _, bob = await call(relay, clients)
+    stream = video_stream(relay, "session", "alice")
+    ssrc = stream.media_ssrc
+    assert ssrc is not None
+    room = relay.get_room("session")
+    assert room is not None
+    peer = room.peer("alice")
+    assert peer is not None
+    connection = peer.pc.getTransceivers()[0].receiver.transport.transport._connection
+    # SRTP with alice's SSRC but no valid authentication tag, then a truncated header: as if
+    # someone on the path injected them.
+    forged = bytes([0x80, 0x60]) + b"\x00\x01" + b"\x00" * 4 + ssrc.to_bytes(4, "big") + b"x" * 40
+    connection.data_received(forged, 1)
+    connection.data_received(forged[:13], 1)
+    assert relay.stats().rtp_unprotect_failures >= 2
+    before = len(bob.stream("alice").video_numbers)
+    await bob.wait_for(
+        lambda: len(bob.stream("alice").video_numbers) >= before + 15, 10, "video after forgery"
+    )
