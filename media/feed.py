@@ -89,7 +89,7 @@ class Feed:
         if out not in self._outs:
             self._outs.append(out)
         self._update_stream()
-        self.request_keyframe()
+        # No keyframe request yet: the stream asks once the subscriber can take it.
 
     def remove_out(self, out: OutStream) -> None:
         if out in self._outs:

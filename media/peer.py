@@ -234,7 +234,8 @@ class Peer:
                 # A sender that was disabled until now has thrown away what it read meanwhile,
                 # the keyframe included: ask for a fresh one.
                 if (
-                    slot.transceiver.currentDirection == "sendonly"
+                    slot.out is None  # an OutStream asks by itself once it can send
+                    and slot.transceiver.currentDirection == "sendonly"
                     and id(slot) not in sending_before
                 ):
                     slot.request_keyframe()

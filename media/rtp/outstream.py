@@ -118,7 +118,9 @@ class OutStream:
             return
         if not self._synced:
             assert self._ready_since is not None
-            if not keyframe_start or now - self._ready_since < SETTLE_SECONDS:
+            if now - self._ready_since < SETTLE_SECONDS:
+                return  # asking now would bring a keyframe too early (and rate-limit the next)
+            if not keyframe_start:
                 self._request_keyframe()
                 return
             self._synced = True

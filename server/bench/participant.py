@@ -1,10 +1,12 @@
 """One simulated participant: the documented signaling protocol over a real WebSocket, and an
-aiortc peer connection that sends the pre-encoded clip and receives without decoding."""
+aiortc peer connection that sends the pre-encoded clip and receives without decoding, its
+packets sent and taken at the RTP level (server/bench/rtp_media.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -21,13 +23,14 @@ from aiortc import (
     RTCSessionDescription,
     sdp,
 )
-from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from media import aiortc_compat
+from media.stats import Counters
 from server.bench.frames import Clip, ClipAudioTrack, ClipVideoTrack, SendLog
+from server.bench.rtp_media import RtpPublisher, RtpReceiver
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +75,19 @@ class Participant:
         self.send_log = SendLog()
         self.video = ClipVideoTrack(clip, self.send_log)
         self.audio = ClipAudioTrack(clip)
-        self.pc.addTrack(self.audio)
-        sender_video = self.pc.addTrack(self.video)
+        self._counters = {kind: Counters() for kind in ("audio", "video")}
+        sending = {k: self.pc.addTransceiver(k, direction="sendonly") for k in ("audio", "video")}
+        self._publishers = [
+            RtpPublisher(sending[track.kind], track, self._counters[track.kind])
+            for track in (self.audio, self.video)
+        ]
+        video_sender = sending["video"].sender
         # A PLI from the relay restarts the clip at its keyframe (aiortc would ignore it for
         # packets it does not encode itself).
-        aiortc_compat.on_keyframe_request(sender_video, self.video.request_keyframe)
+        aiortc_compat.on_keyframe_request(video_sender, self.video.request_keyframe)
         # Receiving transceivers are added just before an offer that needs them (see _answer).
         self.receiving: list[tuple[str, RTCRtpTransceiver]] = []
-        self._readers: list[asyncio.Task[None]] = []
+        self._receivers: list[RtpReceiver] = []
         self.peer_log: SendLog | None = None
         self.arrivals = Arrivals()
         self.waiting: list[str] = []
@@ -177,11 +185,19 @@ class Participant:
             have = sum(1 for k, _ in self.receiving if k == kind)
             for _ in range(wanted - have):
                 transceiver = self.pc.addTransceiver(kind, direction="recvonly")
-                track = aiortc_compat.make_passthrough_receiver(
+                # Packets are taken below aiortc (RtpReceiver); the pass-through track only
+                # keeps aiortc from decoding a stray first packet, and is never read.
+                aiortc_compat.make_passthrough_receiver(
                     transceiver.receiver, kind, _RECEIVE_QUEUE, None
                 )
                 self.receiving.append((kind, transceiver))
-                self._readers.append(asyncio.create_task(self._read(kind, track)))
+                self._receivers.append(
+                    RtpReceiver(
+                        transceiver,
+                        self._counters[kind],
+                        functools.partial(self._on_frame, kind),
+                    )
+                )
 
     async def _answer(self, offer_sdp: str, revision: int) -> None:
         self._add_receivers(offer_sdp)
@@ -194,43 +210,30 @@ class Participant:
             {"type": "answer", "sdp": self.pc.localDescription.sdp, "revision": revision}
         )
 
-    async def _read(self, kind: str, track: aiortc_compat.PassthroughTrack) -> None:
+    def _on_frame(self, kind: str, item: av.Packet[Any]) -> None:
         arrivals = self.arrivals
-        while True:
-            try:
-                item = await track.recv()
-            except MediaStreamError:
-                return
-            now = time.monotonic()
-            if kind == "audio":
-                arrivals.audio_at.append(now)
-                continue
-            arrivals.video_at.append(now)
-            if arrivals.first_video_at is None:
-                arrivals.first_video_at = now
-            if not isinstance(item, av.Packet):
-                arrivals.unmatched += 1
-                continue
-            index = self._frame_index.get(bytes(item))
-            peer = self.peer_log
-            if index is None or peer is None or index not in peer.last_seq_at:
-                # A frame the relay changed (re-encoded, in transcode mode) cannot be matched.
-                arrivals.unmatched += 1
-                continue
-            seq = peer.last_seq_at[index]
-            arrivals.matched.setdefault(seq, (peer.sent_at[seq], now))
+        now = time.monotonic()
+        if kind == "audio":
+            arrivals.audio_at.append(now)
+            return
+        arrivals.video_at.append(now)
+        if arrivals.first_video_at is None:
+            arrivals.first_video_at = now
+        index = self._frame_index.get(bytes(item))
+        peer = self.peer_log
+        if index is None or peer is None or index not in peer.last_seq_at:
+            # A frame the relay changed (re-encoded, in transcode mode) cannot be matched.
+            arrivals.unmatched += 1
+            return
+        seq = peer.last_seq_at[index]
+        arrivals.matched.setdefault(seq, (peer.sent_at[seq], now))
 
     async def rtp_packets_received(self) -> dict[str, int]:
-        """RTP packets received per kind, from aiortc's receiver statistics."""
-        counts: dict[str, int] = {}
-        for kind, transceiver in self.receiving:
-            report = await transceiver.receiver.getStats()
-            counts[kind] = counts.get(kind, 0) + sum(
-                int(getattr(s, "packetsReceived", 0))
-                for s in report.values()
-                if getattr(s, "type", "") == "inbound-rtp"
-            )
-        return counts
+        """RTP packets received per kind (taken at the RTP level, RTX repairs included)."""
+        return {
+            kind: self._counters[kind].rtp_received_packets
+            for kind in sorted({kind for kind, _ in self.receiving})
+        }
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -241,8 +244,8 @@ class Participant:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+        for publisher in self._publishers:
+            await publisher.close()
+        for receiver in self._receivers:
+            receiver.close()
         await self.pc.close()
-        for task in self._readers:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
