@@ -24,9 +24,13 @@ from media.aiortc_compat import log_task_error
 from media.rtp import internals
 from media.rtp.feedback import NackList, ReceptionStats
 from media.rtp.frames import CLOCK_RATES, AudioFrames, Timeline, VideoFrames
-from media.rtp.outstream import OutStream
+from media.rtp.outstream import OutStream, RecentPacket
 from media.rtp.wire import header_length, payload_end, vp8_frame_start
 from media.stats import Counters
+
+# Packets kept since the publisher's last keyframe started (video), so a subscriber that becomes
+# ready can start from that keyframe at once instead of asking for a new one (~1 s of 1 Mbps).
+RECENT_LIMIT = 128
 
 
 @dataclass
@@ -69,6 +73,7 @@ class InStream:
         self._nacks = NackList() if kind == "video" else None
         self._timeline = Timeline()
         self._frames: AudioFrames | VideoFrames | None = None
+        self._recent: list[RecentPacket] | None = None
         self._lsr = 0
         self._lsr_time: float | None = None
         self._started = False
@@ -127,8 +132,16 @@ class InStream:
             if frame_start:
                 self._events.keyframe()
         self._counters.rtp_received_packets += 1
+        if frame_start:
+            self._recent = []
+        recent = self._recent
         for out in self.outs:
-            out.forward(self.source, packet, start, seq, timestamp, frame_start, now)
+            out.forward(self.source, packet, start, seq, timestamp, frame_start, now, recent)
+        if recent is not None:
+            if len(recent) < RECENT_LIMIT:
+                recent.append((packet, start, seq, timestamp, frame_start))
+            else:
+                self._recent = None  # too long ago: a new subscriber asks for a keyframe
         frames = self._frames
         if frames is not None:
             if isinstance(frames, VideoFrames):

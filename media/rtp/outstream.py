@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiortc import RTCRtpTransceiver
@@ -24,6 +24,9 @@ SETTLE_SECONDS = 0.05
 # How often the sender's RTCP sender-report figures are brought up to date (it reports every
 # 0.5-1.5 s; doing it per packet cost ~8 % of the forwarding path).
 REPORT_EVERY = 0.1
+# A publisher packet kept for late starters: (packet, header end, sequence number, timestamp,
+# keyframe start as in ``forward``).
+RecentPacket = tuple[bytes, int, int, int, bool | None]
 # One frame's worth of RTP clock: where a replaced stream's timestamps continue from.
 FRAME_TICKS = {"video": 3000, "audio": 960}
 
@@ -106,8 +109,13 @@ class OutStream:
         timestamp: int,
         keyframe_start: bool | None,
         now: float,
+        recent: Sequence[RecentPacket] | None = None,
     ) -> None:
-        """One publisher packet (unprotected; ``packet[header_end:]`` is its payload)."""
+        """One publisher packet (unprotected; ``packet[header_end:]`` is its payload).
+
+        ``recent``: the publisher's packets from its last keyframe's start up to (not
+        including) this one, if it kept them: a subscriber waiting for a keyframe starts there.
+        """
         if source is not self._source:
             self._source = source
             self._rebase = True
@@ -121,15 +129,26 @@ class OutStream:
             if now - self._ready_since < SETTLE_SECONDS:
                 return  # asking now would bring a keyframe too early (and rate-limit the next)
             if not keyframe_start:
-                self._request_keyframe()
-                return
-            self._synced = True
-            self._rebase = True
+                if recent:
+                    self._catch_up(source, recent, now)
+                else:
+                    self._request_keyframe()
+                    return
+            else:
+                self._synced = True
+                self._rebase = True
         if self._rebase:
             self._rebase_onto(sequence_number, timestamp)
         out_seq = (sequence_number + self._seq_offset) & 0xFFFF
         out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
         self._send(packet, header_end, out_seq, out_ts, now)
+
+    def _catch_up(self, source: object, recent: Sequence[RecentPacket], now: float) -> None:
+        """Start from the publisher's last keyframe: send what followed it, then go on live."""
+        self._synced = True
+        self._rebase = True
+        for packet, header_end, sequence_number, timestamp, _ in recent:
+            self.forward(source, packet, header_end, sequence_number, timestamp, None, now)
 
     def _rebase_onto(self, sequence_number: int, timestamp: int) -> None:
         # Continue the subscriber's lines from where the previous stream left them.

@@ -164,3 +164,23 @@ async def test_forged_packets_are_refused_and_the_call_goes_on(
     await bob.wait_for(
         lambda: len(bob.stream("alice").video_numbers) >= before + 15, 10, "video after forgery"
     )
+
+
+async def test_a_new_subscriber_starts_from_the_last_keyframe_without_asking(
+    relay: Relay, clients: ClientPool
+) -> None:
+    room = relay.room("session")
+    alice = await clients.join(room, "alice")
+    stream = video_stream(relay, "session", "alice")
+    await alice.wait_for(lambda: stream.media_ssrc is not None, 10, "alice's video at the relay")
+    await asyncio.sleep(0.3)  # a few frames after alice's first (and only) keyframe
+    requests = relay.stats().keyframe_requests
+    bob = await clients.join(room, "bob")
+    await bob.wait_for(lambda: len(bob.stream("alice").video_numbers) >= 15, 10, "video")
+    got = bob.stream("alice")
+    # Bob's stream began at alice's keyframe, replayed from the relay: every frame decodes, in
+    # order, from the start of alice's video, and alice was never asked for another keyframe.
+    assert got.video_unreadable == 0
+    assert got.video_numbers[0] <= 2
+    assert got.video_numbers == sorted(got.video_numbers)
+    assert relay.stats().keyframe_requests == requests
