@@ -1,18 +1,19 @@
 """Records one participant without re-encoding: their forwarded VP8 + Opus packets into WebM.
 
-The forwarding path only pays for a ``put`` on a queue: timing (``sync.SourceSync``) and
-muxing (``segment_writer.SegmentWriter``) run on one writer thread per recorder. The queue is
-bounded; when the writer falls behind, packets are dropped and counted and video restarts at
-the next keyframe. See docs/media.md, "Recording".
+The forwarding path only appends each packet, with its arrival time, to a deque. One writer
+thread per recorder wakes every half second (at once for pause, resume and stop), takes what
+gathered, and does the timing (``sync.SourceSync``) and the muxing
+(``segment_writer.SegmentWriter``). The deque is bounded; when the writer falls behind, packets
+are dropped and counted and video restarts at the next keyframe. See docs/media.md, "Recording".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,18 +27,24 @@ from media.room import Room
 from media.segment_writer import SegmentInfo, SegmentWriter
 from media.storage import RecordingStorage
 from media.sync import SourceSync, ntp_to_unix, report_pts
-from media.timeline import RecordedSpan, Timeline
+from media.timeline import RecordedSpan, Timeline, file_spans
 
 logger = logging.getLogger(__name__)
 
 _CLOCK_RATES = {"video": 90000, "audio": 48000}
-# How long the writer lets packets gather before it wakes (at most 2 x 50 packets per second).
-_BATCH_SECONDS = 0.1
+# How long packets gather before the writer wakes. Each wake-up is a GIL hand-off the event
+# loop may wait for, and work on cold caches: with 8 recorders, writers waking every 0.1 s used
+# ~2x the CPU of the same work done in one go, every 0.5 s ~1.3x, every 1 s no less. A crash
+# also loses what gathered (at most this long).
+_BATCH_SECONDS = 0.5
+# Marks where the loop dropped packets (deque full): the writer restarts video there.
+_GAP = ("gap",)
 
 
 @dataclass(frozen=True)
 class RecorderConfig:
-    # Longest stretch a crash can lose; each segment costs a keyframe request.
+    # About the longest stretch a crash can lose (with what the writer has not taken yet);
+    # each segment costs a keyframe request.
     segment_seconds: float = 3.0
     # How long packets wait for the first sender reports before timing falls back to arrival.
     sync_wait: float = 2.0
@@ -72,19 +79,6 @@ class RecorderStats:
     writer_cpu: float
 
 
-def _file_spans(spans: tuple[RecordedSpan, ...], starts_at: float) -> tuple[RecordedSpan, ...]:
-    """Spans as the final file has them: it starts with the first packet, not at start()."""
-    result = []
-    for span in spans:
-        skipped = starts_at - span.file_start
-        if skipped >= span.end - span.start:
-            continue  # nothing of this span reached the file
-        if skipped > 0:
-            span = RecordedSpan(span.start + skipped, span.end, starts_at)
-        result.append(RecordedSpan(span.start, span.end, span.file_start - starts_at))
-    return tuple(result)
-
-
 class _KindSink:
     """The recorder's sink on one feed (a ``PacketSink`` and ``SenderReportSink``)."""
 
@@ -93,7 +87,7 @@ class _KindSink:
         self._kind = kind
 
     def on_packet(self, packet: av.Packet[Any], source: object) -> None:
-        self._recorder._on_packet(self._kind, packet, source)
+        self._recorder._take(self._kind, packet, source)
 
     def on_sender_report(
         self, report: RtcpSrPacket, rtp_origin: int | None, source: object
@@ -102,6 +96,72 @@ class _KindSink:
             pts = report_pts(report.sender_info.rtp_timestamp, rtp_origin)
             wallclock = ntp_to_unix(report.sender_info.ntp_timestamp)
             self._recorder._put(("report", self._kind, source, pts, wallclock))
+
+
+class _Work:
+    """The writer thread's side: times each packet, places it on the recording's timeline and
+    hands it to the segment writer, in the order the event loop queued everything."""
+
+    def __init__(self, writer: SegmentWriter, origin: float, sync_wait: float) -> None:
+        self.writer = writer
+        self._origin = origin
+        self._sync_wait = sync_wait
+        self._timeline = Timeline()
+        self._timeline.begin(0.0)
+        self._sync = self._new_sync()
+        self._sources: dict[str, object] = {}
+        self.stopped = False
+
+    def _new_sync(self) -> SourceSync:
+        return SourceSync(dict(_CLOCK_RATES), self._sync_wait)
+
+    def packet(self, kind: str, source: object, packet: av.Packet[Any], arrival: float) -> None:
+        if self._sources.get(kind) is not source:
+            self._new_source(kind, source)
+        pts = packet.pts
+        assert pts is not None  # a feed's packets always have one (PacketSink)
+        if self._sync.released:
+            self._write(kind, packet, self._sync.time_of(kind, pts, arrival))
+        else:
+            self._write_timed(self._sync.hold(kind, pts, arrival, (kind, packet)))
+
+    def _new_source(self, kind: str, source: object) -> None:
+        if kind in self._sources:
+            # A reconnect: new timestamps, new clocks, new segment.
+            self._write_timed(self._sync.release())
+            self._sync = self._new_sync()
+            self.writer.resync()
+        self._sources[kind] = source
+
+    def _write(self, kind: str, packet: av.Packet[Any], at: float) -> None:
+        at_ms = round(self._timeline.file_time(at - self._origin) * 1000)
+        self.writer.write(kind, packet, at_ms)
+
+    def _write_timed(self, timed: list[tuple[object, float]]) -> None:
+        for item, at in timed:
+            kind, packet = cast(tuple[str, "av.Packet[Any]"], item)  # what packet() held
+            self._write(kind, packet, at)
+
+    def control(self, item: tuple[Any, ...]) -> None:
+        match item:
+            case ("report", str(kind), source, int(pts), float(wallclock)):
+                if self._sources.get(kind) is source or kind not in self._sources:
+                    self._sync.on_report(kind, pts, wallclock)
+            case ("gap",):
+                self.writer.resync()
+            case ("pause", float(at)):
+                self._end(at)
+                self.writer.resync()
+            case ("resume", float(at)):
+                self._timeline.begin(at)
+            case ("stop", float(at)):
+                self._end(at)
+                self.stopped = True
+
+    def _end(self, at: float) -> None:
+        self._write_timed(self._sync.release())
+        self._timeline.end(at)
+        self.writer.close_segment()
 
 
 class ParticipantRecorder:
@@ -125,8 +185,11 @@ class ParticipantRecorder:
         self.state = "idle"
         self._timeline = Timeline()
         self._origin = 0.0
-        self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._lost = threading.Event()
+        # Loop -> writer thread. deque.append and popleft are atomic: no lock, no notify.
+        self._inbox: deque[tuple[Any, ...]] = deque()
+        self._capacity = self.config.queue_capacity
+        self._gap_marked = False
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sinks = {kind: _KindSink(self, kind) for kind in _CLOCK_RATES}
@@ -169,7 +232,7 @@ class ParticipantRecorder:
         self.state = "paused"
         at = self._session_time()
         self._timeline.end(at)
-        self._put(("pause", at))
+        self._put(("pause", at), wake=True)
 
     def resume(self) -> None:
         if self.state != "paused":
@@ -177,7 +240,7 @@ class ParticipantRecorder:
         at = self._session_time()
         self._timeline.begin(at)
         self.state = "recording"
-        self._put(("resume", at))
+        self._put(("resume", at), wake=True)
         # The writer needs a keyframe to restart video.
         self._request_keyframe()
 
@@ -190,7 +253,7 @@ class ParticipantRecorder:
         self._detach()
         if self._unwatch is not None:
             self._unwatch()
-        self._put(("stop", at))
+        self._put(("stop", at), wake=True)
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
 
@@ -199,7 +262,7 @@ class ParticipantRecorder:
         await self.stop()
         final = await asyncio.to_thread(remux.concatenate, self.storage, self.participant_id)
         starts_at = final.start_ms / 1000
-        spans = _file_spans(self.spans, starts_at)
+        spans = file_spans(self.spans, starts_at)
         result = RecordingResult(
             participant_id=self.participant_id,
             path=final.name,
@@ -267,82 +330,61 @@ class ParticipantRecorder:
 
     # -- forwarding path (event loop): as little as possible -------------------------------
 
-    def _on_packet(self, kind: str, packet: av.Packet[Any], source: object) -> None:
+    def _take(self, kind: str, packet: av.Packet[Any], source: object) -> None:
         if self.state != "recording":
             return
         self.received[kind] += 1
-        if self._queue.qsize() >= self.config.queue_capacity:
-            self.dropped += 1
-            self._lost.set()
-            return
-        self._queue.put(("packet", kind, source, packet, time.time()))
+        if len(self._inbox) < self._capacity:
+            self._inbox.append((kind, source, packet, time.time()))
+        else:
+            self._drop()
 
-    def _put(self, item: tuple[Any, ...]) -> None:
+    def _drop(self) -> None:
+        self.dropped += 1
+        if not self._gap_marked:
+            # One mark per stretch of drops (the writer clears it when it gets there).
+            self._gap_marked = True
+            self._inbox.append(_GAP)
+
+    def _put(self, item: tuple[Any, ...], wake: bool = False) -> None:
         # Control items and sender reports are never dropped (few, and they matter).
         if self.state != "failed":
-            self._queue.put(item)
+            self._inbox.append(item)
+            if wake:
+                self._wake.set()
 
     # -- writer thread ---------------------------------------------------------------------
 
     def _work(self) -> None:
         assert self._writer is not None
-        writer = self._writer
-        timeline = Timeline()
-        timeline.begin(0.0)
-        sync = self._new_sync()
-        sources: dict[str, object] = {}
-
-        def write_timed(timed: list[tuple[object, float]]) -> None:
-            for item, at in timed:
-                kind, packet = cast(tuple[str, "av.Packet[Any]"], item)
-                at_ms = round(timeline.file_time(at - self._origin) * 1000)
-                writer.write(kind, packet, at_ms)
-
+        work = _Work(self._writer, self._origin, self.config.sync_wait)
         try:
-            while True:
-                if self._queue.empty():
-                    self._writer_cpu = time.thread_time()
-                    # Work in batches: each wake-up costs the event loop a GIL hand-off.
-                    time.sleep(_BATCH_SECONDS)
-                item = self._queue.get()
-                match item:
-                    case ("packet", str(kind), source, packet, float(arrival)):
-                        if self._lost.is_set():
-                            self._lost.clear()
-                            writer.resync()
-                        if sources.get(kind) is not source:
-                            if kind in sources:
-                                # A reconnect: new timestamps, new clocks, new segment.
-                                write_timed(sync.release())
-                                sync = self._new_sync()
-                                writer.resync()
-                            sources[kind] = source
-                        write_timed(sync.hold(kind, packet.pts, arrival, (kind, packet)))
-                    case ("report", str(kind), source, int(pts), float(wallclock)):
-                        if sources.get(kind) is source or kind not in sources:
-                            sync.on_report(kind, pts, wallclock)
-                    case ("pause", float(at)):
-                        write_timed(sync.release())
-                        timeline.end(at)
-                        writer.close_segment()
-                        writer.resync()
-                    case ("resume", float(at)):
-                        timeline.begin(at)
-                    case ("stop", float(at)):
-                        write_timed(sync.release())
-                        timeline.end(at)
-                        writer.close_segment()
-                        return
+            while not work.stopped:
+                # Packets alone never wake the writer: it takes them in batches.
+                self._wake.wait(_BATCH_SECONDS)
+                self._wake.clear()
+                self._drain(work)
+                self._writer_cpu = time.thread_time()
         except Exception as exc:
             logger.exception("recording %s failed", self.participant_id)
             self.state = "failed"
-            writer.abort()
+            work.writer.abort()
             self._emit(RecordingFailed(self.room.room_id, self.participant_id, repr(exc)))
         finally:
             self._writer_cpu = time.thread_time()
 
-    def _new_sync(self) -> SourceSync:
-        return SourceSync(dict(_CLOCK_RATES), self.config.sync_wait)
+    def _drain(self, work: _Work) -> None:
+        inbox = self._inbox
+        for _ in range(len(inbox)):
+            item = inbox.popleft()
+            if item[0] in _CLOCK_RATES:
+                work.packet(*item)
+                continue
+            if item is _GAP:
+                self._gap_marked = False
+            work.control(item)
+            if work.stopped:
+                return
 
     def _segment_done(self, info: SegmentInfo) -> None:
         self._segments.append(info)

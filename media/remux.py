@@ -6,16 +6,35 @@ packets are copied as they are, shifted so the file starts at 0.
 
 from __future__ import annotations
 
+import fractions
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
+from av.container import OutputContainer
 
-from media.segment_writer import MILLISECONDS, open_webm, vp8_size
+from media.segment_writer import vp8_size
 from media.storage import RecordingStorage
 
 _CHUNK = 1 << 20
+MILLISECONDS = fractions.Fraction(1, 1000)
+
+
+def open_webm(file: BinaryIO, size: tuple[int, int]) -> tuple[OutputContainer, dict[str, Any]]:
+    """A WebM container with stream 0 = VP8 video, stream 1 = Opus audio, both 1/1000 s.
+
+    The codec contexts only describe the streams for the header (for Opus, PyAV's encoder
+    context supplies the OpusHead that WebM needs); nothing is ever encoded with them.
+    """
+    container = av.open(file, "w", format="webm")
+    video = container.add_stream("vp8")
+    video.width, video.height = size
+    video.time_base = MILLISECONDS
+    audio = container.add_stream("opus", rate=48000)
+    audio.layout = "stereo"
+    audio.time_base = MILLISECONDS
+    return container, {"video": video, "audio": audio}
 
 
 @dataclass(frozen=True)

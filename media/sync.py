@@ -43,18 +43,21 @@ class TrackClock:
 
     clock_rate: int
     _bases: deque[float] = field(default_factory=lambda: deque(maxlen=_REPORTS_KEPT))
+    # min(_bases), kept with them: wallclock() runs for every packet.
+    _base: float | None = None
 
     @property
     def has_reports(self) -> bool:
-        return bool(self._bases)
+        return self._base is not None
 
     def update(self, pts: int, wallclock: float) -> None:
         self._bases.append(wallclock - pts / self.clock_rate)
+        self._base = min(self._bases)
 
     def wallclock(self, pts: int) -> float | None:
-        if not self._bases:
+        if self._base is None:
             return None
-        return min(self._bases) + pts / self.clock_rate
+        return self._base + pts / self.clock_rate
 
 
 @dataclass

@@ -22,9 +22,24 @@ class RecordedSpan:
     file_start: float
 
 
+def file_spans(spans: tuple[RecordedSpan, ...], starts_at: float) -> tuple[RecordedSpan, ...]:
+    """Spans as the final file has them: it starts with the first packet, not at start()."""
+    result = []
+    for span in spans:
+        skipped = starts_at - span.file_start
+        if skipped >= span.end - span.start:
+            continue  # nothing of this span reached the file
+        if skipped > 0:
+            span = RecordedSpan(span.start + skipped, span.end, starts_at)
+        result.append(RecordedSpan(span.start, span.end, span.file_start - starts_at))
+    return tuple(result)
+
+
 class Timeline:
     def __init__(self) -> None:
         self._spans: list[tuple[float, float | None]] = []
+        # Summed length of the spans before the latest: where the latest begins in the file.
+        self._latest_file_start = 0.0
 
     @property
     def recording(self) -> bool:
@@ -33,8 +48,11 @@ class Timeline:
     def begin(self, at: float) -> None:
         if self.recording:
             return
-        if self._spans and at < (self._spans[-1][1] or 0.0):
-            at = self._spans[-1][1] or 0.0
+        if self._spans:
+            start, end = self._spans[-1]
+            assert end is not None  # not recording: the latest span is closed
+            at = max(at, end)
+            self._latest_file_start += end - start
         self._spans.append((at, None))
 
     def end(self, at: float) -> None:
@@ -51,11 +69,10 @@ class Timeline:
         """
         if not self._spans:
             return 0.0
-        file_start = sum(end - start for start, end in self._spans[:-1] if end is not None)
         start, end = self._spans[-1]
         if end is not None:
             at = min(at, end)
-        return file_start + max(0.0, at - start)
+        return self._latest_file_start + max(0.0, at - start)
 
     def spans(self, now: float) -> tuple[RecordedSpan, ...]:
         """Every span, the open one ending at ``now``."""

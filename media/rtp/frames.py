@@ -19,6 +19,7 @@ from media.rtp.wire import vp8_descriptor_end
 VIDEO_WINDOW = 512
 GIVE_UP_AFTER = 128
 CLOCK_RATES = {"video": 90000, "audio": 48000}
+_TIME_BASES = {kind: fractions.Fraction(1, rate) for kind, rate in CLOCK_RATES.items()}
 
 FrameSink = Callable[["av.Packet[Any]"], None]
 
@@ -73,7 +74,7 @@ class _Part:
 def _make_packet(kind: str, data: bytes, pts: int, keyframe: bool) -> av.Packet[Any]:
     packet = av.Packet(data)
     packet.pts = pts
-    packet.time_base = fractions.Fraction(1, CLOCK_RATES[kind])
+    packet.time_base = _TIME_BASES[kind]
     packet.is_keyframe = keyframe
     return packet
 
