@@ -43,6 +43,13 @@ def add_bench_parser(sub: Any) -> None:
         default=DEFAULT_PROCS,
         help=f"load generator processes (default: cores - 1 = {DEFAULT_PROCS})",
     )
+    relay.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the relay as `tandem serve --workers N` (N > 1 needs Redis: "
+        "TANDEM_REDIS_URL, else redis://127.0.0.1:6379/0)",
+    )
     relay.add_argument("--json", type=Path, metavar="PATH", help="write every figure here")
     relay.add_argument(
         "--profile",
@@ -78,8 +85,13 @@ def run_bench(args: argparse.Namespace) -> int:
         print("tandem bench relay: --record needs --mode forward (not --compare)",
               file=sys.stderr)  # fmt: skip
         return 2
-    if args.sessions < 1 or args.duration <= 0 or args.procs < 1 or args.step < 1:
-        print("tandem bench relay: --sessions, --duration, --procs and --step must be positive",
+    if min(args.sessions, args.procs, args.step, args.workers) < 1 or args.duration <= 0:
+        print("tandem bench relay: --sessions, --duration, --procs, --step and --workers must "
+              "be positive", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.workers > 1 and (args.compare or args.mode != "forward"):
+        # Only `tandem serve` has workers; the transcoding baseline is one process.
+        print("tandem bench relay: --workers needs --mode forward (not --compare)",
               file=sys.stderr)  # fmt: skip
         return 2
 
@@ -96,7 +108,7 @@ def run_bench(args: argparse.Namespace) -> int:
     document["config"] = {
         "sessions": args.sessions, "duration_s": args.duration, "modes": modes,
         "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
-        "record": args.record,
+        "record": args.record, "workers": args.workers,
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
     }  # fmt: skip
     clip = load_clip()
@@ -107,16 +119,17 @@ def run_bench(args: argparse.Namespace) -> int:
             if args.profile:
                 profile = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
             config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile,
-                               record=args.record)  # fmt: skip
+                               record=args.record, workers=args.workers)  # fmt: skip
             if args.find_capacity:
-                best, tried = find_capacity(config, clip, _progress, args.step, args.max_sessions)
+                best, tried, stopped = find_capacity(
+                    config, clip, _progress, args.step, args.max_sessions
+                )
                 runs += tried
                 document.setdefault("capacity", {})[mode] = {
                     "sessions": best, "delivery_target": report.DELIVERY_TARGET,
                     "step": args.step, "tried": [r["sessions"] for r in tried],
                     # Whose limit stopped the search; a starved load generator means "at least".
-                    "limited_by": "limit" if not tried or tried[-1]["sustained"]
-                    else "relay" if tried[-1]["loadgen_kept_up"] else "load generator",
+                    "limited_by": stopped,
                 }  # fmt: skip
             else:
                 runs.append(run_once(config, clip, _progress))

@@ -85,7 +85,18 @@ class SimSession:
                     await self.therapist.recording.wait()
         except Exception as exc:
             errors = [e for p in self.participants for e in p.errors]
-            self.failed = f"{exc!r} {errors}"[:300]
+            self.failed = f"{exc!r} at {self._stage()} {errors}"[:300]
+
+    def _stage(self) -> str:
+        """How far the session got: says which step a timeout interrupted."""
+        therapist, parent = self.therapist, self.parent
+        return (
+            f"welcomed={therapist.welcomed.is_set()}/{parent.welcomed.is_set()} "
+            f"admitted={parent.admitted.is_set()} "
+            f"video={therapist.arrivals.first_video_at is not None}"
+            f"/{parent.arrivals.first_video_at is not None} "
+            f"recording={therapist.recording.is_set()}"
+        )
 
     def join_times(self) -> tuple[float | None, float | None]:
         """(parent: join -> first frame, parent join -> video flowing both ways)."""

@@ -4,10 +4,12 @@ the operating system's account of its CPU time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from http.client import HTTPResponse
 from pathlib import Path
 from types import MappingProxyType
 
+from server.bench.nodes import Nodes, redis_environment
 from server.config import load_settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
@@ -40,9 +43,9 @@ _COMMANDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 
 
-def prepare_environment(tmp: Path) -> tuple[dict[str, str], str]:
+def prepare_environment(tmp: Path, workers: int = 1) -> tuple[dict[str, str], str]:
     """A fresh SQLite database with one therapist; returns (environment, password)."""
-    env = {
+    env: dict[str, str] = {
         **os.environ,
         "TANDEM_VAR_DIR": str(tmp / "var"),
         "TANDEM_SECRET_KEY": secrets.token_urlsafe(40),
@@ -51,7 +54,10 @@ def prepare_environment(tmp: Path) -> tuple[dict[str, str], str]:
         "TANDEM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
     }
     # One process and no Redis: the benchmark measures one relay, not the routing between nodes.
+    # Several workers are nodes, and nodes find each other through Redis (server/cli.py).
     env.pop("TANDEM_REDIS_URL", None)
+    if workers > 1:
+        env.update(redis_environment(os.environ))
     env.pop("TANDEM_PUBLIC_BASE_URL", None)
     (tmp / "var").mkdir(parents=True, exist_ok=True)
     settings = load_settings(env, dotenv=None)
@@ -93,10 +99,18 @@ class RelayProcess:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # With --workers N: the Redis registry of the worker processes, and their pids.
+    nodes: Nodes | None = None
+    worker_pids: tuple[int, ...] = ()
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def workers(self) -> tuple[int, ...]:
+        """The processes that host sessions: the relay itself, or each of its workers."""
+        return self.worker_pids or (self.pid,)
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -110,17 +124,41 @@ class RelayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        # uvicorn's supervisor stops its workers; one that outlived it is killed by its pid.
+        for pid in self.worker_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.nodes is not None:
+            self.nodes.clear()
 
 
-def start_relay(env: dict[str, str], tmp: Path, mode: str) -> RelayProcess:
+def start_relay(env: dict[str, str], tmp: Path, mode: str, workers: int = 1) -> RelayProcess:
     port = _free_port()
     log_path = tmp / f"relay-{mode}.log"
+    scale = ("--workers", str(workers)) if workers > 1 else ()
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
-            [sys.executable, *_COMMANDS[mode], "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *_COMMANDS[mode], "--host", "127.0.0.1", "--port", str(port),
+             *scale],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
         )  # fmt: skip
     relay = RelayProcess(mode, f"http://127.0.0.1:{port}", process, log_path)
+    settings = load_settings(env, dotenv=None)
+    if workers > 1 and settings.redis_url:
+        relay.nodes = Nodes(settings.redis_url, settings.redis_prefix)
+    _wait_healthy(relay)
+    if relay.nodes is not None:
+        try:
+            pids = relay.nodes.wait_for(workers, lambda: process.poll() is None)
+        except RuntimeError as exc:
+            relay.stop()
+            raise RuntimeError(f"{exc}:\n{relay.log_tail()}") from None
+        relay.worker_pids = tuple(pids)
+    return relay
+
+
+def _wait_healthy(relay: RelayProcess) -> None:
+    process = relay.process
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -129,7 +167,7 @@ def start_relay(env: dict[str, str], tmp: Path, mode: str) -> RelayProcess:
             # S310: the URL is always http://127.0.0.1 of the relay started above.
             with urllib.request.urlopen(f"{relay.base_url}/healthz", timeout=1) as r:  # noqa: S310
                 if r.status == 200:
-                    return relay
+                    return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
@@ -167,7 +205,10 @@ def metrics(base_url: str) -> dict[str, float]:
     """The relay's Prometheus figures (tandem_* samples only)."""
     # S310: always the http:// URL of the relay this benchmark started.
     with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as r:  # noqa: S310
-        text = r.read().decode()
+        return parse_metrics(r.read().decode())
+
+
+def parse_metrics(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("tandem_") and " " in line:

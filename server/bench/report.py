@@ -148,11 +148,17 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _workers_cell(run: dict[str, Any]) -> str:
+    workers = [p for p in run["relay_cpu_by_process"] if p["role"] == "worker"]
+    return " ".join(f"{p['cpu_cores']:.2f}({p['sessions_hosted']})" for p in workers) or "-"
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("mode", lambda r: r["mode"]),
         ("sessions (failed)", lambda r: f"{r['sessions']} ({r['sessions_failed']})"),
         ("relay CPU, cores", lambda r: _fmt(r["relay_cpu_cores"])),
+        ("relay workers: cores (sessions)", _workers_cell),
         ("relay CPU per session", lambda r: _fmt(r["relay_cpu_per_session"])),
         ("relay CPU per stream", lambda r: _fmt(r["relay_cpu_per_stream"])),
         ("relay RSS after warm-up / end, MB",

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +21,12 @@ from server.bench.relay_proc import (
     Browser,
     RelayProcess,
     cpu_seconds,
-    metrics,
     prepare_environment,
-    rss_bytes,
-    runqueue_wait_seconds,
     start_relay,
 )
+from server.bench.relay_tree import RelayWindow
 
 Progress = Callable[[str], None]
-_COUNTERS = (
-    "tandem_relay_forwarded_frames_total",
-    "tandem_relay_dropped_frames_total",
-    "tandem_relay_keyframe_requests_total",
-    "tandem_relay_decodes_total",
-    "tandem_relay_encodes_total",
-)
 
 
 @dataclass(frozen=True)
@@ -51,18 +42,8 @@ class RunConfig:
     ready_timeout: float = 30.0
     # Record every session (consent through the protocol); recorder CPU is in the relay's.
     record: bool = False
-
-
-def _relay_counters(relay: RelayProcess) -> dict[str, float]:
-    try:
-        found = metrics(relay.base_url)
-    except OSError:
-        return {}
-    return {name: found[name] for name in _COUNTERS if name in found}
-
-
-def _deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k.removeprefix("tandem_relay_"): after[k] - before.get(k, 0.0) for k in after}
+    # `tandem serve --workers N` (nodes placed through Redis); 1 is one process, no Redis.
+    workers: int = 1
 
 
 class _Fleet:
@@ -164,8 +145,8 @@ def _specs(config: RunConfig, relay: RelayProcess, browser: Browser) -> list[Loa
 def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        env, password = prepare_environment(tmp)
-        relay = start_relay(env, tmp, config.mode)
+        env, password = prepare_environment(tmp, config.workers)
+        relay = start_relay(env, tmp, config.mode, config.workers)
         fleet: _Fleet | None = None
         try:
             browser = Browser(relay.base_url)
@@ -174,6 +155,7 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
             fleet.start()
             summary = _measure(config, relay, fleet, progress)
             summary["record"] = config.record
+            summary["workers"] = config.workers
             # What the recorders had written by the end of the window (committed segments and
             # the open ``.webm.part`` ones): proof that recording ran, not a figure to compare.
             recordings = tmp / "var" / "recordings"
@@ -189,9 +171,7 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
             relay.stop()
 
 
-def _measure(
-    config: RunConfig, relay: RelayProcess, fleet: _Fleet, progress: Progress
-) -> dict[str, Any]:
+def _wait_ready(config: RunConfig, fleet: _Fleet, progress: Progress) -> None:
     label = f"{config.mode} x{config.sessions}"
     deadline = time.monotonic() + config.ready_timeout + config.sessions * config.stagger + 30
     while len(fleet.ready) < len(fleet.processes):
@@ -201,41 +181,51 @@ def _measure(
             raise RuntimeError("; ".join(fleet.errors) or "a load generator died")
         if time.monotonic() > deadline:
             raise RuntimeError("load generators did not get ready in time")
-    start = time.monotonic() + 0.5
-    end = start + config.duration
-    for control in fleet.controls:
-        control.put({"start": start, "end": end})
-    time.sleep(max(0.0, start - time.monotonic()))
-    relay_cpu0, fleet_cpu0, wall0 = cpu_seconds(relay.pid), fleet.cpu(), time.monotonic()
-    relay_wait0 = runqueue_wait_seconds(relay.pid)
-    spy = flame.start(relay.pid, config.duration, config.profile) if config.profile else None
-    counters0 = _relay_counters(relay)
-    # Resident memory over the window: growth after warm-up is how a leak shows (--soak).
-    rss: list[tuple[float, int]] = [(0.0, rss_bytes(relay.pid))]
-    while time.monotonic() < end:
-        fleet.drain(min(1.0, max(0.01, end - time.monotonic())))
-        elapsed = time.monotonic() - wall0
-        rss.append((elapsed, rss_bytes(relay.pid)))
-        cores = (cpu_seconds(relay.pid) - relay_cpu0) / max(elapsed, 1e-6)
-        progress(f"[{label}] {elapsed:5.1f}/{config.duration:.0f}s relay {cores:.2f} cores, "
-                 f"{fleet.line()}")  # fmt: skip
-    relay_cpu1, fleet_cpu1, wall1 = cpu_seconds(relay.pid), fleet.cpu(), time.monotonic()
-    relay_wait = runqueue_wait_seconds(relay.pid) - relay_wait0
-    counters1 = _relay_counters(relay)
-    if spy is not None:
-        spy.wait(timeout=60)
+
+
+def _wait_results(fleet: _Fleet) -> None:
     wait_until = time.monotonic() + 60
     while len(fleet.results) < len(fleet.processes):
         fleet.drain(1.0)
         if fleet.errors or fleet.dead() or time.monotonic() > wait_until:
             raise RuntimeError("; ".join(fleet.errors) or "load generators sent no results")
+
+
+def _measure(
+    config: RunConfig, relay: RelayProcess, fleet: _Fleet, progress: Progress
+) -> dict[str, Any]:
+    label = f"{config.mode} x{config.sessions}"
+    _wait_ready(config, fleet, progress)
+    start = time.monotonic() + 0.5
+    end = start + config.duration
+    for control in fleet.controls:
+        control.put({"start": start, "end": end})
+    time.sleep(max(0.0, start - time.monotonic()))
+    window = RelayWindow(relay)
+    fleet_cpu0, wall0 = fleet.cpu(), time.monotonic()
+    # With several workers py-spy samples the first: each is a whole relay.
+    spy = flame.start(relay.workers[0], config.duration, config.profile) if config.profile else None
+    window.read_metrics()
+    # Resident memory over the window: growth after warm-up is how a leak shows (--soak).
+    window.tick(0.0)
+    while time.monotonic() < end:
+        fleet.drain(min(1.0, max(0.01, end - time.monotonic())))
+        elapsed = time.monotonic() - wall0
+        cores = window.tick(elapsed) / max(elapsed, 1e-6)
+        progress(f"[{label}] {elapsed:5.1f}/{config.duration:.0f}s relay {cores:.2f} cores, "
+                 f"{fleet.line()}")  # fmt: skip
+    relay_cpu, fleet_cpu1, wall1 = window.close(), fleet.cpu(), time.monotonic()
+    window.read_metrics()
+    if spy is not None:
+        spy.wait(timeout=60)
+    _wait_results(fleet)
+    figures = window.figures(wall1 - wall0)
     summary = report.summarize(
-        config.mode, config.sessions, wall1 - wall0, relay_cpu1 - relay_cpu0,
-        fleet_cpu1 - fleet_cpu0, list(fleet.results.values()), _deltas(counters0, counters1),
+        config.mode, config.sessions, wall1 - wall0, relay_cpu, fleet_cpu1 - fleet_cpu0,
+        list(fleet.results.values()), figures.pop("relay_counters"),
     )  # fmt: skip
-    # Share of the window the relay's event loop waited for a core held by something else.
-    summary["relay_runqueue_wait_share"] = round(relay_wait / (wall1 - wall0), 4)
-    summary.update(_rss_figures(rss, wall1 - wall0))
+    summary.update(figures)
+    summary.update(_rss_figures(window.rss, wall1 - wall0))
     return summary
 
 
@@ -256,27 +246,28 @@ def _rss_figures(samples: list[tuple[float, int]], window: float) -> dict[str, A
 
 def find_capacity(
     base: RunConfig, clip: Clip, progress: Progress, step: int, limit: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """Sessions go up by ``step`` until delivery drops below the target; the last good count."""
+) -> tuple[int, list[dict[str, Any]], str]:
+    """Sessions go up by ``step`` until delivery drops below the target; the last good count,
+    the runs, and what stopped the search (``limit``, ``relay``, ``load generator`` or
+    ``failed run``: a run that could not start its sessions)."""
     runs: list[dict[str, Any]] = []
     best = 0
     sessions = base.sessions
     while sessions <= limit:
-        config = RunConfig(
-            base.mode, sessions, base.duration, base.procs, base.stagger, record=base.record
-        )
+        config = replace(base, sessions=sessions, profile=None)
         try:
             result = run_once(config, clip, progress)
         except RuntimeError as exc:
             print(f"\n{base.mode} x{sessions}: run failed: {exc}", file=sys.stderr)
-            break
+            return best, runs, "failed run"
         runs.append(result)
         if not result["sustained"]:
-            if not result["loadgen_kept_up"]:
-                # Not the relay's limit: the load generator (or the shared machine) ran out.
-                print(f"\n{base.mode} x{sessions}: the load generator fell behind its schedule; "
-                      "the capacity found is a lower bound", file=sys.stderr)  # fmt: skip
-            break
+            if result["loadgen_kept_up"]:
+                return best, runs, "relay"
+            # Not the relay's limit: the load generator (or the shared machine) ran out.
+            print(f"\n{base.mode} x{sessions}: the load generator fell behind its schedule; "
+                  "the capacity found is a lower bound", file=sys.stderr)  # fmt: skip
+            return best, runs, "load generator"
         best = sessions
         sessions += step
-    return best, runs
+    return best, runs, "limit"

@@ -7,15 +7,19 @@ correctness here.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 
-def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_bench(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "server.cli", "bench", "relay", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
 
 
@@ -60,6 +64,36 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
     assert "relay CPU per stream" in done.stdout
 
 
+def test_two_workers_each_host_a_session_and_are_measured(tmp_path: Path, redis_url: str) -> None:
+    # `redis_url` (tests/conftest.py) skips without Redis, or fails with TANDEM_REQUIRE_SERVICES=1.
+    out = tmp_path / "bench.json"
+    done = run_bench(
+        tmp_path, "--workers", "2", "--sessions", "2", "--duration", "3", "--procs", "1",
+        "--json", str(out), env={"TANDEM_REDIS_URL": redis_url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    assert document["config"]["workers"] == 2
+    (run,) = document["runs"]
+    assert run["workers"] == 2
+    assert run["sessions_failed"] == 0
+    workers = [p for p in run["relay_cpu_by_process"] if p["role"] == "worker"]
+    assert len(workers) == 2
+    assert len({p["pid"] for p in workers}) == 2
+    for worker in workers:
+        assert worker["cpu_cores"] is not None
+        # Placed by the product (least-loaded node through Redis): one session each.
+        assert worker["sessions_hosted"] == 1
+        assert worker["relay_counters"]["forwarded_frames_total"] > 0
+    # The supervisor and every worker are in the relay's CPU figure.
+    assert any(p["role"] == "supervisor" for p in run["relay_cpu_by_process"])
+    assert run["relay_counters_workers"] == 2
+    assert run["relay_counters"]["decodes_total"] == 0
+    assert run["video_delivery"] > 0
+    assert run["audio_delivery"] > 0
+    assert run["delay_ms"]["samples"] > 0
+
+
 def test_record_gets_consent_through_the_protocol_and_records(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = run_bench(
@@ -81,3 +115,9 @@ def test_record_needs_the_forwarding_relay(tmp_path: Path) -> None:
     done = run_bench(tmp_path, "--record", "--compare")
     assert done.returncode == 2
     assert "--record needs --mode forward" in done.stderr
+
+
+def test_workers_need_the_forwarding_relay(tmp_path: Path) -> None:
+    done = run_bench(tmp_path, "--workers", "2", "--mode", "transcode")
+    assert done.returncode == 2
+    assert "--workers needs --mode forward" in done.stderr
