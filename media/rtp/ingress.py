@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aiortc import RTCDtlsTransport
 from pylibsrtp import Error as SrtpError
 
@@ -9,6 +11,8 @@ from media.rtp import internals
 from media.rtp.instream import InStream
 from media.rtp.wire import is_rtp, ssrc_of
 from media.stats import Counters
+
+RECHECK_SECONDS = 0.1
 
 
 class Ingress:
@@ -27,7 +31,10 @@ class Ingress:
         self._counters = counters
         self._streams: list[InStream] = []
         self._routes: dict[int, tuple[InStream, bool]] = {}
-        self._unknown: set[int] = set()
+        # SSRC -> when it was last looked for in vain: looked for again after RECHECK_SECONDS,
+        # since aiortc registers a receiver's SSRCs a moment after DTLS is up, and the
+        # publisher's first packets can arrive in between.
+        self._unknown: dict[int, float] = {}
         internals.intercept_datagrams(dtls, self._wrap)
 
     @classmethod
@@ -73,7 +80,8 @@ class Ingress:
 
     def _learn(self, ssrc: int) -> tuple[InStream, bool] | None:
         """Find the stream an SSRC belongs to (rarely: once per SSRC, or for a stranger)."""
-        if ssrc in self._unknown:
+        now = time.monotonic()
+        if now - self._unknown.get(ssrc, -RECHECK_SECONDS) < RECHECK_SECONDS:
             return None
         for stream in self._streams:
             if ssrc in internals.router_ssrcs(stream.receiver):
@@ -85,5 +93,5 @@ class Ingress:
                 return self._routes[ssrc]
         if len(self._unknown) >= 1024:
             self._unknown.clear()  # bounded, whatever a peer sends
-        self._unknown.add(ssrc)
+        self._unknown[ssrc] = now
         return None

@@ -4,6 +4,7 @@ receiver reports and bandwidth estimates to the publisher, and refused packets."
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
@@ -184,3 +185,22 @@ async def test_a_new_subscriber_starts_from_the_last_keyframe_without_asking(
     assert got.video_numbers[0] <= 2
     assert got.video_numbers == sorted(got.video_numbers)
     assert relay.stats().keyframe_requests == requests
+
+
+async def test_an_ssrc_seen_before_aiortc_registered_it_is_taken_over_later(
+    relay: Relay, clients: ClientPool
+) -> None:
+    _, bob = await call(relay, clients)
+    stream = video_stream(relay, "session", "alice")
+    ssrc = stream.media_ssrc
+    assert ssrc is not None
+    ingress = stream.receiver.transport._tandem_ingress
+    # As if alice's first packet had come before aiortc's receiver knew her SSRC: the route
+    # is missing and the SSRC was just looked for in vain.
+    del ingress._routes[ssrc]
+    ingress._unknown[ssrc] = time.monotonic()
+    before = len(bob.stream("alice").video_numbers)
+    await bob.wait_for(
+        lambda: len(bob.stream("alice").video_numbers) >= before + 30, 10, "video taken over"
+    )
+    assert ingress._routes[ssrc][0] is stream
