@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from signaling.local_router import LocalRouter
 from signaling.placement import LeastLoadedSelector, NodeSelector
@@ -26,6 +27,8 @@ from signaling.ports import Connection, Identity, TherapistIdentity
 from signaling.router import ConnectionHandle
 
 log = logging.getLogger(__name__)
+# Optimistic placement transactions tried before a plain claim (see _place_new).
+_PLACE_ATTEMPTS = 20
 
 # Replace the owner only if it is still the dead node we looked at (no lost races).
 _CAS_OWNER = """
@@ -217,8 +220,8 @@ class RedisRouter:
             if owner is None:
                 if not claim:
                     return None
-                target = await self._place()
-                if await self._redis.hsetnx(self._sessions_key, session_id, target):
+                target = await self._place_new(session_id)
+                if target is not None:
                     if target != self.node_id:
                         log.info("placed session %s on node %s", session_id, target)
                     return target
@@ -236,19 +239,47 @@ class RedisRouter:
                 return self.node_id
         raise RuntimeError(f"could not place session {session_id}")
 
-    async def _place(self) -> str:
-        """A new session goes to the least-loaded live node (counted from the placements
-        themselves, which are current, not from heartbeats, which lag)."""
+    async def _place_new(self, session_id: str) -> str | None:
+        """Place a session nobody hosts; None if someone placed it meanwhile (look again).
+
+        Counting the loads and claiming is one optimistic transaction (WATCH on the placements):
+        two sessions placed at the same moment from different nodes otherwise both read the same
+        loads and both land on the same node.
+        """
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_PLACE_ATTEMPTS):
+                try:
+                    await pipe.watch(self._sessions_key)
+                    if await pipe.hexists(self._sessions_key, session_id):
+                        return None
+                    placements = [_text(v) for v in await pipe.hvals(self._sessions_key)]
+                    target = self._select(await self._live_nodes(), placements)
+                    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py, untyped
+                    pipe.hset(self._sessions_key, session_id, target)
+                    await pipe.execute()
+                    return target
+                except WatchError:
+                    continue  # another placement or release landed in between: count again
+        # Placements kept changing under us: settle for a claim that may be a little uneven.
+        target = self._select(await self._live_nodes(), [])
+        claimed = await self._redis.hsetnx(self._sessions_key, session_id, target)
+        return target if claimed else None
+
+    async def _live_nodes(self) -> list[str]:
         nodes = await self._redis.hgetall(self._nodes_key)
         now = time.time()
-        loads: dict[str, int] = {}
-        for raw_id, raw_info in nodes.items():
-            info = json.loads(_text(raw_info))
-            if now - float(info.get("heartbeat_at", 0)) < self._ttl:
-                loads[_text(raw_id)] = 0
+        return [
+            _text(raw_id)
+            for raw_id, raw_info in nodes.items()
+            if now - float(json.loads(_text(raw_info)).get("heartbeat_at", 0)) < self._ttl
+        ]
+
+    def _select(self, live: list[str], placements: list[str]) -> str:
+        """The least-loaded live node, counted from the placements themselves (current), not
+        from heartbeats (which lag)."""
+        loads = dict.fromkeys(live, 0)
         loads.setdefault(self.node_id, 0)
-        for raw_owner in await self._redis.hvals(self._sessions_key):
-            owner = _text(raw_owner)
+        for owner in placements:
             if owner in loads:
                 loads[owner] += 1
         return self._selector.select(self.node_id, loads)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -146,3 +147,18 @@ async def test_a_session_taken_elsewhere_is_not_hosted_twice(
     await again.join()
     await again.conn.wait_for("welcome")
     assert node2.local.get_host("s2") is not None
+
+
+async def test_sessions_placed_at_the_same_moment_spread_over_the_nodes(
+    cluster: Cluster, redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    node1, _ = cluster.nodes
+    # Twenty new sessions asked for at once through one node (a burst of appointments
+    # starting): each placement counts the loads and claims in one transaction. Counted
+    # separately, all twenty read "0 and 0" and stay on the asking node.
+    ids = [f"burst{i}" for i in range(20)]
+    owners = await asyncio.gather(*(node1.owner_of(sid) for sid in ids))
+    assert sorted(owners) == ["node1"] * 10 + ["node2"] * 10
+    stored = await redis_client.hgetall(f"{redis_prefix}session_node")
+    placed = {k.decode(): v.decode() for k, v in stored.items() if k.startswith(b"burst")}
+    assert placed == dict(zip(ids, owners, strict=True))
