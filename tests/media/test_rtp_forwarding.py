@@ -44,6 +44,16 @@ async def call(relay: Relay, clients: ClientPool) -> tuple[TestClient, TestClien
     return alice, bob
 
 
+async def call_with_alice_video(
+    relay: Relay, clients: ClientPool
+) -> tuple[TestClient, InStream, int]:
+    """A running call; bob, and alice's video stream at the relay with its SSRC."""
+    _, bob = await call(relay, clients)
+    stream = video_stream(relay, "session", "alice")
+    assert stream.media_ssrc is not None
+    return bob, stream, stream.media_ssrc
+
+
 async def test_packets_lost_before_the_relay_are_nacked_and_forwarded_from_rtx(
     relay: Relay, clients: ClientPool
 ) -> None:
@@ -146,15 +156,8 @@ async def test_publisher_gets_receiver_reports_and_the_subscribers_estimate(
 async def test_forged_packets_are_refused_and_the_call_goes_on(
     relay: Relay, clients: ClientPool
 ) -> None:
-    _, bob = await call(relay, clients)
-    stream = video_stream(relay, "session", "alice")
-    ssrc = stream.media_ssrc
-    assert ssrc is not None
-    room = relay.get_room("session")
-    assert room is not None
-    peer = room.peer("alice")
-    assert peer is not None
-    connection = peer.pc.getTransceivers()[0].receiver.transport.transport._connection
+    bob, stream, ssrc = await call_with_alice_video(relay, clients)
+    connection = stream.receiver.transport.transport._connection
     # SRTP with alice's SSRC but no valid authentication tag, then a truncated header: as if
     # someone on the path injected them.
     forged = bytes([0x80, 0x60]) + b"\x00\x01" + b"\x00" * 4 + ssrc.to_bytes(4, "big") + b"x" * 40
@@ -190,10 +193,7 @@ async def test_a_new_subscriber_starts_from_the_last_keyframe_without_asking(
 async def test_an_ssrc_seen_before_aiortc_registered_it_is_taken_over_later(
     relay: Relay, clients: ClientPool
 ) -> None:
-    _, bob = await call(relay, clients)
-    stream = video_stream(relay, "session", "alice")
-    ssrc = stream.media_ssrc
-    assert ssrc is not None
+    bob, stream, ssrc = await call_with_alice_video(relay, clients)
     ingress = stream.receiver.transport._tandem_ingress
     # As if alice's first packet had come before aiortc's receiver knew her SSRC: the route
     # is missing and the SSRC was just looked for in vain.
