@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Appointment, OutboxMessage, User, VideoSession, VideoSessionState
 from server.services.audit import Actor, add_audit
-from server.services.clients import NotFound, ValidationFailed
+from server.services.clients import ValidationFailed
 from server.services.scheduling.appointments import set_status
 from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
+from server.services.scheduling.outbox import emailable_caregiver, queue_email
 from server.services.scheduling.session_gate import begin_telehealth_session
 from server.services.video_sessions import issue_link, parse_id, start_session, verify_join_link
 from signaling.tokens import TokenSigner
@@ -104,11 +105,7 @@ async def queue_join_link(
     join_url: str,
     actor: Actor,
 ) -> OutboxMessage:
-    caregiver = next((c for c in appt.client.caregivers if str(c.id) == caregiver_id), None)
-    if caregiver is None:
-        raise NotFound("caregiver")
-    if not caregiver.email:
-        raise ValidationFailed({"caregiver_id": f"{caregiver.name} has no email address on file."})
+    caregiver = emailable_caregiver(appt, caregiver_id)
     local = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone))
     body = "\n".join(
         [
@@ -123,25 +120,16 @@ async def queue_join_link(
             "until the therapist lets you in.",
         ]
     )
-    message = OutboxMessage(
-        kind="session.join_link",
-        channel="email",
-        recipient=caregiver.email,
-        subject=f"Join link: {appt.client.first_name}'s visit {local:%a %b %-d, %-I:%M %p}",
-        body=body,
-        appointment_id=appt.id,
-    )
-    session.add(message)
-    await session.flush()
-    add_audit(
+    return await queue_email(
         session,
         actor,
-        "appointment.join_link_sent",
-        object_type="appointment",
-        object_id=appt.id,
-        detail={"outbox_id": str(message.id), "caregiver_id": caregiver_id},
+        appt,
+        caregiver,
+        kind="session.join_link",
+        subject=f"Join link: {appt.client.first_name}'s visit {local:%a %b %-d, %-I:%M %p}",
+        body=body,
+        audit_action="appointment.join_link_sent",
     )
-    return message
 
 
 async def confirm_parent_location(

@@ -73,26 +73,35 @@ def _invite_body(appt: Appointment, caregiver: Caregiver, therapist: User) -> st
     return "\n".join(lines)
 
 
-async def queue_invite(
-    session: AsyncSession,
-    therapist: User,
-    appt: Appointment,
-    caregiver_id: str,
-    actor: Actor,
-) -> OutboxMessage:
+def emailable_caregiver(appt: Appointment, caregiver_id: str) -> Caregiver:
+    """The client's caregiver to write to; refused when unknown or without an email address."""
     caregiver = next((c for c in appt.client.caregivers if str(c.id) == caregiver_id), None)
     if caregiver is None:
         raise NotFound("caregiver")
     if not caregiver.email:
         raise ValidationFailed({"caregiver_id": f"{caregiver.name} has no email address on file."})
-    zone = appt.client.time_zone
-    local = appt.starts_at.astimezone(ZoneInfo(zone))
+    return caregiver
+
+
+async def queue_email(
+    session: AsyncSession,
+    actor: Actor,
+    appt: Appointment,
+    caregiver: Caregiver,
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    audit_action: str,
+) -> OutboxMessage:
+    """Put an email about ``appt`` in the outbox, audited with the caregiver it goes to."""
+    assert caregiver.email is not None  # emailable_caregiver checked it
     message = OutboxMessage(
-        kind="appointment.invite",
+        kind=kind,
         channel="email",
         recipient=caregiver.email,
-        subject=f"{appt.client.first_name}'s visit on {local:%a %b %-d at %-I:%M %p}",
-        body=_invite_body(appt, caregiver, therapist),
+        subject=subject,
+        body=body,
         appointment_id=appt.id,
     )
     session.add(message)
@@ -100,12 +109,33 @@ async def queue_invite(
     add_audit(
         session,
         actor,
-        "appointment.invite",
+        audit_action,
         object_type="appointment",
         object_id=appt.id,
-        detail={"outbox_id": str(message.id), "caregiver_id": caregiver_id},
+        detail={"outbox_id": str(message.id), "caregiver_id": str(caregiver.id)},
     )
     return message
+
+
+async def queue_invite(
+    session: AsyncSession,
+    therapist: User,
+    appt: Appointment,
+    caregiver_id: str,
+    actor: Actor,
+) -> OutboxMessage:
+    caregiver = emailable_caregiver(appt, caregiver_id)
+    local = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone))
+    return await queue_email(
+        session,
+        actor,
+        appt,
+        caregiver,
+        kind="appointment.invite",
+        subject=f"{appt.client.first_name}'s visit on {local:%a %b %-d at %-I:%M %p}",
+        body=_invite_body(appt, caregiver, therapist),
+        audit_action="appointment.invite",
+    )
 
 
 async def list_outbox_for(session: AsyncSession, appt: Appointment) -> list[OutboxMessage]:
