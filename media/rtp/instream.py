@@ -76,7 +76,6 @@ class InStream:
         self._recent: list[RecentPacket] | None = None
         self._lsr = 0
         self._lsr_time: float | None = None
-        self._started = False
         self._rtcp: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -120,7 +119,7 @@ class InStream:
                 return
             seq = (packet[2] << 8) | packet[3]
         timestamp = int.from_bytes(packet[4:8], "big")
-        if not self._started:
+        if self.media_ssrc is None:  # the stream's first packet
             self._start(packet)
         if not rtx:
             self._stats.add(seq, timestamp, now)
@@ -155,7 +154,6 @@ class InStream:
         return payload_type in self._media_types
 
     def _start(self, packet: bytes) -> None:
-        self._started = True
         self.media_ssrc = int.from_bytes(packet[8:12], "big")
         self._timeline.start(int.from_bytes(packet[4:8], "big"))
         self._rtcp = asyncio.ensure_future(self._run_rtcp())
