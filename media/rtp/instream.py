@@ -119,13 +119,13 @@ class InStream:
                 return
             seq = (packet[2] << 8) | packet[3]
         timestamp = int.from_bytes(packet[4:8], "big")
-        if self.media_ssrc is None:  # the stream's first packet
+        if self.media_ssrc is None and not rtx:  # the stream's first media packet
             self._start(packet)
         if not rtx:
             self._stats.add(seq, timestamp, now)
         frame_start: bool | None = None
         if self._nacks is not None:
-            if self._nacks.add(seq):
+            if self._nacks.add(seq) and self.media_ssrc is not None:
                 self._send_nack()
             frame_start = vp8_frame_start(packet, start, end)
             if frame_start:

@@ -7,13 +7,15 @@ import asyncio
 import time
 from typing import Any
 
+from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from media import Relay
 from media.feed import Feed
-from media.rtp.instream import InStream
+from media.rtp.instream import InStream, InStreamEvents
 from media.rtp.outstream import OutStream
-from media.rtp.wire import header_length
+from media.rtp.wire import FIXED_HEADER, header_length
+from media.stats import Counters
 from media.testing.client import ClientPool, TestClient
 
 
@@ -204,3 +206,25 @@ async def test_an_ssrc_seen_before_aiortc_registered_it_is_taken_over_later(
         lambda: len(bob.stream("alice").video_numbers) >= before + 30, 10, "video taken over"
     )
     assert ingress._routes[ssrc][0] is stream
+
+
+async def test_a_retransmission_before_any_media_does_not_become_the_streams_ssrc() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        events = InStreamEvents(_nothing, _nothing, lambda _: None, _nothing)
+        stream = InStream("video", transceiver, Counters(), events)
+        stream._media_types = frozenset({97})  # what negotiation would have set
+        rtx = FIXED_HEADER.pack(0x80, 98, 7, 3000, 2222) + (41).to_bytes(2, "big") + b"\x10x"
+        stream.on_rtp(rtx, True)
+        assert stream.media_ssrc is None
+        media = FIXED_HEADER.pack(0x80, 97, 42, 3000, 1111) + b"\x10x"
+        stream.on_rtp(media, False)
+        assert stream.media_ssrc == 1111
+        stream.close()
+    finally:
+        await pc.close()
+
+
+def _nothing() -> None:
+    return None
