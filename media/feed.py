@@ -17,7 +17,7 @@ from media.hooks import KeyframeReceived, MediaEvent, TrackPublished
 from media.rtp.ingress import Ingress
 from media.rtp.instream import InStream, InStreamEvents
 from media.rtp.outstream import OutStream
-from media.sinks import PacketSink, SenderReportSink
+from media.sinks import PacketSink, RtpSink, SenderReportSink
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -31,9 +31,10 @@ class Feed:
 
     Two ways to forward (``RelayConfig.forwarding``): ``"rtp"`` (the default) takes the
     publisher's packets off the connection and sends each to the subscribers' ``OutStream``
-    objects as it arrives (media/rtp/); frame-level sinks (recorders, the frame tap) get
-    frames assembled from the same packets. ``"frames"`` goes through aiortc's receiver and senders:
-    complete frames from a pass-through receiver, each subscriber's sender re-packetizing them.
+    objects as it arrives (media/rtp/); recorders (``RtpSink``) get the same packets, other
+    sinks (the frame tap) frames assembled from them. ``"frames"`` goes through aiortc's
+    receiver and senders: complete frames from a pass-through receiver, each subscriber's
+    sender re-packetizing them.
     """
 
     def __init__(
@@ -99,7 +100,9 @@ class Feed:
     def _update_stream(self) -> None:
         if self._stream is not None:
             self._stream.outs = tuple(self._outs)
-            self._stream.want_frames(bool(self._sinks))
+            taps = tuple(sink for sink in self._sinks if isinstance(sink, RtpSink))
+            self._stream.taps = taps
+            self._stream.want_frames(len(taps) < len(self._sinks))
 
     def attach(self, transceiver: RTCRtpTransceiver, track: PassthroughTrack) -> None:
         """Start forwarding from a (new) receiver; a previous one is abandoned."""
@@ -195,7 +198,10 @@ class Feed:
     def _deliver_frame(self, item: av.Packet[Any]) -> None:
         self.packets_in += 1
         source = self._source
+        rtp_level = self._stream is not None
         for sink in tuple(self._sinks):
+            if rtp_level and isinstance(sink, RtpSink):
+                continue  # a tap of the stream: has this frame's packets already
             try:
                 sink.on_packet(item, source)
             except Exception:

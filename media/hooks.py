@@ -61,7 +61,8 @@ class KeyframeReceived:
 
 @dataclass(frozen=True)
 class SegmentWritten:
-    """A recording segment is complete in storage (it survives a crash of the relay)."""
+    """A segment of the recording is complete in storage (segments are built from the journal
+    when the recording is finalized)."""
 
     room_id: str
     participant_id: str

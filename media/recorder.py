@@ -1,55 +1,60 @@
-"""Records one participant without re-encoding: their forwarded VP8 + Opus packets into WebM.
+"""Records one participant without re-encoding: their forwarded VP8 + Opus into WebM.
 
-The forwarding path only appends each packet, with its arrival time, to a deque. One writer
-thread per recorder wakes every half second (at once for pause, resume and stop), takes what
-gathered, and does the timing (``sync.SourceSync``) and the muxing
-(``segment_writer.SegmentWriter``). The deque is bounded; when the writer falls behind, packets
-are dropped and counted and video restarts at the next keyframe. See docs/media.md, "Recording".
+During the call the recorder only keeps what it receives: the forwarding path appends each
+packet (RTP-level path: the publisher's RTP packet; frame-level path: the encoded frame), with
+its arrival time, to a deque, and one writer thread per recorder appends what gathered to the
+participant's journal (``media.journal``) every half second. Frames, timing and WebM are built
+from the journal once the recording stops (``media.replay``), so a recorded call costs the
+relay little more than an unrecorded one, and a crash loses at most the last half second.
+The deque is bounded; when the writer falls behind, packets are dropped and counted, a gap is
+journaled, and the publisher is asked for a keyframe to restart video on. See docs/media.md,
+"Recording".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import av
 from aiortc.rtp import RtcpSrPacket
 
-from media import remux
+from media import journal, replay
 from media.feed import Feed
 from media.hooks import RecordingFailed, SegmentWritten
+from media.replay import ReplayConfig
 from media.room import Room
-from media.segment_writer import SegmentInfo, SegmentWriter
-from media.storage import RecordingStorage
-from media.sync import SourceSync, ntp_to_unix, report_pts
+from media.segment_writer import SegmentInfo
+from media.storage import LocalDirectoryStorage, RecordingStorage
+from media.sync import ntp_to_unix
 from media.timeline import RecordedSpan, Timeline, file_spans
 
 logger = logging.getLogger(__name__)
 
-_CLOCK_RATES = {"video": 90000, "audio": 48000}
-# How long packets gather before the writer wakes. Each wake-up is a GIL hand-off the event
-# loop may wait for, and work on cold caches: with 8 recorders, writers waking every 0.1 s used
-# ~2x the CPU of the same work done in one go, every 0.5 s ~1.3x, every 1 s no less. A crash
-# also loses what gathered (at most this long).
+_KINDS = ("video", "audio")
+# How long packets gather before the writer wakes: each wake-up is a GIL hand-off the event
+# loop may wait for. A crash loses what gathered (at most this long).
 _BATCH_SECONDS = 0.5
-# Marks where the loop dropped packets (deque full): the writer restarts video there.
+# Marks where the loop dropped packets (deque full).
 _GAP = ("gap",)
 
 
 @dataclass(frozen=True)
 class RecorderConfig:
-    # About the longest stretch a crash can lose (with what the writer has not taken yet);
-    # each segment costs a keyframe request.
+    # Segments of the built recording start at the first keyframe after this long.
     segment_seconds: float = 3.0
     # How long packets wait for the first sender reports before timing falls back to arrival.
     sync_wait: float = 2.0
-    # ~5 s of one publisher's audio + video.
-    queue_capacity: int = 400
+    # Packets (RTP-level path) or frames held for the writer: ~10 s of one publisher at 1 Mbps.
+    queue_capacity: int = 1500
+    # How often the journal is forced to disk (each write is flushed to the OS at once).
+    fsync_seconds: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -70,105 +75,130 @@ class RecordingResult:
 
 @dataclass
 class RecorderStats:
+    # Packets (or frames, on the frame-level path) taken during the call, and journaled.
     received: dict[str, int]
-    written: dict[str, int]
+    journaled: dict[str, int]
     # Dropped because the writer fell behind (queue full).
     dropped: int
-    segments: int
-    # CPU seconds used by the writer thread (timing + muxing), the recorder's main cost.
+    # CPU seconds used by the writer thread (journaling).
     writer_cpu: float
+    # Once finalized: frames in the file, and its segments.
+    written: dict[str, int]
+    segments: int
 
 
 class _KindSink:
-    """The recorder's sink on one feed (a ``PacketSink`` and ``SenderReportSink``)."""
+    """The recorder's sink on one feed: an ``RtpSink`` (RTP-level path), a ``PacketSink``
+    (frame-level path) and a ``SenderReportSink``."""
 
     def __init__(self, recorder: ParticipantRecorder, kind: str) -> None:
         self._recorder = recorder
         self._kind = kind
+        # The recorder's inbox, bound here: on_rtp runs for every packet.
+        self._inbox = recorder._inbox
+
+    def on_rtp(self, packet: bytes, seq: int, arrival: float, source: object) -> None:
+        recorder = self._recorder
+        if recorder.state != "recording":
+            return
+        recorder.received[self._kind] += 1
+        if len(self._inbox) < recorder._capacity:
+            self._inbox.append((self._kind, source, arrival, seq, packet))
+        else:
+            recorder._drop()
 
     def on_packet(self, packet: av.Packet[Any], source: object) -> None:
-        self._recorder._take(self._kind, packet, source)
+        recorder = self._recorder
+        if recorder.state != "recording":
+            return
+        recorder.received[self._kind] += 1
+        if len(self._inbox) < recorder._capacity:
+            self._inbox.append((self._kind, source, time.time(), packet))
+        else:
+            recorder._drop()
 
     def on_sender_report(
         self, report: RtcpSrPacket, rtp_origin: int | None, source: object
     ) -> None:
-        if rtp_origin is not None:
-            pts = report_pts(report.sender_info.rtp_timestamp, rtp_origin)
-            wallclock = ntp_to_unix(report.sender_info.ntp_timestamp)
-            self._recorder._put(("report", self._kind, source, pts, wallclock))
+        info = report.sender_info
+        wallclock = ntp_to_unix(info.ntp_timestamp)
+        self._recorder._put(
+            ("report", self._kind, source, time.time(), info.rtp_timestamp, rtp_origin, wallclock)
+        )
 
 
-class _Work:
-    """The writer thread's side: times each packet, places it on the recording's timeline and
-    hands it to the segment writer, in the order the event loop queued everything."""
+class _JournalWriter:
+    """The writer thread's side: turns what the loop queued into journal records."""
 
-    def __init__(self, writer: SegmentWriter, origin: float, sync_wait: float) -> None:
-        self.writer = writer
-        self._origin = origin
-        self._sync_wait = sync_wait
-        self._timeline = Timeline()
-        self._timeline.begin(0.0)
-        self._sync = self._new_sync()
-        self._sources: dict[str, object] = {}
+    def __init__(self) -> None:
+        self._sources: dict[object, int] = {}
+        self.journaled = {"video": 0, "audio": 0}
         self.stopped = False
 
-    def _new_sync(self) -> SourceSync:
-        return SourceSync(dict(_CLOCK_RATES), self._sync_wait)
+    def _source(self, source: object) -> int:
+        number = self._sources.get(source)
+        if number is None:
+            number = self._sources[source] = len(self._sources)
+        return number
 
-    def packet(self, kind: str, source: object, packet: av.Packet[Any], arrival: float) -> None:
-        if self._sources.get(kind) is not source:
-            self._new_source(kind, source)
-        pts = packet.pts
-        assert pts is not None  # a feed's packets always have one (PacketSink)
-        if self._sync.released:
-            self._write(kind, packet, self._sync.time_of(kind, pts, arrival))
-        else:
-            self._write_timed(self._sync.hold(kind, pts, arrival, (kind, packet)))
+    def drain(self, inbox: deque[tuple[Any, ...]], out: list[bytes]) -> bool:
+        """Everything queued so far, as records (an RTP packet's head and bytes kept apart:
+        one join copies them). True if a gap mark was taken."""
+        pack = journal.RTP_HEAD.pack
+        head_body = journal.RTP_HEAD_BODY
+        codes = journal.KIND_CODES
+        sources = self._sources
+        journaled = self.journaled
+        append = out.append
+        gap = False
+        for _ in range(len(inbox)):
+            item = inbox.popleft()
+            if len(item) == 5:  # the RTP-level path's packets: nearly everything
+                kind, source, arrival, seq, packet = item
+                number = sources.get(source)
+                if number is None:
+                    number = self._source(source)
+                append(
+                    pack(head_body + len(packet), journal.RTP, codes[kind], number, arrival, seq)
+                )
+                append(packet)
+                journaled[kind] += 1
+                continue
+            gap = gap or item is _GAP
+            self._other(item, out)
+            if self.stopped:
+                break
+        return gap
 
-    def _new_source(self, kind: str, source: object) -> None:
-        if kind in self._sources:
-            # A reconnect: new timestamps, new clocks, new segment.
-            self._write_timed(self._sync.release())
-            self._sync = self._new_sync()
-            self.writer.resync()
-        self._sources[kind] = source
-
-    def _write(self, kind: str, packet: av.Packet[Any], at: float) -> None:
-        at_ms = round(self._timeline.file_time(at - self._origin) * 1000)
-        self.writer.write(kind, packet, at_ms)
-
-    def _write_timed(self, timed: list[tuple[object, float]]) -> None:
-        for item, at in timed:
-            kind, packet = cast(tuple[str, "av.Packet[Any]"], item)  # what packet() held
-            self._write(kind, packet, at)
-
-    def control(self, item: tuple[Any, ...]) -> None:
+    def _other(self, item: tuple[Any, ...], out: list[bytes]) -> None:
         match item:
-            case ("report", str(kind), source, int(pts), float(wallclock)):
-                if self._sources.get(kind) is source or kind not in self._sources:
-                    self._sync.on_report(kind, pts, wallclock)
+            case (str(kind), source, float(arrival), frame) if kind in _KINDS:
+                pts = frame.pts if frame.pts is not None else 0
+                number = self._source(source)
+                out.append(
+                    journal.frame(kind, number, arrival, pts, frame.is_keyframe, bytes(frame))
+                )
+                self.journaled[kind] += 1
+            case ("report", str(kind), source, float(arrival), int(rtp_ts), origin, float(wall)):
+                number = self._source(source)
+                out.append(journal.report(kind, number, arrival, rtp_ts, origin, wall))
             case ("gap",):
-                self.writer.resync()
+                out.append(journal.control(journal.GAP, 0.0))
             case ("pause", float(at)):
-                self._end(at)
-                self.writer.resync()
+                out.append(journal.control(journal.PAUSE, at))
             case ("resume", float(at)):
-                self._timeline.begin(at)
+                out.append(journal.control(journal.RESUME, at))
             case ("stop", float(at)):
-                self._end(at)
+                out.append(journal.control(journal.STOP, at))
                 self.stopped = True
-
-    def _end(self, at: float) -> None:
-        self._write_timed(self._sync.release())
-        self._timeline.end(at)
-        self.writer.close_segment()
 
 
 class ParticipantRecorder:
     """One participant's recording in a room: start, pause/resume, stop, finalize.
 
-    Follows the participant through reconnects (new segment at the new stream's first keyframe)
-    and leave + rejoin (the room's new feeds are picked up); may be started before they join.
+    Follows the participant through reconnects (the built file starts a new segment at the new
+    stream's first keyframe) and leave + rejoin (the room's new feeds are picked up); may be
+    started before they join.
     """
 
     def __init__(
@@ -192,13 +222,14 @@ class ParticipantRecorder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sinks = {kind: _KindSink(self, kind) for kind in _CLOCK_RATES}
+        self._sinks = {kind: _KindSink(self, kind) for kind in _KINDS}
         self._feeds: dict[str, Feed] = {}
         self._unwatch: Any = None
         self._segments: list[SegmentInfo] = []
         self.received = {"video": 0, "audio": 0}
         self.dropped = 0
-        self._writer: SegmentWriter | None = None
+        self._journal = _JournalWriter()
+        self._written: dict[str, int] = {}
         self._writer_cpu = 0.0
 
     # -- control (event loop) --------------------------------------------------------------
@@ -210,13 +241,6 @@ class ParticipantRecorder:
         self._origin = time.time()
         self._timeline.begin(0.0)
         self.state = "recording"
-        self._writer = SegmentWriter(
-            self.storage,
-            self.participant_id,
-            self.config.segment_seconds,
-            self._request_keyframe_threadsafe,
-            self._segment_done,
-        )
         self._thread = threading.Thread(
             target=self._work, name=f"recorder:{self.participant_id}", daemon=True
         )
@@ -241,7 +265,7 @@ class ParticipantRecorder:
         self._timeline.begin(at)
         self.state = "recording"
         self._put(("resume", at), wake=True)
-        # The writer needs a keyframe to restart video.
+        # Video restarts on a keyframe.
         self._request_keyframe()
 
     async def stop(self) -> None:
@@ -258,11 +282,28 @@ class ParticipantRecorder:
             await asyncio.to_thread(self._thread.join)
 
     async def finalize(self) -> RecordingResult:
-        """Stop, then concatenate the segments into one WebM (remux, no re-encode)."""
+        """Stop, build the recording from the journal, and join it into one WebM file."""
         await self.stop()
-        final = await asyncio.to_thread(remux.concatenate, self.storage, self.participant_id)
+        replay_config = ReplayConfig(self.config.segment_seconds, self.config.sync_wait)
+        if isinstance(self.storage, LocalDirectoryStorage):
+            done = await replay.finalize_in_child(
+                self.storage.root, self.participant_id, replay_config
+            )
+            for info in done.built.segments:
+                self._segment_done(info)
+        else:
+            # An object store cannot be handed to another process: built here, in a thread.
+            done = await asyncio.to_thread(
+                replay.finalize,
+                self.storage,
+                self.participant_id,
+                replay_config,
+                self._segment_done,
+            )
+        built, final = done.built, done.final
+        self._written = built.written
         starts_at = final.start_ms / 1000
-        spans = file_spans(self.spans, starts_at)
+        spans = file_spans(built.spans, starts_at)
         result = RecordingResult(
             participant_id=self.participant_id,
             path=final.name,
@@ -286,6 +327,8 @@ class ParticipantRecorder:
             "spans": [[s.start, s.end, s.file_start] for s in spans],
         }
         await asyncio.to_thread(self.storage.mark_finalized, self.participant_id, manifest)
+        # The file holds everything the journal did.
+        await asyncio.to_thread(self.storage.remove_journal, self.participant_id)
         return result
 
     @property
@@ -293,9 +336,13 @@ class ParticipantRecorder:
         return self._timeline.spans(self._session_time())
 
     def stats(self) -> RecorderStats:
-        written = dict(self._writer.written) if self._writer is not None else {}
         return RecorderStats(
-            dict(self.received), written, self.dropped, len(self._segments), self._writer_cpu
+            received=dict(self.received),
+            journaled=dict(self._journal.journaled),
+            dropped=self.dropped,
+            writer_cpu=self._writer_cpu,
+            written=dict(self._written),
+            segments=len(self._segments),
         )
 
     def _session_time(self) -> float:
@@ -311,7 +358,7 @@ class ParticipantRecorder:
         self._detach()
         self._feeds = {kind: feed for kind, feed in feeds.items() if kind in self._sinks}
         for kind, feed in self._feeds.items():
-            # Adding a sink asks the publisher for a keyframe: the first segment starts on it.
+            # Adding a sink asks the publisher for a keyframe: the recording starts on it.
             feed.add_sink(self._sinks[kind])
 
     def _detach(self) -> None:
@@ -324,27 +371,16 @@ class ParticipantRecorder:
         if feed is not None:
             feed.request_keyframe()
 
-    def _request_keyframe_threadsafe(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._request_keyframe)
-
     # -- forwarding path (event loop): as little as possible -------------------------------
-
-    def _take(self, kind: str, packet: av.Packet[Any], source: object) -> None:
-        if self.state != "recording":
-            return
-        self.received[kind] += 1
-        if len(self._inbox) < self._capacity:
-            self._inbox.append((kind, source, packet, time.time()))
-        else:
-            self._drop()
 
     def _drop(self) -> None:
         self.dropped += 1
         if not self._gap_marked:
-            # One mark per stretch of drops (the writer clears it when it gets there).
+            # One mark per stretch of drops (the writer clears it when it gets there); video
+            # restarts on a keyframe after it.
             self._gap_marked = True
             self._inbox.append(_GAP)
+            self._request_keyframe()
 
     def _put(self, item: tuple[Any, ...], wake: bool = False) -> None:
         # Control items and sender reports are never dropped (few, and they matter).
@@ -356,35 +392,34 @@ class ParticipantRecorder:
     # -- writer thread ---------------------------------------------------------------------
 
     def _work(self) -> None:
-        assert self._writer is not None
-        work = _Work(self._writer, self._origin, self.config.sync_wait)
+        writer = self._journal
+        file = None
         try:
-            while not work.stopped:
+            file = self.storage.open_journal(self.participant_id)
+            file.write(journal.control(journal.START, self._origin))
+            synced = time.monotonic()
+            while not writer.stopped:
                 # Packets alone never wake the writer: it takes them in batches.
                 self._wake.wait(_BATCH_SECONDS)
                 self._wake.clear()
-                self._drain(work)
+                chunks: list[bytes] = []
+                if writer.drain(self._inbox, chunks):
+                    self._gap_marked = False
+                if chunks:
+                    file.write(b"".join(chunks))
+                    file.flush()
+                if writer.stopped or time.monotonic() - synced >= self.config.fsync_seconds:
+                    os.fsync(file.fileno())
+                    synced = time.monotonic()
                 self._writer_cpu = time.thread_time()
         except Exception as exc:
             logger.exception("recording %s failed", self.participant_id)
             self.state = "failed"
-            work.writer.abort()
             self._emit(RecordingFailed(self.room.room_id, self.participant_id, repr(exc)))
         finally:
+            if file is not None:
+                file.close()
             self._writer_cpu = time.thread_time()
-
-    def _drain(self, work: _Work) -> None:
-        inbox = self._inbox
-        for _ in range(len(inbox)):
-            item = inbox.popleft()
-            if item[0] in _CLOCK_RATES:
-                work.packet(*item)
-                continue
-            if item is _GAP:
-                self._gap_marked = False
-            work.control(item)
-            if work.stopped:
-                return
 
     def _segment_done(self, info: SegmentInfo) -> None:
         self._segments.append(info)

@@ -1,4 +1,4 @@
-"""What a publisher's feed fans out to: forwarded tracks today, recorders and frame taps next."""
+"""What a publisher's feed fans out to besides subscribers: recorders and frame taps."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ class PacketSink(Protocol):
         (reconnect): timestamps restart and video needs a keyframe before decoding resumes.
         ``packet.is_keyframe`` is set for VP8 keyframes (always True for audio).
         Called on the event loop; must not block and must not mutate the packet (shared).
+        """
+
+
+@runtime_checkable
+class RtpSink(Protocol):
+    """A sink that takes the publisher's RTP packets themselves, where the feed has them
+    (RTP-level forwarding): recorders, which build frames later. Elsewhere it gets frames
+    through ``on_packet``, so it must be a ``PacketSink`` too."""
+
+    def on_rtp(self, packet: bytes, seq: int, arrival: float, source: object) -> None:
+        """One unprotected RTP packet as it arrived (``time.time()``), on the event loop.
+
+        A retransmission comes unwrapped: its payload is the original's, ``seq`` is the
+        original sequence number (the header keeps the RTX stream's). Packets come in arrival
+        order, not sequence order. Must not block; ``packet`` is shared, never mutated.
         """
 
 

@@ -1,11 +1,11 @@
-"""Where one session's recording lives: segments while recording, a final file per participant.
+"""Where one session's recording lives: a journal while recording, then segments and a final file.
 
 The recorder only sees ``RecordingStorage``; an object store can implement it later (upload on
 ``commit``) without touching the relay. Names are storage-relative ("alice/seg-000001.webm").
 
 Completeness is visible in storage alone, so the application can tell after a crash: a
-participant whose segments exist but who has no finalize marker has an *incomplete* recording;
-its committed segments each decode on their own.
+participant whose journal (or segments) exist but who has no finalize marker has an
+*incomplete* recording, which ``media.replay`` can still build from the journal.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from media import journal
+
 _SEGMENT_SUFFIX = ".webm"
 _PARTIAL = ".part"
 _FINAL = "final.webm"
 _MARKER = "final.json"
+_JOURNAL = "journal.bin"
 
 
 class WritableObject(Protocol):
@@ -35,6 +38,16 @@ class WritableObject(Protocol):
 
 
 class RecordingStorage(Protocol):
+    def open_journal(self, participant_id: str) -> BinaryIO:
+        """The participant's journal, for appending (created with its header if new)."""
+        ...
+
+    def read_journal(self, participant_id: str) -> BinaryIO:
+        """Raises FileNotFoundError when the participant has none."""
+        ...
+
+    def remove_journal(self, participant_id: str) -> None: ...
+
     def open_segment(self, participant_id: str, index: int) -> WritableObject: ...
 
     def segments(self, participant_id: str) -> list[str]:
@@ -50,7 +63,7 @@ class RecordingStorage(Protocol):
     def is_finalized(self, participant_id: str) -> bool: ...
 
     def participants(self) -> list[str]:
-        """Everyone with at least one committed segment."""
+        """Everyone with a journal or at least one committed segment."""
         ...
 
 
@@ -77,7 +90,8 @@ class _LocalFile:
 
 
 class LocalDirectoryStorage:
-    """``root/<participant>/seg-NNNNNN.webm``, ``final.webm`` and the ``final.json`` marker."""
+    """``root/<participant>/``: ``journal.bin``, ``seg-NNNNNN.webm``, ``final.webm`` and the
+    ``final.json`` marker."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -87,6 +101,20 @@ class LocalDirectoryStorage:
         if not participant_id or "/" in participant_id or participant_id.startswith("."):
             raise ValueError(f"participant id unusable as a directory: {participant_id!r}")
         return participant_id
+
+    def open_journal(self, participant_id: str) -> BinaryIO:
+        folder = self.root / self._dir(participant_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        file = (folder / _JOURNAL).open("ab")
+        if file.tell() == 0:
+            file.write(journal.MAGIC)
+        return file
+
+    def read_journal(self, participant_id: str) -> BinaryIO:
+        return (self.root / self._dir(participant_id) / _JOURNAL).open("rb")
+
+    def remove_journal(self, participant_id: str) -> None:
+        (self.root / self._dir(participant_id) / _JOURNAL).unlink(missing_ok=True)
 
     def open_segment(self, participant_id: str, index: int) -> _LocalFile:
         return _LocalFile(
@@ -126,5 +154,6 @@ class LocalDirectoryStorage:
         return sorted(
             path.name
             for path in self.root.iterdir()
-            if path.is_dir() and any(path.glob(f"seg-*{_SEGMENT_SUFFIX}"))
+            if path.is_dir()
+            and ((path / _JOURNAL).is_file() or any(path.glob(f"seg-*{_SEGMENT_SUFFIX}")))
         )

@@ -26,11 +26,15 @@ from media.rtp.feedback import NackList, ReceptionStats
 from media.rtp.frames import CLOCK_RATES, AudioFrames, Timeline, VideoFrames
 from media.rtp.outstream import OutStream, RecentPacket
 from media.rtp.wire import header_length, payload_end, vp8_frame_start
+from media.sinks import RtpSink
 from media.stats import Counters
 
 # Packets kept since the publisher's last keyframe started (video), so a subscriber that becomes
 # ready can start from that keyframe at once instead of asking for a new one (~1 s of 1 Mbps).
 RECENT_LIMIT = 128
+# A loss still unrepaired this long after it was NACKed will not be: while a recorder takes the
+# packets, the publisher is asked for a keyframe (a recording resumes only on one).
+REPAIR_WAIT = 1.0
 
 
 @dataclass
@@ -49,8 +53,9 @@ class InStream:
     Keeps what aiortc's receiver would have kept for these packets: reception statistics for
     receiver reports, NACKs for lost video packets (retransmissions come back over RTX and are
     forwarded like the original), the time of the last sender report. Passes the subscribers'
-    bandwidth estimates on to the publisher (REMB, the lowest of them). Assembles complete frames
-    only while a frame-level sink (a recorder, the frame tap) wants them.
+    bandwidth estimates on to the publisher (REMB, the lowest of them). Hands every packet to
+    its taps (recorders); assembles complete frames only while a frame-level sink (the frame
+    tap) wants them.
     """
 
     def __init__(
@@ -67,6 +72,8 @@ class InStream:
         self._events = events
         self.source = object()
         self.outs: tuple[OutStream, ...] = ()
+        # Sinks that take the packets themselves (recorders).
+        self.taps: tuple[RtpSink, ...] = ()
         self.media_ssrc: int | None = None
         self._media_types: frozenset[int] | None = None
         self._stats = ReceptionStats(CLOCK_RATES[kind])
@@ -127,6 +134,8 @@ class InStream:
         if self._nacks is not None:
             if self._nacks.add(seq) and self.media_ssrc is not None:
                 self._send_nack()
+                if self.taps:
+                    self._watch_repair()
             frame_start = vp8_frame_start(packet, start, end)
             if frame_start:
                 self._events.keyframe()
@@ -141,6 +150,8 @@ class InStream:
                 recent.append((packet, start, seq, timestamp, frame_start))
             else:
                 self._recent = None  # too long ago: a new subscriber asks for a keyframe
+        for tap in self.taps:
+            tap.on_rtp(packet, seq, now, self.source)
         frames = self._frames
         if frames is not None:
             if isinstance(frames, VideoFrames):
@@ -175,6 +186,17 @@ class InStream:
         self._counters.rtp_nacks_sent += 1
         lost = sorted(self._nacks.missing)
         self._spawn(self._receiver._send_rtcp_nack(self.media_ssrc, lost))
+
+    def _watch_repair(self) -> None:
+        assert self._nacks is not None
+        lost = frozenset(self._nacks.missing)
+        asyncio.get_running_loop().call_later(REPAIR_WAIT, self._check_repair, lost)
+
+    def _check_repair(self, lost: frozenset[int]) -> None:
+        if self._closed or self._nacks is None or not self.taps:
+            return
+        if not lost.isdisjoint(self._nacks.missing):
+            self._events.request_keyframe()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -219,6 +241,7 @@ class InStream:
     def close(self) -> None:
         self._closed = True
         self.outs = ()
+        self.taps = ()
         self._frames = None
         if self._rtcp is not None:
             self._rtcp.cancel()

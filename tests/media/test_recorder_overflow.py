@@ -12,7 +12,7 @@ from av.video.frame import PictureType
 from media.hooks import MediaEvent
 from media.recorder import ParticipantRecorder, RecorderConfig
 from media.room import Room
-from media.storage import LocalDirectoryStorage
+from media.storage import LocalDirectoryStorage, RecordingStorage
 from media.testing.pattern import pattern_frame
 from media.testing.recording import decode_recording
 
@@ -81,10 +81,10 @@ class OneFeedRoom:
 
 async def written(recorder: ParticipantRecorder, count: int) -> None:
     for _ in range(100):
-        if recorder.stats().written["video"] >= count:
+        if recorder.stats().journaled["video"] >= count:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the writer wrote {recorder.stats().written} of {count} frames")
+    raise AssertionError(f"the writer journaled {recorder.stats().journaled} of {count} frames")
 
 
 async def test_packets_past_capacity_are_dropped_and_video_restarts_at_a_keyframe(
@@ -102,9 +102,9 @@ async def test_packets_past_capacity_are_dropped_and_video_restarts_at_a_keyfram
     # Faster than the writer takes them (it works in batches): 30 fit, the rest are dropped.
     feed.send(frames, range(50), source)
     assert recorder.stats().dropped == 20
-    await written(recorder, 30)
-    await asyncio.sleep(0.05)  # the writer's keyframe request reaches the loop
+    # The first drop asked for a keyframe to restart video on, once for the whole gap.
     assert feed.keyframe_requests == 1
+    await written(recorder, 30)
     # After the gap, video waits for the next keyframe.
     feed.send(frames, range(50, 75), source)
     await written(recorder, 45)
@@ -117,3 +117,32 @@ async def test_packets_past_capacity_are_dropped_and_video_restarts_at_a_keyfram
     assert result.segments == 2
     for name in storage.segments("alice"):
         assert decode_recording(storage.path_of(name)).video_unreadable == 0
+
+
+class ElsewhereStorage:
+    """A RecordingStorage that is not a local directory (as an object store would be)."""
+
+    def __init__(self, local: LocalDirectoryStorage) -> None:
+        self._local = local
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._local, name)
+
+
+async def test_a_storage_that_is_not_a_local_directory_is_built_in_process(
+    tmp_path: Path,
+) -> None:
+    frames = encode_pattern(90)
+    feed = VideoFeed()
+    local = LocalDirectoryStorage(tmp_path)
+    storage = cast(RecordingStorage, ElsewhereStorage(local))
+    config = RecorderConfig(sync_wait=0.0)
+    recorder = ParticipantRecorder(cast(Room, OneFeedRoom(feed)), "alice", storage, config)
+    recorder.start()
+    feed.send(frames, range(90), object())
+    result = await recorder.finalize()
+
+    numbers = [n for _, n in decode_recording(local.path_of(result.path)).video]
+    assert numbers == list(range(90))
+    assert recorder.stats().written["video"] == 90
+    assert local.is_finalized("alice")

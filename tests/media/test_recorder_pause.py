@@ -20,16 +20,16 @@ async def test_pause_leaves_frames_out_and_shows_in_the_spans(
     assert alice.video is not None
     recorder = ParticipantRecorder(room, "alice", storage)
     recorder.start()
-    await alice.wait_for(lambda: recorder.stats().written["video"] >= 60, 10, "recording")
+    await alice.wait_for(lambda: recorder.stats().received["video"] >= 60, 10, "recording")
 
     recorder.pause()
     paused_from = alice.video.frames_sent
     await asyncio.sleep(2)
     paused_until = alice.video.frames_sent
     recorder.resume()
-    written = recorder.stats().written["video"]
+    received = recorder.stats().received["video"]
     await alice.wait_for(
-        lambda: recorder.stats().written["video"] >= written + 45, 10, "recording again"
+        lambda: recorder.stats().received["video"] >= received + 45, 10, "recording again"
     )
     result = await recorder.finalize()
 

@@ -20,6 +20,8 @@ import pytest
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
 from protocol_client import ProtocolClient, csrf_token, login, start_session
 
+from media import replay
+from media.storage import LocalDirectoryStorage
 from media.testing.pattern import decode_frame_number
 
 EMAIL = "recorder@example.test"
@@ -145,11 +147,14 @@ async def test_sigkill_mid_recording_leaves_decodable_pieces_marked_incomplete(
         server.process.wait(timeout=10)
         await therapist.close()
         await parent.close()
-        segments = sorted((tmp / "recordings" / session_id).glob("*/*/seg-*.webm"))
-        assert segments, "no complete segment was on disk before the kill"
-        for segment in segments:
-            numbers, _ = decoded_numbers(segment.read_bytes())
-            assert numbers, f"{segment.name} has no readable frames"
+        journals = sorted((tmp / "recordings" / session_id).glob("*/*/journal.bin"))
+        assert len(journals) == 2, "no journal was on disk before the kill"
+        for path in journals:
+            # What the journal kept builds into a file (python -m media.replay ROOT PARTICIPANT).
+            final = replay.salvage(LocalDirectoryStorage(path.parents[1]), path.parent.name)
+            numbers, _ = decoded_numbers(path.with_name(Path(final.name).name).read_bytes())
+            assert len(numbers) > 30, f"{path} built into too few frames"
+            assert numbers == sorted(numbers)
         assert not list((tmp / "recordings" / session_id).glob("*/*/final.json"))
         http.close()
         server = start_server(env, tmp, "restarted")
