@@ -9,7 +9,7 @@ from pylibsrtp import Error as SrtpError
 
 from media.rtp import internals
 from media.rtp.instream import InStream
-from media.rtp.wire import is_rtp, ssrc_of
+from media.rtp.wire import rtp_ssrc
 from media.stats import Counters
 
 RECHECK_SECONDS = 0.1
@@ -58,22 +58,24 @@ class Ingress:
 
     def _wrap(self, stock: internals.DatagramHandler) -> internals.DatagramHandler:
         routes = self._routes
+        learn = self._learn
         counters = self._counters
-        dtls = self._dtls
+        unprotect = internals.srtp_unprotector(self._dtls)
 
         def data_received(data: bytes, component: int) -> None:
-            if is_rtp(data):
-                ssrc = ssrc_of(data)
-                route = routes.get(ssrc) or self._learn(ssrc)
-                srtp = internals.rx_srtp(dtls)
-                if route is not None and srtp is not None:
+            ssrc = rtp_ssrc(data)
+            if ssrc is not None:
+                route = routes.get(ssrc) or learn(ssrc)
+                if route is not None:
                     try:
-                        plain = srtp.unprotect(data)
-                    except SrtpError:
+                        plain = unprotect(data)
+                    except (SrtpError, ValueError):  # ValueError: too long for SRTP
                         counters.rtp_unprotect_failures += 1
                         return
-                    route[0].on_rtp(plain, route[1])
-                    return
+                    if plain is not None:
+                        stream, rtx = route
+                        stream.on_rtp(plain, rtx)
+                        return
             stock(data, component)
 
         return data_received

@@ -1,6 +1,6 @@
 """The aiortc and aioice internals the RTP-level forwarding path relies on, in one place.
 
-Like media/aiortc_compat.py, pinned to aiortc 1.16.0 / aioice 0.13 and checked by
+Like media/aiortc_compat.py, pinned to aiortc 1.16.0 / aioice 0.13 / pylibsrtp 1.0 and checked by
 tests/media/test_rtp_internals.py, which fails loudly if any shape used here moves. Every
 change is per object (one ICE connection, one sender); nothing module-level.
 """
@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
+from pylibsrtp._binding import ffi, lib
 
 from media.aiortc_compat import check_version
 
 DatagramHandler = Callable[[bytes, int], None]
+SrtpTransform = Callable[[bytes], bytes]
 
 
 def ice_connection(dtls: RTCDtlsTransport) -> Any:
@@ -32,44 +35,128 @@ def intercept_datagrams(
     aioice's protocols hand every non-STUN datagram to ``Connection.data_received(data,
     component)``, which queues it for ``RTCDtlsTransport``'s receive loop. The handler sees each
     datagram first and passes on what it does not take by calling ``stock``.
+
+    Each of the connection's protocols also hands RTP and RTCP (RFC 7983: first byte 128-191,
+    never STUN) straight to the handler: aioice would first try to parse them as STUN and give
+    up with a ValueError (~6 % of the relay's CPU). The protocols appear when candidates are
+    gathered, often after this is installed; they are looked for whenever a datagram comes the
+    long way, which DTLS does before any SRTP.
     """
     check_version()
     connection = ice_connection(dtls)
     stock: DatagramHandler = connection.data_received
-    connection.data_received = make_handler(stock)
+    handler = make_handler(stock)
+    protocols: list[Any] = connection._protocols  # grows in place while gathering
+    demultiplexed = 0
+
+    def data_received(data: bytes, component: int) -> None:
+        nonlocal demultiplexed
+        if demultiplexed != len(protocols):
+            for protocol in protocols[demultiplexed:]:
+                _demultiplex(protocol, handler)
+            demultiplexed = len(protocols)
+        handler(data, component)
+
+    connection.data_received = data_received
 
 
-def rx_srtp(dtls: RTCDtlsTransport) -> Any:
-    """The inbound SRTP session (None until the DTLS handshake is done)."""
-    return dtls._rx_srtp
+def _demultiplex(protocol: Any, handler: DatagramHandler) -> None:
+    stock: Callable[[bytes, Any], None] = protocol.datagram_received
+    component: int = protocol.local_candidate.component
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if data and 127 < data[0] < 192:
+            handler(data, component)
+        else:
+            stock(data, addr)
+
+    protocol.datagram_received = datagram_received  # per instance: the transport looks it up
 
 
-def tx_srtp(dtls: RTCDtlsTransport) -> Any:
-    return dtls._tx_srtp
+def srtp_unprotector(dtls: RTCDtlsTransport) -> Callable[[bytes], bytes | None]:
+    """``unprotect(packet)``: an SRTP packet through the connection's inbound session (None
+    until the DTLS handshake is done); raises ``pylibsrtp.Error`` (authentication, replay)."""
+    session: Any = None
+    transform: SrtpTransform | None = None
+
+    def unprotect(packet: bytes) -> bytes | None:
+        nonlocal session, transform
+        current = dtls._rx_srtp
+        if current is not session:
+            session = current
+            transform = None if current is None else _srtp_transform(current, False)
+        return None if transform is None else transform(packet)
+
+    return unprotect
 
 
-def nominated_pair(dtls: RTCDtlsTransport) -> object:
-    """The ICE candidate pair media goes over (None while not connected)."""
-    pair: object = ice_connection(dtls)._nominated.get(1)
-    return pair
+def rtp_transmitter(dtls: RTCDtlsTransport) -> Callable[[bytes], bool]:
+    """``transmit(packet)``: an RTP packet SRTP-protected and sent on the nominated ICE pair;
+    False while there is no SRTP session or pair (yet, or any more). Raises what protecting
+    and ``sendto`` raise.
 
-
-def datagram_sender(dtls: RTCDtlsTransport) -> Callable[[bytes], None] | None:
-    """A synchronous ``send(datagram)`` on the nominated pair; None while not connected.
-
-    ``Connection.send`` is a coroutine around the same ``transport.sendto``: awaiting it per
-    packet costs a task switch for nothing.
+    What ``RTCDtlsTransport._send_rtp`` and aioice's ``Connection.sendto`` do, without their
+    coroutines (awaiting one per packet costs a task switch for nothing). The session and the
+    pair are looked up per packet; what is derived from them only when they change.
     """
-    pair = ice_connection(dtls)._nominated.get(1)
-    if pair is None or pair.protocol is None or pair.protocol.transport is None:
-        return None
-    transport = pair.protocol.transport
-    address = pair.remote_addr
+    nominated: dict[int, Any] = ice_connection(dtls)._nominated  # changed in place only
+    session: Any = None
+    protect: SrtpTransform | None = None
+    pair: Any = None
+    sendto: Callable[[bytes, Any], None] | None = None
+    address: Any = None
 
-    def send(data: bytes) -> None:
-        transport.sendto(data, address)
+    def transmit(packet: bytes) -> bool:
+        nonlocal session, protect, pair, sendto, address
+        current = nominated.get(1)
+        if current is not pair:
+            pair = current
+            sendto = None
+            if pair is not None and pair.protocol is not None:
+                transport = getattr(pair.protocol, "transport", None)
+                if transport is not None:
+                    sendto = transport.sendto
+                    address = pair.remote_addr
+        srtp = dtls._tx_srtp
+        if srtp is not session:
+            session = srtp
+            protect = None if srtp is None else _srtp_transform(srtp, True)
+        if protect is None or sendto is None:
+            return False
+        sendto(protect(packet), address)
+        return True
 
-    return send
+    return transmit
+
+
+# pylibsrtp's buffer size, and the room it keeps for the authentication tag (and MKI).
+_SRTP_BUFFER = 1500
+_SRTP_TRAILER = pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+
+def _srtp_transform(session: pylibsrtp.Session, protect: bool) -> SrtpTransform:
+    """``session.protect`` (or ``unprotect``) at about 60 % of the cost: the same libsrtp call,
+    without pylibsrtp's per-call type check, length allocation and two nested calls."""
+    srtp = session._srtp  # owns the libsrtp context: kept alive by this closure
+    call = lib.srtp_protect if protect else lib.srtp_unprotect
+    limit = _SRTP_BUFFER - (_SRTP_TRAILER if protect else 0)
+    cdata = ffi.new("char[]", _SRTP_BUFFER)
+    buffer = ffi.buffer(cdata)
+    length = ffi.new("int *")
+
+    def transform(packet: bytes) -> bytes:
+        size = len(packet)
+        if size > limit:
+            raise ValueError("packet is too long")
+        length[0] = size
+        buffer[0:size] = packet
+        status = call(srtp[0], cdata, length)
+        if status:
+            raise pylibsrtp.Error(pylibsrtp.ERRORS[status])  # as pylibsrtp raises it
+        result: bytes = buffer[0 : length[0]]
+        return result
+
+    return transform
 
 
 def router_ssrcs(receiver: RTCRtpReceiver) -> set[int]:

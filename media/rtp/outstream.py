@@ -10,7 +10,7 @@ from aiortc import RTCRtpTransceiver
 from pylibsrtp import Error as SrtpError
 
 from media.rtp import internals
-from media.rtp.wire import FIXED_HEADER, ExtensionWriter, header_length, ntp_now
+from media.rtp.wire import HeaderWriter, header_length, ntp_now
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class OutStream:
         self._counters = counters
         self._request_keyframe = request_keyframe
         self._params: internals.SendParameters | None = None
-        self._extensions: ExtensionWriter | None = None
+        self._header: HeaderWriter | None = None
         self._source: object | None = None
         self._synced = kind != "video"
         self._seq_offset = 0
@@ -64,13 +64,14 @@ class OutStream:
         self._last_ts: int | None = None
         self._rebase = True
         self._ready_since: float | None = None
-        self._history: list[tuple[int, bytes] | None] = [None] * HISTORY_SIZE
+        # Sent packets (unprotected) by sequence number modulo the size; each has its own in
+        # its header.
+        self._history: list[bytes | None] = [None] * HISTORY_SIZE
         self._rtx_seq = 0
         self._packets = 0
         self._octets = 0
         self._reported_at = 0.0
-        self._send_datagram: Callable[[bytes], None] | None = None
-        self._send_pair: object = None
+        self._transmitter = internals.rtp_transmitter(self._dtls)
         internals.on_retransmit_request(self._sender, self.retransmit)
 
     def estimate(self) -> int | None:
@@ -93,8 +94,12 @@ class OutStream:
             self._params = internals.send_parameters(self._transceiver)
             if self._params is None:
                 return False
-            self._extensions = ExtensionWriter(
-                self._params.mid, self._params.mid_id, self._params.abs_send_time_id
+            self._header = HeaderWriter(
+                self._params.ssrc,
+                self._params.payload_type,
+                self._params.mid,
+                self._params.mid_id,
+                self._params.abs_send_time_id,
             )
         if self._ready_since is None:
             self._ready_since = now
@@ -120,7 +125,9 @@ class OutStream:
             self._source = source
             self._rebase = True
             self._synced = self.kind != "video"
-        if not self._ready(now):
+        # Already ready: checked in line, without a call per packet.
+        ready = self._ready_since is not None and self._transceiver.currentDirection == "sendonly"
+        if not ready and not self._ready(now):
             # Nothing reaches the subscriber yet: when it does, video starts at a keyframe.
             self._synced = self.kind != "video"
             return
@@ -159,29 +166,21 @@ class OutStream:
         self._ts_offset = (self._last_ts + FRAME_TICKS[self.kind] - timestamp) & 0xFFFFFFFF
 
     def _send(self, packet: bytes, header_end: int, seq: int, ts: int, now: float) -> None:
-        params = self._params
-        extensions = self._extensions
-        assert params is not None
-        assert extensions is not None
-        first = 0x80 | (packet[0] & 0x20)  # keep the padding bit: the payload keeps its padding
-        ext = b""
-        if extensions.present:
-            first |= 0x10
-            ext = extensions.block(now)
-        second = (packet[1] & 0x80) | params.payload_type  # keep the marker bit
-        payload = packet[header_end:]
-        out = FIXED_HEADER.pack(first, second, seq, ts, params.ssrc) + ext + payload
-        self._history[seq % HISTORY_SIZE] = (seq, out)
+        header = self._header
+        assert header is not None
+        out = header.rewrite(packet, header_end, seq, ts, now)
+        self._history[seq % HISTORY_SIZE] = out
         if not self._transmit(out):
             return
         self._last_seq = seq
         self._last_ts = ts
+        size = len(out) - header.size
         self._packets += 1
-        self._octets += len(payload)
+        self._octets += size
         counters = self._counters
         counters.rtp_forwarded_packets += 1
-        counters.rtp_forwarded_bytes += len(payload)
-        counters.forwarded_bytes += len(payload)
+        counters.rtp_forwarded_bytes += size
+        counters.forwarded_bytes += size
         if self.kind == "audio" or packet[1] & 0x80:
             counters.forwarded_packets += 1  # a whole frame is out (video: its marker packet)
         if now - self._reported_at >= REPORT_EVERY:
@@ -189,31 +188,21 @@ class OutStream:
             internals.record_sent(self._sender, ntp_now(now), ts, self._packets, self._octets)
 
     def _transmit(self, packet: bytes) -> bool:
-        srtp = internals.tx_srtp(self._dtls)
-        pair = internals.nominated_pair(self._dtls)
-        if pair is not self._send_pair:
-            # Resolved once per ICE pair, not per packet.
-            self._send_pair = pair
-            self._send_datagram = internals.datagram_sender(self._dtls)
-        send = self._send_datagram
-        if srtp is None or send is None:
-            return False
         try:
-            send(srtp.protect(packet))
-        except (SrtpError, OSError, RuntimeError) as exc:
-            # One subscriber's broken transport must not reach the publisher or anyone else.
+            return self._transmitter(packet)
+        except (SrtpError, ValueError, OSError, RuntimeError) as exc:
+            # One subscriber's broken transport must not reach the publisher or anyone else
+            # (ValueError: a packet too long for SRTP).
             self._counters.rtp_send_errors += 1
             logger.debug("RTP send failed: %r", exc)
             return False
-        return True
 
     def retransmit(self, sequence_number: int) -> None:
         """A NACKed packet again, wrapped in RTX (RFC 4588) when the m-line negotiated it."""
-        entry = self._history[sequence_number % HISTORY_SIZE]
+        packet = self._history[sequence_number % HISTORY_SIZE]
         params = self._params
-        if entry is None or entry[0] != sequence_number or params is None:
+        if packet is None or (packet[2] << 8) | packet[3] != sequence_number or params is None:
             return
-        packet = entry[1]
         if params.rtx_payload_type is None:
             # Without RTX the same SRTP index would be protected twice, which libsrtp refuses.
             return

@@ -15,14 +15,13 @@ FIXED_HEADER = struct.Struct("!BBHII")
 NTP_EPOCH_OFFSET = 2_208_988_800
 
 
-def is_rtp(data: bytes) -> bool:
-    """Version 2 and not RTCP (RFC 5761 section 4: RTCP packet types 192-223 in byte 1)."""
-    return len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224
-
-
-def ssrc_of(data: bytes) -> int:
-    # Readable before SRTP unprotect: the header is authenticated, not encrypted.
-    return int.from_bytes(data[8:12], "big")
+def rtp_ssrc(data: bytes) -> int | None:
+    """The SSRC of an RTP packet (readable before SRTP unprotect: the header is authenticated,
+    not encrypted); None if not RTP: version 2 and not RTCP (RFC 5761 section 4: RTCP packet
+    types 192-223 in byte 1)."""
+    if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+        return (data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11]
+    return None
 
 
 def header_length(packet: bytes) -> int:
@@ -88,38 +87,65 @@ def vp8_frame_start(packet: bytes, start: int, end: int) -> bool | None:
     return not packet[index] & 0x01
 
 
-class ExtensionWriter:
-    """The header extension block a subscriber's packets carry: its m-line's mid, and
-    abs-send-time (what a receiver's bandwidth estimate uses).
+class HeaderWriter:
+    """The header a subscriber's packets carry: its m-line's SSRC and payload type, and a
+    header extension block with the m-line's mid and abs-send-time (what a receiver's bandwidth
+    estimate uses).
 
     The publisher's own extensions are not copied: their mid names the publisher's m-line, and
     a receiver that demultiplexes by mid would take the packet for another track.
     """
 
-    def __init__(self, mid: str | None, mid_id: int | None, abs_send_time_id: int | None):
+    def __init__(
+        self,
+        ssrc: int,
+        payload_type: int,
+        mid: str | None,
+        mid_id: int | None,
+        abs_send_time_id: int | None,
+    ) -> None:
         elements = b""
-        self._with_time = abs_send_time_id is not None
         if mid is not None and mid_id is not None and 0 < len(mid.encode()) <= 16:
             encoded = mid.encode()
             elements = bytes([(mid_id << 4) | (len(encoded) - 1)]) + encoded
+        self._with_time = abs_send_time_id is not None
         size = len(elements) + (4 if self._with_time else 0)
         words = (size + 3) // 4
-        tail = elements + b"\x00" * (words * 4 - size)
-        head = b"\xbe\xde" + words.to_bytes(2, "big")
+        padded = elements + b"\x00" * (words * 4 - size)
+        # One struct.pack a packet: fixed header, extension header (0xBEDE, length), then
+        # abs-send-time's element as one word (id and length, 24-bit time) and the rest.
+        self._first = 0x90 if size else 0x80
+        self._payload_type = payload_type
+        self._ssrc = ssrc
+        self._extension = (0xBEDE << 16) | words
+        self._time_element = ((abs_send_time_id or 0) << 28) | (2 << 24)
+        self._rest = padded
         if self._with_time:
-            assert abs_send_time_id is not None
-            self._head = head + bytes([(abs_send_time_id << 4) | 2])
+            layout = struct.Struct(f"!BBHIIII{len(padded)}s")
+        elif size:
+            layout = struct.Struct(f"!BBHIII{len(padded)}s")
         else:
-            self._head = head + tail
-        self._tail = tail
-        self.present = size > 0
+            layout = FIXED_HEADER
+        self._pack = layout.pack
+        self.size = layout.size
 
-    def block(self, now: float) -> bytes:
-        if not self._with_time:
-            return self._head
-        # abs-send-time: 6.18 fixed-point seconds, 24 bits.
-        stamp = int((now + NTP_EPOCH_OFFSET) * 262_144) & 0xFFFFFF
-        return self._head + stamp.to_bytes(3, "big") + self._tail
+    def rewrite(self, packet: bytes, header_end: int, seq: int, ts: int, now: float) -> bytes:
+        """``packet``'s payload (``packet[header_end:]``, padding included) behind this header;
+        the marker and padding bits are the packet's."""
+        first = self._first | (packet[0] & 0x20)
+        second = (packet[1] & 0x80) | self._payload_type
+        if self._with_time:
+            # abs-send-time: 6.18 fixed-point seconds, 24 bits.
+            stamp = int((now + NTP_EPOCH_OFFSET) * 262_144) & 0xFFFFFF
+            header = self._pack(
+                first, second, seq, ts, self._ssrc, self._extension,
+                self._time_element | stamp, self._rest,
+            )  # fmt: skip
+        elif first & 0x10:  # mid only
+            header = self._pack(first, second, seq, ts, self._ssrc, self._extension, self._rest)
+        else:
+            header = self._pack(first, second, seq, ts, self._ssrc)
+        return header + packet[header_end:]
 
 
 def ntp_now(now: float | None = None) -> int:

@@ -7,6 +7,8 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
+from aioice import stun
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
@@ -14,7 +16,7 @@ from media import Relay
 from media.feed import Feed
 from media.rtp.instream import InStream, InStreamEvents
 from media.rtp.outstream import OutStream
-from media.rtp.wire import FIXED_HEADER, header_length
+from media.rtp.wire import FIXED_HEADER, header_length, rtp_ssrc
 from media.stats import Counters
 from media.testing.client import ClientPool, TestClient
 
@@ -170,6 +172,27 @@ async def test_forged_packets_are_refused_and_the_call_goes_on(
     await bob.wait_for(
         lambda: len(bob.stream("alice").video_numbers) >= before + 15, 10, "video after forgery"
     )
+
+
+async def test_publisher_rtp_skips_aioices_stun_parser(
+    relay: Relay, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bob, stream, ssrc = await call_with_alice_video(relay, clients)
+    protocols = stream.receiver.transport.transport._connection._protocols
+    assert protocols
+    assert all("datagram_received" in vars(protocol) for protocol in protocols)
+    parsed: list[bytes] = []
+    parse = stun.parse_message
+
+    def record(data: bytes) -> stun.Message:
+        if rtp_ssrc(data) == ssrc:
+            parsed.append(data)
+        return parse(data)
+
+    monkeypatch.setattr(stun, "parse_message", record)
+    before = len(bob.stream("alice").video_numbers)
+    await bob.wait_for(lambda: len(bob.stream("alice").video_numbers) >= before + 15, 10, "video")
+    assert parsed == []
 
 
 async def test_a_new_subscriber_starts_from_the_last_keyframe_without_asking(

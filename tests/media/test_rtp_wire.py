@@ -14,10 +14,10 @@ from media.rtp.feedback import NackList, ReceptionStats
 from media.rtp.frames import GIVE_UP_AFTER, AudioFrames, Timeline, VideoFrames
 from media.rtp.wire import (
     FIXED_HEADER,
-    ExtensionWriter,
+    HeaderWriter,
     header_length,
-    is_rtp,
     payload_end,
+    rtp_ssrc,
     vp8_frame_start,
 )
 
@@ -39,17 +39,34 @@ def extension_map() -> HeaderExtensionsMap:
 
 
 @pytest.mark.parametrize("mid", ["0", "3", "video-12"])
-def test_written_extensions_parse_back_with_aiortc(mid: str) -> None:
-    writer = ExtensionWriter(mid, 1, 3)
+def test_written_headers_parse_back_with_aiortc(mid: str) -> None:
+    writer = HeaderWriter(0xDEADBEEF, 97, mid, 1, 3)
     now = 1_700_000_000.25
-    header = FIXED_HEADER.pack(0x90, 0x80 | 97, 513, 123456, 0xDEADBEEF)
-    data = header + writer.block(now) + b"payload"
+    publisher = FIXED_HEADER.pack(0x80, 0x80 | 96, 7, 8, 9) + b"payload"
+    data = writer.rewrite(publisher, 12, 513, 123456, now)
     parsed = RtpPacket.parse(data, extension_map())
     assert parsed.extensions.mid == mid
     assert parsed.extensions.abs_send_time == int((now + 2_208_988_800) * 262_144) & 0xFFFFFF
     assert (parsed.payload_type, parsed.marker, parsed.sequence_number) == (97, 1, 513)
     assert (parsed.timestamp, parsed.ssrc, parsed.payload) == (123456, 0xDEADBEEF, b"payload")
-    assert header_length(data) == len(data) - len(b"payload")
+    assert header_length(data) == writer.size == len(data) - len(b"payload")
+
+
+@pytest.mark.parametrize(("mid", "abs_send_time_id"), [("4", None), (None, 3), (None, None)])
+def test_written_headers_without_mid_or_send_time(
+    mid: str | None, abs_send_time_id: int | None
+) -> None:
+    writer = HeaderWriter(5, 111, mid, 1 if mid else None, abs_send_time_id)
+    # Padding bit and padding kept, marker bit cleared as in the publisher's packet.
+    publisher = FIXED_HEADER.pack(0xA0, 96, 7, 8, 9) + b"opus\x00\x02"
+    data = writer.rewrite(publisher, 12, 1, 960, 1_700_000_000.0)
+    parsed = RtpPacket.parse(data, extension_map())
+    assert parsed.extensions.mid == mid
+    assert (parsed.extensions.abs_send_time is not None) == (abs_send_time_id is not None)
+    assert (parsed.payload_type, parsed.marker, parsed.ssrc) == (111, 0, 5)
+    assert (parsed.padding_size, parsed.payload) == (2, b"opus")
+    assert header_length(data) == writer.size
+    assert data[0] & 0x10 == (0 if mid is None and abs_send_time_id is None else 0x10)
 
 
 def test_header_length_counts_csrcs_and_extension_and_refuses_truncation() -> None:
@@ -60,8 +77,10 @@ def test_header_length_counts_csrcs_and_extension_and_refuses_truncation() -> No
     assert data[header_length(data) :] == b"abc"
     with pytest.raises(ValueError, match="truncated"):
         header_length(data[:14])
-    assert is_rtp(data)
-    assert not is_rtp(bytes([0x80, 200]) + b"\x00" * 10)  # an RTCP sender report
+    assert rtp_ssrc(data) == 3
+    assert rtp_ssrc(bytes([0x80, 200]) + b"\x00" * 10) is None  # an RTCP sender report
+    assert rtp_ssrc(bytes([0x16, 0xFE]) + b"\x00" * 10) is None  # DTLS
+    assert rtp_ssrc(data[:11]) is None
     padded = bytearray(data + b"\x00\x00\x03")
     padded[0] |= 0x20
     assert padded[header_length(bytes(padded)) : payload_end(bytes(padded))] == b"abc"
