@@ -50,6 +50,13 @@ def add_bench_parser(sub: Any) -> None:
         help="run the relay as `tandem serve --workers N` (N > 1 needs Redis: "
         "TANDEM_REDIS_URL, else redis://127.0.0.1:6379/0)",
     )
+    relay.add_argument(
+        "--cpu-per-worker",
+        type=float,
+        metavar="CORES",
+        help="cap each relay process that hosts sessions at CORES of CPU with a cgroup "
+        "quota (e.g. 0.15; Linux, needs a writable cgroup cpu controller)",
+    )
     relay.add_argument("--json", type=Path, metavar="PATH", help="write every figure here")
     relay.add_argument(
         "--profile",
@@ -95,7 +102,21 @@ def run_bench(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
 
+    if args.cpu_per_worker is not None:
+        from server.bench.cpu_cap import find_hierarchy
+
+        if not 0 < args.cpu_per_worker <= (os.cpu_count() or 1):
+            print("tandem bench relay: --cpu-per-worker must be > 0 and at most the cores",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        if find_hierarchy() is None:
+            print("tandem bench relay: --cpu-per-worker needs a writable cgroup cpu controller "
+                  "(v2 /sys/fs/cgroup with cpu enabled, or v1 /sys/fs/cgroup/cpu; as root)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+
     from server.bench import flame, report
+    from server.bench.cpu_cap import period_us
     from server.bench.frames import load_clip
 
     if args.profile and flame.py_spy() is None:
@@ -108,7 +129,9 @@ def run_bench(args: argparse.Namespace) -> int:
     document["config"] = {
         "sessions": args.sessions, "duration_s": args.duration, "modes": modes,
         "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
-        "record": args.record, "workers": args.workers,
+        "record": args.record, "workers": args.workers, "cpu_per_worker": args.cpu_per_worker,
+        # The quota's period, so a stall's length is on record (server/bench/cpu_cap.py).
+        "cpu_cap_period_us": period_us(args.cpu_per_worker) if args.cpu_per_worker else None,
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
     }  # fmt: skip
     clip = load_clip()
@@ -119,7 +142,8 @@ def run_bench(args: argparse.Namespace) -> int:
             if args.profile:
                 profile = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
             config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile,
-                               record=args.record, workers=args.workers)  # fmt: skip
+                               record=args.record, workers=args.workers,
+                               cpu_per_worker=args.cpu_per_worker)  # fmt: skip
             if args.find_capacity:
                 best, tried, stopped = find_capacity(
                     config, clip, _progress, args.step, args.max_sessions
@@ -151,6 +175,10 @@ def run_bench(args: argparse.Namespace) -> int:
             raw = args.profile.with_name(f"{args.profile.stem}-{mode}{args.profile.suffix}")
             if raw.exists():
                 print(f"relay profile ({mode}, {raw}):\n{flame.summarize(raw)}\n")
+    if args.cpu_per_worker is not None:
+        period_ms = period_us(args.cpu_per_worker) / 1000
+        print(f"relay capped at {args.cpu_per_worker:g} cores per worker "
+              f"(cgroup CPU quota, {period_ms:g} ms period)")  # fmt: skip
     print(report.table(runs))
     if "forward_vs_transcode_cpu_ratio" in document:
         ratio = document["forward_vs_transcode_cpu_ratio"]

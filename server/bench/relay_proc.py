@@ -117,6 +117,8 @@ class RelayProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
+        # Listed first: once the relay is gone, its children's parent is no longer known.
+        tree = _identities(process_tree(self.pid)) if self.process.poll() is None else {}
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -124,12 +126,45 @@ class RelayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-        # uvicorn's supervisor stops its workers; one that outlived it is killed by its pid.
+        # uvicorn's supervisor stops its workers. A worker that outlived it is killed, and so is
+        # any child still running (a recording's build, media/replay.py), which would write into
+        # the run's temporary directory while it is removed.
         for pid in self.worker_pids:
+            for child, started in _identities(process_tree(pid)).items():
+                tree.setdefault(child, started)
+        tree.pop(self.pid, None)
+        # Only the processes listed: a pid may have been reused since (same start time or not).
+        survivors = [pid for pid, started in tree.items() if _started(pid) == started]
+        for pid in survivors:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        # SIGKILL is asynchronous: wait until they really stopped.
+        _wait_gone(survivors, timeout=10)
         if self.nodes is not None:
             self.nodes.clear()
+
+
+def _started(pid: int) -> str | None:
+    """When the process started (proc(5) field 22): with the pid, who it is. None: no process
+    or a zombie (its files are closed)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _identities(pids: list[int]) -> dict[int, str]:
+    found = {pid: _started(pid) for pid in pids}
+    return {pid: started for pid, started in found.items() if started is not None}
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while _started(pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 def start_relay(env: dict[str, str], tmp: Path, mode: str, workers: int = 1) -> RelayProcess:
@@ -173,6 +208,25 @@ def _wait_healthy(relay: RelayProcess) -> None:
         time.sleep(0.2)
     relay.stop()
     raise RuntimeError(f"relay did not start:\n{relay.log_tail()}")
+
+
+def process_tree(root: int) -> list[int]:
+    """The root and all its descendants, from the parent pid in every /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        # A process may exit between the listing and the read.
+        with contextlib.suppress(OSError, ValueError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
 
 
 def cpu_seconds(pid: int) -> float:

@@ -25,6 +25,7 @@ from server.bench.relay_proc import (
     cpu_seconds,
     metrics,
     parse_metrics,
+    process_tree,
     rss_bytes,
     runqueue_wait_seconds,
 )
@@ -45,25 +46,6 @@ class ProcStat:
     cpu_s: float
     wait_s: float
     rss: int
-
-
-def process_tree(root: int) -> list[int]:
-    """The root and all its descendants, from the parent pid in every /proc/<pid>/stat."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        # A process may exit between the listing and the read.
-        with contextlib.suppress(OSError, ValueError):
-            stat = (entry / "stat").read_text()
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
 
 
 def sample(pids: Iterable[int]) -> dict[int, ProcStat]:

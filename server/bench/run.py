@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from server.bench import flame, report
+from server.bench.cpu_cap import CpuCap
 from server.bench.frames import Clip
 from server.bench.loadgen import Events, LoadSpec, SessionSpec, loadgen_main
 from server.bench.relay_proc import (
@@ -44,6 +45,8 @@ class RunConfig:
     record: bool = False
     # `tandem serve --workers N` (nodes placed through Redis); 1 is one process, no Redis.
     workers: int = 1
+    # Cap each process that hosts sessions at this many cores (server/bench/cpu_cap.py).
+    cpu_per_worker: float | None = None
 
 
 class _Fleet:
@@ -148,14 +151,22 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
         env, password = prepare_environment(tmp, config.workers)
         relay = start_relay(env, tmp, config.mode, config.workers)
         fleet: _Fleet | None = None
+        cap: CpuCap | None = None
         try:
+            if config.cpu_per_worker is not None:
+                # Capped before the sessions join: joining costs CPU too, and a real small
+                # core would have to carry it.
+                cap = CpuCap(config.cpu_per_worker)
+                for pid in relay.workers:
+                    cap.add(pid)
             browser = Browser(relay.base_url)
             browser.login(THERAPIST_EMAIL, password)
             fleet = _Fleet(_specs(config, relay, browser), clip)
             fleet.start()
-            summary = _measure(config, relay, fleet, progress)
+            summary = _measure(config, relay, fleet, progress, cap)
             summary["record"] = config.record
             summary["workers"] = config.workers
+            summary["cpu_per_worker"] = config.cpu_per_worker
             # What the recorders had journaled by the end of the window (docs/media.md,
             # "Recording"): proof that recording ran, not a figure to compare.
             recordings = tmp / "var" / "recordings"
@@ -166,9 +177,14 @@ def run_once(config: RunConfig, clip: Clip, progress: Progress) -> dict[str, Any
         except Exception as exc:
             raise RuntimeError(f"{exc}\n--- relay log (tail) ---\n{relay.log_tail()}") from exc
         finally:
-            if fleet is not None:
-                fleet.stop()
-            relay.stop()
+            try:
+                if fleet is not None:
+                    fleet.stop()
+                relay.stop()
+            finally:
+                # Groups outlive their processes otherwise (never raises).
+                if cap is not None:
+                    cap.close()
 
 
 def _wait_ready(config: RunConfig, fleet: _Fleet, progress: Progress) -> None:
@@ -192,7 +208,7 @@ def _wait_results(fleet: _Fleet) -> None:
 
 
 def _measure(
-    config: RunConfig, relay: RelayProcess, fleet: _Fleet, progress: Progress
+    config: RunConfig, relay: RelayProcess, fleet: _Fleet, progress: Progress, cap: CpuCap | None
 ) -> dict[str, Any]:
     label = f"{config.mode} x{config.sessions}"
     _wait_ready(config, fleet, progress)
@@ -202,6 +218,7 @@ def _measure(
         control.put({"start": start, "end": end})
     time.sleep(max(0.0, start - time.monotonic()))
     window = RelayWindow(relay)
+    throttling0 = cap.throttling() if cap is not None else []
     fleet_cpu0, wall0 = fleet.cpu(), time.monotonic()
     # With several workers py-spy samples the first: each is a whole relay.
     spy = flame.start(relay.workers[0], config.duration, config.profile) if config.profile else None
@@ -215,6 +232,7 @@ def _measure(
         progress(f"[{label}] {elapsed:5.1f}/{config.duration:.0f}s relay {cores:.2f} cores, "
                  f"{fleet.line()}")  # fmt: skip
     relay_cpu, fleet_cpu1, wall1 = window.close(), fleet.cpu(), time.monotonic()
+    throttling1 = cap.throttling() if cap is not None else []
     window.read_metrics()
     if spy is not None:
         spy.wait(timeout=60)
@@ -226,6 +244,13 @@ def _measure(
     )  # fmt: skip
     summary.update(figures)
     summary.update(_rss_figures(window.rss, wall1 - wall0))
+    if cap is not None:
+        # Per worker: the share of its busy quota periods that ran out of quota. Near 1, the
+        # worker used all the CPU it was allowed.
+        summary["cpu_cap_throttled_share"] = [
+            round((t1 - t0) / (p1 - p0), 3) if p1 > p0 else 0.0
+            for (p0, t0), (p1, t1) in zip(throttling0, throttling1, strict=True)
+        ]
     return summary
 
 
