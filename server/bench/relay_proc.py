@@ -140,6 +140,9 @@ class RelayProcess:
                 os.kill(pid, signal.SIGKILL)
         # SIGKILL is asynchronous: wait until they really stopped.
         _wait_gone(survivors, timeout=10)
+        # Children started during the relay's shutdown (recording builds, when it finalized
+        # the recordings in progress) were not listed: they are in its process group.
+        _kill_group(self.pid, timeout=10)
         if self.nodes is not None:
             self.nodes.clear()
 
@@ -153,6 +156,15 @@ def _started(pid: int) -> str | None:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] == "Z" else fields[19]
+
+
+def _kill_group(pgid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)  # raises once nobody is left in the group
+            time.sleep(0.05)
 
 
 def _identities(pids: list[int]) -> dict[int, str]:
@@ -175,7 +187,8 @@ def start_relay(env: dict[str, str], tmp: Path, mode: str, workers: int = 1) -> 
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and module
             [sys.executable, *_COMMANDS[mode], "--host", "127.0.0.1", "--port", str(port),
              *scale],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
+            # Its own process group: whatever it starts can be stopped with it (stop()).
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, start_new_session=True,
         )  # fmt: skip
     relay = RelayProcess(mode, f"http://127.0.0.1:{port}", process, log_path)
     settings = load_settings(env, dotenv=None)
