@@ -50,14 +50,25 @@ class Slot:
     out: OutStream | None = None
     feed: Feed | None = None
 
-    def attach(self, feed: Feed) -> None:
+    def attach(self, feed: Feed, connected: bool) -> None:
         self.feed = feed
         if self.out is not None:
             self.out.set_keyframe_requester(feed.request_keyframe)
-            feed.add_out(self.out)
+            if connected:
+                feed.add_out(self.out)
         else:
             self.track.set_keyframe_requester(feed.request_keyframe)
             feed.add_sink(self.track)
+
+    def connected(self) -> None:
+        """The subscriber's transport is up (DTLS done): RTP-level forwarding may start.
+
+        Fed before, the stream would start the subscriber at a keyframe (or the publisher's
+        kept packets since one) as soon as the answer is applied, and lose it into a transport
+        without SRTP keys: the subscriber then waits for a fresh keyframe.
+        """
+        if self.out is not None and self.feed is not None:
+            self.feed.add_out(self.out)
 
     def detach(self) -> None:
         if self.feed is not None:
@@ -177,7 +188,7 @@ class Peer:
         aiortc_compat.set_sender_ids(
             slot.transceiver.sender, feed.publisher_id, track_id(feed.publisher_id, feed.kind)
         )
-        slot.attach(feed)
+        slot.attach(feed, self.pc.connectionState == "connected")
         return slot
 
     def unsubscribe(self, publisher_id: str) -> bool:
@@ -246,6 +257,9 @@ class Peer:
             self._spawn(self.negotiate())
 
     def _state_changed(self) -> None:
+        if self.pc.connectionState == "connected":
+            for slot in self.slots:
+                slot.connected()
         if self._on_state is not None:
             self._spawn(self._on_state(self.pc.connectionState))
 

@@ -125,6 +125,9 @@ class SessionHost:
             return await self._join_with_link(link, msg)
 
     async def handle(self, who: Participant, link: ClientLink, msg: ClientMessage) -> None:
+        if isinstance(msg, Answer):
+            await self._answer(who, link, msg)
+            return
         save = None
         async with self._lock:
             if who.link is not link or link.closed or self.closed:
@@ -254,11 +257,6 @@ class SessionHost:
             await who.send(self._welcome(who))
         if not was_in_room:
             who.since = self._now()
-            await self._backend_call(
-                self._backend.participant_joined(
-                    self.session_id, who.participant_id, who.role, who.name, who.since
-                )
-            )
         # Before any media flows: a newcomer who has not consented pauses the recording.
         await self.recording.entering()
         # The relay treats a join with a known id as a takeover: a fresh peer connection.
@@ -272,6 +270,13 @@ class SessionHost:
         except Exception:
             log.exception("media join failed for %s", who.participant_id)
             await who.send(Error(code="internal", message="media join failed"))
+        if not was_in_room:
+            # After the offer is out: the connection is set up while the row is written.
+            await self._backend_call(
+                self._backend.participant_joined(
+                    self.session_id, who.participant_id, who.role, who.name, who.since
+                )
+            )
         if self.state == "open" and self.roster.is_live():
             self.state, self.live_at = "live", self.live_at or self._now()
             await self._backend_call(self._backend.session_state_changed(self.session_id, "live"))
@@ -309,8 +314,6 @@ class SessionHost:
             await self._close_if_idle()
         elif who.phase != "present":
             await who.send(Error(code="not_admitted", message="wait for the therapist"))
-        elif isinstance(msg, Answer):
-            await self._answer(who, msg)
         elif isinstance(msg, MediaState):
             if who.role == "observer" and (msg.audio or msg.video):
                 await self._refuse_publish(who, "media_state")
@@ -328,14 +331,24 @@ class SessionHost:
                 await who.send(Error(code="unknown_participant", message=str(exc)[:200]))
         # Ping is answered by the connection handle, without taking this lock.
 
-    async def _answer(self, who: Participant, msg: Answer) -> None:
+    async def _answer(self, who: Participant, link: ClientLink, msg: Answer) -> None:
+        """Without the session lock: the media room orders negotiation itself (one offer
+        outstanding per connection, answers matched by revision), and an answer waiting behind
+        another step's database writes would hold up the media of every join."""
+        if who.link is not link or link.closed or self.closed:
+            return  # a stale connection, replaced by a reconnect
+        if who.phase != "present":
+            await who.send(Error(code="not_admitted", message="wait for the therapist"))
+            return
         errors = self._config.media_errors
         try:
             await self._room.answer(who.participant_id, msg.sdp, msg.revision)
         except errors.publish_not_allowed:
             await self._refuse_publish(who, "answer")
         except errors.negotiation as exc:
-            await who.send(Error(code="negotiation_failed", message=str(exc)[:200]))
+            # Replaced or removed meanwhile: the failure is the old connection's, not news.
+            if who.link is link:
+                await who.send(Error(code="negotiation_failed", message=str(exc)[:200]))
 
     async def _refuse_publish(self, who: Participant, via: str) -> None:
         await self._audit(who.actor, "media.publish", "denied", {"via": via}, who.remote)

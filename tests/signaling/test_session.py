@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from signaling_fakes import Client, FakeRelay, MemoryBackend, eventually, join_link, make_router
+from signaling_fakes import (
+    WAIT_SECONDS,
+    Client,
+    FakeRelay,
+    MemoryBackend,
+    eventually,
+    join_link,
+    make_router,
+)
 
 from signaling.local_router import LocalRouter
 from signaling.ports import TherapistIdentity
@@ -200,6 +209,42 @@ async def test_answer_media_state_and_keyframe_reach_the_room() -> None:
     assert (mine[0]["audio"], mine[0]["video"]) == (True, False)
     await parent.send(type="keyframe", publisher_id=therapist.participant_id)
     assert room.keyframes == [therapist.participant_id]
+
+
+class SlowBackend(MemoryBackend):
+    """Holds the session going live (a database write made under the session's lock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def session_state_changed(self, session_id: str, state: Any) -> None:
+        await self.gate.wait()
+        await super().session_state_changed(session_id, state)
+
+
+async def test_an_answer_does_not_wait_for_the_database_writes_of_an_admission() -> None:
+    backend = SlowBackend()
+    backend.add("s1")
+    relay = FakeRelay()
+    router = make_router(backend, relay)
+    therapist = Client(router, "s1", THERAPIST)
+    await therapist.join()
+    token, _ = join_link("s1")
+    parent = Client(router, "s1")
+    await parent.join(token=token)
+    admitting = asyncio.create_task(
+        therapist.send(type="admit", participant_id=parent.participant_id)
+    )
+    offer = await parent.conn.wait_for("offer")
+    # The admission still holds the session (the session going live is being written).
+    async with asyncio.timeout(WAIT_SECONDS):
+        await parent.send(type="answer", sdp="v=0 answer", revision=offer["revision"])
+    assert relay.rooms["s1"].answers == [(parent.participant_id, "v=0 answer", offer["revision"])]
+    assert not admitting.done()
+    backend.gate.set()
+    await admitting
+    assert ("s1", "live") in backend.states
 
 
 async def test_lobby_waiter_cannot_use_media() -> None:
