@@ -135,6 +135,9 @@ def run_bench(args: argparse.Namespace) -> int:
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
     }  # fmt: skip
     clip = load_clip()
+    # How fast the machine runs Python, before and after, and the CPU stolen in between: the
+    # figures of two runs compare only if these do (docs/performance.md, "Noise").
+    probe_start, times_start = report.speed_probe(), report.cpu_times()
     runs: list[dict[str, Any]] = []
     try:
         for mode in modes:
@@ -163,6 +166,14 @@ def run_bench(args: argparse.Namespace) -> int:
     finally:
         sys.stderr.write("\n")
     document["runs"] = runs
+    steal = report.steal_share(times_start, report.cpu_times())
+    speed: dict[str, Any] = {
+        "probe": f"CPU seconds of a {report.PROBE_STEPS:,}-step Python loop",
+        "probe_cpu_s_start": probe_start,
+        "probe_cpu_s_end": report.speed_probe(),
+        "steal_share": steal,
+    }
+    document["machine"]["speed"] = speed
     by_mode = {r["mode"]: r for r in runs if r["sessions"] == args.sessions}
     if "forward" in by_mode and "transcode" in by_mode:
         forward = by_mode["forward"]["relay_cpu_per_stream"]
@@ -179,6 +190,9 @@ def run_bench(args: argparse.Namespace) -> int:
         period_ms = period_us(args.cpu_per_worker) / 1000
         print(f"relay capped at {args.cpu_per_worker:g} cores per worker "
               f"(cgroup CPU quota, {period_ms:g} ms period)")  # fmt: skip
+    print(f"machine speed: {speed['probe']}: {speed['probe_cpu_s_start']} s before, "
+          f"{speed['probe_cpu_s_end']} s after; CPU stolen by the host during the run: "
+          f"{'-' if steal is None else f'{steal * 100:.1f}%'}")  # fmt: skip
     print(report.table(runs))
     if "forward_vs_transcode_cpu_ratio" in document:
         ratio = document["forward_vs_transcode_cpu_ratio"]

@@ -33,6 +33,8 @@ AUDIO_SAMPLES = 960  # 20 ms, what browsers send
 _MAGIC = b"TBCLIP1\n"
 # A publisher answers a burst of PLIs (the relay merges them per 0.5 s) with one restart.
 _KEYFRAME_INTERVAL = 0.5
+_VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+_AUDIO_TIME_BASE = fractions.Fraction(1, AUDIO_CLOCK)
 
 
 @dataclass(frozen=True)
@@ -187,21 +189,21 @@ class ClipVideoTrack(_PacedTrack):
         self._last_restart = -_KEYFRAME_INTERVAL
 
     def request_keyframe(self) -> None:
-        # The clip has one keyframe, at position 0: starting over is a valid VP8 stream.
-        now = time.monotonic()
-        if now - self._last_restart >= _KEYFRAME_INTERVAL:
-            self._restart = True
-            self._last_restart = now
+        # The clip has one keyframe, at position 0: starting over is a valid VP8 stream. A
+        # request soon after a restart waits for the interval to pass; dropped, the subscriber
+        # it was for would wait for the relay's next request (like a browser, answer them all).
+        self._restart = True
 
     async def recv(self) -> av.Packet[Any]:
         count = await self._wait_turn()
-        if self._restart:
-            self._index, self._restart = 0, False
+        now = time.monotonic()
+        if self._restart and now - self._last_restart >= _KEYFRAME_INTERVAL:
+            self._index, self._restart, self._last_restart = 0, False, now
         index = self._index
         self._index = (index + 1) % len(self._clip.video)
         packet = av.Packet(self._clip.video[index])
         packet.pts = count * (VIDEO_CLOCK // FPS)
-        packet.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        packet.time_base = _VIDEO_TIME_BASE
         self.log.record(index, time.monotonic())
         return packet
 
@@ -218,6 +220,6 @@ class ClipAudioTrack(_PacedTrack):
         count = await self._wait_turn()
         packet = av.Packet(self._clip.audio[count % len(self._clip.audio)])
         packet.pts = count * AUDIO_SAMPLES
-        packet.time_base = fractions.Fraction(1, AUDIO_CLOCK)
+        packet.time_base = _AUDIO_TIME_BASE
         self.sent_at.append(time.monotonic())
         return packet

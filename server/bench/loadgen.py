@@ -108,6 +108,13 @@ class SimSession:
         both = None if other is None else max(first, other) - joined
         return first - joined, both
 
+    def join_steps(self) -> dict[str, float]:
+        """The parent's steps of joining (Participant.steps), in seconds from its ``join``."""
+        joined = self.parent.join_sent_at
+        if joined is None:
+            return {}
+        return {name: at - joined for name, at in self.parent.steps.items()}
+
     def window(self, start: float, end: float) -> dict[str, Any]:
         sent = matched = sent_audio = got_audio = got_video = 0
         unmatched = 0
@@ -206,6 +213,7 @@ async def _run(spec: LoadSpec, clip: Clip, events: Events, control: Events) -> N
                 "failed": [s.failed for s in sessions if s.failed],
                 "join_s": [j for j, _ in joins if j is not None],
                 "both_ways_s": [b for _, b in joins if b is not None],
+                "join_steps": [s.join_steps() for s in sessions],
                 "rtp_packets": {k: rtp_end[k] - rtp_start[k] for k in rtp_end},
                 "windows": [s.window(t0, t1) for s in sessions if not s.failed],
             }

@@ -72,6 +72,8 @@ class Participant:
             # later discarded, transport (docs/media.md).
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
+        self.pc.on("iceconnectionstatechange", self._ice_state)
+        self.pc.on("connectionstatechange", self._connection_state)
         self.send_log = SendLog()
         self.video = ClipVideoTrack(clip, self.send_log)
         self.audio = ClipAudioTrack(clip)
@@ -96,12 +98,25 @@ class Participant:
         self.closed = asyncio.Event()
         self.errors: list[str] = []
         self.join_sent_at: float | None = None
+        # When each step of joining first happened (monotonic): where a slow join spent its time.
+        self.steps: dict[str, float] = {}
         self._admitted_ids: set[str] = set()
         self._reader: asyncio.Task[None] | None = None
         self.auto_admit = False
         # Accept every consent_request (docs/signaling.md, "Recording and consent").
         self.auto_consent = False
         self.recording = asyncio.Event()
+
+    def step(self, name: str) -> None:
+        self.steps.setdefault(name, time.monotonic())
+
+    def _ice_state(self) -> None:
+        if self.pc.iceConnectionState == "completed":
+            self.step("ice_connected")
+
+    def _connection_state(self) -> None:
+        if self.pc.connectionState == "connected":
+            self.step("connected")  # ICE and DTLS
 
     async def join(self) -> None:
         headers = {"Cookie": f"tandem_session={self._cookie}"} if self._cookie else {}
@@ -142,11 +157,13 @@ class Participant:
     async def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "welcome":
+            self.step("welcome")
             self.participant_id = message["participant_id"]
             if not message["lobby"]:
                 self.admitted.set()
             self.welcomed.set()
         elif kind == "admitted":
+            self.step("admitted")
             self.admitted.set()
         elif kind == "lobby_update":
             self.waiting = [w["participant_id"] for w in message["waiting"]]
@@ -156,6 +173,7 @@ class Participant:
                         self._admitted_ids.add(waiter)
                         await self._send({"type": "admit", "participant_id": waiter})
         elif kind == "offer":
+            self.step("offer")
             await self._answer(message["sdp"], message["revision"])
         elif kind == "consent_request":
             if self.auto_consent:
@@ -196,6 +214,7 @@ class Participant:
                         transceiver,
                         self._counters[kind],
                         functools.partial(self._on_frame, kind),
+                        functools.partial(self.step, f"first_{kind}_packet"),
                     )
                 )
 
@@ -206,9 +225,12 @@ class Participant:
         # aioice never offers 127.0.0.1; the relay listens on loopback here.
         aiortc_compat.add_loopback_candidates(self.pc)
         await self.pc.setLocalDescription(answer)
+        for publisher in self._publishers:
+            publisher.start()
         await self._send(
             {"type": "answer", "sdp": self.pc.localDescription.sdp, "revision": revision}
         )
+        self.step("answer_sent")
 
     def _on_frame(self, kind: str, item: av.Packet[Any]) -> None:
         arrivals = self.arrivals
@@ -219,6 +241,7 @@ class Participant:
         arrivals.video_at.append(now)
         if arrivals.first_video_at is None:
             arrivals.first_video_at = now
+            self.step("first_frame")
         index = self._frame_index.get(bytes(item))
         peer = self.peer_log
         if index is None or peer is None or index not in peer.last_seq_at:

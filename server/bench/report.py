@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -44,6 +45,40 @@ def machine() -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "platform": platform.platform(),
     }
+
+
+# Steps of the speed probe: ~0.5 s of CPU on this kind of machine on a fast day.
+PROBE_STEPS = 10_000_000
+
+
+def speed_probe() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast this machine runs Python right now.
+
+    The same VM has measured 0.5 s and 2.1 s on different days (a shared host), and every
+    figure scales with it; stored with each run, it says which figures compare.
+    """
+    started = time.process_time()
+    total = 0
+    for step in range(PROBE_STEPS):
+        total += step
+    return round(time.process_time() - started, 3)
+
+
+def cpu_times() -> list[int]:
+    """The machine's aggregate CPU times (``/proc/stat`` ``cpu`` line), in clock ticks."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return []
+
+
+def steal_share(start: list[int], end: list[int]) -> float | None:
+    """Share of the machine's CPU time the hypervisor gave to others (``steal``) in between."""
+    if len(start) < 8 or len(end) < 8:
+        return None
+    total = sum(end[:8]) - sum(start[:8])
+    return round((end[7] - start[7]) / total, 4) if total > 0 else None
 
 
 def versions() -> dict[str, str]:
@@ -130,6 +165,7 @@ def summarize(
             "both_ways_p95": percentile(both, 0.95),
             "samples": len(joins),
         },
+        "join_steps_s": _join_steps([s for r in results for s in r["join_steps"]]),
         "rtp_packets_to_subscribers_per_s": round(packets_per_s, 1),
         "rtp_video_packets_per_s": round(rtp["video"] / window_s, 1) if window_s > 0 else 0.0,
         "rtp_packets_per_s_per_relay_core": round(packets_per_s / cores, 1) if cores else None,
@@ -138,6 +174,20 @@ def summarize(
         "loadgen_kept_up": loadgen_kept_up,
         "sustained": video_delivery >= DELIVERY_TARGET and not failed,
     }
+
+
+def _join_steps(sessions: list[dict[str, float]]) -> list[dict[str, Any]]:
+    """Per step of joining, p50/p95 of the seconds from the parent's ``join`` to it (sessions
+    that got that far), in the order the steps happen: where a slow join spent its time."""
+    names: dict[str, list[float]] = {}
+    for steps in sessions:
+        for name, at in steps.items():
+            names.setdefault(name, []).append(at)
+    ordered = sorted(names.items(), key=lambda item: percentile(item[1], 0.5) or 0.0)
+    return [
+        {"step": name, "p50": percentile(at, 0.5), "p95": percentile(at, 0.95), "samples": len(at)}
+        for name, at in ordered
+    ]
 
 
 def _fmt(value: Any, unit: str = "") -> str:

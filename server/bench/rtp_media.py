@@ -52,7 +52,13 @@ class RtpPublisher:
         self._source = object()
         self._packer: Any = None
         self._seq = secrets.randbelow(1 << 16)
-        self._task = asyncio.create_task(self._run(), name=f"bench-publisher:{track.kind}")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Once the m-line is negotiated; until then there is nowhere to send the clip to (and
+        pacing it for nothing would cost the load generator CPU while sessions join)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"bench-publisher:{self.kind}")
 
     async def _run(self) -> None:
         while True:
@@ -79,9 +85,10 @@ class RtpPublisher:
             self._seq = (self._seq + 1) & 0xFFFF
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 class RtpReceiver:
@@ -92,10 +99,14 @@ class RtpReceiver:
         transceiver: RTCRtpTransceiver,
         counters: Counters,
         on_frame: Callable[[av.Packet[Any]], None],
+        on_first_packet: Callable[[], None],
     ) -> None:
         self._last_pli = 0.0
         events = InStreamEvents(
-            first_packet=_nothing, keyframe=_nothing, frame=on_frame, request_keyframe=self._pli
+            first_packet=on_first_packet,
+            keyframe=_nothing,
+            frame=on_frame,
+            request_keyframe=self._pli,
         )
         self.stream = InStream(transceiver.kind, transceiver, counters, events)
         self.stream.want_frames(True)

@@ -32,6 +32,12 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["machine"]["cores"] >= 1
     assert document["machine"]["cpu_model"]
+    # How fast the machine ran Python around the run: what makes figures of two days compare.
+    speed = document["machine"]["speed"]
+    assert speed["probe_cpu_s_start"] > 0
+    assert speed["probe_cpu_s_end"] > 0
+    assert 0 <= speed["steal_share"] < 1
+    assert "machine speed:" in done.stdout
     assert {"python", "aiortc", "av"} <= set(document["versions"])
     (run,) = document["runs"]
     assert run["mode"] == "forward"
@@ -43,6 +49,11 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
     assert run["delivery_by"] == "identity"
     assert run["delay_ms"]["samples"] > 0
     assert run["join_s"]["samples"] == 2
+    # Where the joins spent their time: the parent's steps, in the order they happen.
+    steps = [step["step"] for step in run["join_steps_s"]]
+    assert steps.index("welcome") < steps.index("offer") < steps.index("connected")
+    assert steps.index("connected") < steps.index("first_frame")
+    assert run["join_steps_s"][steps.index("first_frame")]["samples"] == 2
     for key in ("p50", "p95", "p99"):
         assert run["delay_ms"][key] is not None
     for key in (
