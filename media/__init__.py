@@ -15,7 +15,13 @@ from media.hooks import (
     TrackPublished,
 )
 from media.peer import OfferSink, StateSink
-from media.recorder import ParticipantRecorder, RecorderConfig, RecorderStats, RecordingResult
+from media.recorder import (
+    ParticipantRecorder,
+    RecorderConfig,
+    RecorderStats,
+    RecordingResult,
+    recover,
+)
 from media.relay import Relay
 from media.room import Room
 from media.sinks import PacketSink, SenderReportSink
@@ -54,4 +60,5 @@ __all__ = [
     "StateSink",
     "TrackPublished",
     "WritableObject",
+    "recover",
 ]

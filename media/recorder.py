@@ -2,10 +2,11 @@
 
 During the call the recorder only keeps what it receives: the forwarding path appends each
 packet (RTP-level path: the publisher's RTP packet; frame-level path: the encoded frame), with
-its arrival time, to a deque, and one writer thread per recorder appends what gathered to the
-participant's journal (``media.journal``) every half second. Frames, timing and WebM are built
-from the journal once the recording stops (``media.replay``), so a recorded call costs the
-relay little more than an unrecorded one, and a crash loses at most the last half second.
+its arrival time, to a deque, and one writer thread shared by all recorders appends what
+gathered to each participant's journal (``media.journal``) every half second. Frames, timing
+and WebM are built from the journal once the recording stops (``media.replay``), so a recorded
+call costs the relay little more than an unrecorded one, and a crash loses at most the last
+half second (``recover`` builds such a file).
 The deque is bounded; when the writer falls behind, packets are dropped and counted, a gap is
 journaled, and the publisher is asked for a keyframe to restart video on. See docs/media.md,
 "Recording".
@@ -337,36 +338,8 @@ class ParticipantRecorder:
                 replay_config,
                 self._segment_done,
             )
-        built, final = done.built, done.final
-        self._written = built.written
-        starts_at = final.start_ms / 1000
-        spans = file_spans(built.spans, starts_at)
-        result = RecordingResult(
-            participant_id=self.participant_id,
-            path=final.name,
-            duration=final.duration,
-            sha256=final.sha256,
-            bytes=final.bytes,
-            spans=spans,
-            starts_at=starts_at,
-            segments=final.segments,
-            video_frames=final.video_packets,
-            audio_frames=final.audio_packets,
-        )
-        manifest: dict[str, object] = {
-            "participant_id": self.participant_id,
-            "file": final.name,
-            "duration": final.duration,
-            "sha256": final.sha256,
-            "bytes": final.bytes,
-            "segments": final.segments,
-            "starts_at": starts_at,
-            "spans": [[s.start, s.end, s.file_start] for s in spans],
-        }
-        await asyncio.to_thread(self.storage.mark_finalized, self.participant_id, manifest)
-        # The file holds everything the journal did.
-        await asyncio.to_thread(self.storage.remove_journal, self.participant_id)
-        return result
+        self._written = done.built.written
+        return await _complete(self.storage, self.participant_id, done)
 
     @property
     def spans(self) -> tuple[RecordedSpan, ...]:
@@ -477,3 +450,66 @@ class ParticipantRecorder:
     def _emit(self, event: SegmentWritten | RecordingFailed) -> None:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.room.emit, event)
+
+
+async def _complete(
+    storage: RecordingStorage, participant_id: str, done: replay.Finalized
+) -> RecordingResult:
+    """Mark a built recording finalized (its manifest) and drop the journal it was built from."""
+    built, final = done.built, done.final
+    starts_at = final.start_ms / 1000
+    spans = file_spans(built.spans, starts_at)
+    result = RecordingResult(
+        participant_id=participant_id,
+        path=final.name,
+        duration=final.duration,
+        sha256=final.sha256,
+        bytes=final.bytes,
+        spans=spans,
+        starts_at=starts_at,
+        segments=final.segments,
+        video_frames=final.video_packets,
+        audio_frames=final.audio_packets,
+    )
+    manifest: dict[str, object] = {
+        "participant_id": participant_id,
+        "file": final.name,
+        "duration": final.duration,
+        "sha256": final.sha256,
+        "bytes": final.bytes,
+        "segments": final.segments,
+        "starts_at": starts_at,
+        "spans": [[s.start, s.end, s.file_start] for s in spans],
+        "stopped": built.stopped,
+    }
+    await asyncio.to_thread(storage.mark_finalized, participant_id, manifest)
+    # The file holds everything the journal did.
+    await asyncio.to_thread(storage.remove_journal, participant_id)
+    return result
+
+
+async def recover(
+    storage: LocalDirectoryStorage, participant_id: str, config: RecorderConfig | None = None
+) -> RecordingResult:
+    """Build the file of a recording whose process stopped while it ran (a journal, no
+    ``final.json``): everything journaled, up to ~0.5 s before the stop, in a child process as
+    a finalize would. A recording already built (the process stopped after that, before its
+    database row was updated) is returned from its manifest without building again."""
+    if storage.is_finalized(participant_id):
+        manifest = await asyncio.to_thread(storage.read_manifest, participant_id)
+        return RecordingResult(
+            participant_id=participant_id,
+            path=str(manifest["file"]),
+            duration=float(manifest["duration"]),
+            sha256=str(manifest["sha256"]),
+            bytes=int(manifest["bytes"]),
+            spans=tuple(RecordedSpan(*span) for span in manifest["spans"]),
+            starts_at=float(manifest["starts_at"]),
+            segments=int(manifest["segments"]),
+            video_frames=0,
+            audio_frames=0,
+        )
+    config = config or RecorderConfig()
+    replay_config = ReplayConfig(config.segment_seconds, config.sync_wait)
+    done = await replay.finalize_in_child(storage.root, participant_id, replay_config)
+    return await _complete(storage, participant_id, done)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from media import journal
 
@@ -149,6 +149,16 @@ class LocalDirectoryStorage:
 
     def is_finalized(self, participant_id: str) -> bool:
         return (self.root / self._dir(participant_id) / _MARKER).is_file()
+
+    def read_manifest(self, participant_id: str) -> dict[str, Any]:
+        """What ``mark_finalized`` stored."""
+        data = json.loads((self.root / self._dir(participant_id) / _MARKER).read_bytes())
+        if not isinstance(data, dict):
+            raise ValueError(f"{participant_id}: {_MARKER} is not an object")
+        return data
+
+    def has_journal(self, participant_id: str) -> bool:
+        return (self.root / self._dir(participant_id) / _JOURNAL).is_file()
 
     def participants(self) -> list[str]:
         return sorted(

@@ -1,4 +1,4 @@
-"""`tandem` command line: serve, migrate, create-user, demo, bench."""
+"""`tandem` command line: serve, migrate, create-user, recover-recordings, demo, bench."""
 
 from __future__ import annotations
 
@@ -148,6 +148,36 @@ def cmd_demo(settings: Settings, host: str, port: int) -> int:
     return serve(settings, host, port)
 
 
+def cmd_recover_recordings(settings: Settings) -> int:
+    """Retry every incomplete recording file that has a journal (start-up tries each once)."""
+    from sqlalchemy import select
+
+    from server.db import make_engine, make_sessionmaker
+    from server.models import RecordingFile
+    from server.video.recording import recover_recordings
+
+    async def run() -> dict[str, str]:
+        engine = make_engine(settings.database_url)
+        try:
+            db = make_sessionmaker(engine)
+            async with db() as session:
+                ids = list(
+                    await session.scalars(
+                        select(RecordingFile.id).where(RecordingFile.status == "incomplete")
+                    )
+                )
+            return await recover_recordings(db, settings.storage_dir, ids)
+        finally:
+            await engine.dispose()
+
+    outcome = asyncio.run(run())
+    for file_id, what in outcome.items():
+        print(f"{file_id}: {what}")
+    recovered = sum(1 for what in outcome.values() if what == "recovered")
+    print(f"tandem: {recovered} of {len(outcome)} incomplete recording files recovered")
+    return 0 if recovered == len(outcome) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tandem",
@@ -172,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_user.add_argument("--role", choices=["therapist", "admin"], default="therapist")
     p_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+    sub.add_parser(
+        "recover-recordings",
+        help="build incomplete recordings from their journals (after a crash; start-up tries once)",
     )
 
     p_demo = sub.add_parser(
@@ -203,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_migrate(settings)
     if args.command == "create-user":
         return cmd_create_user(settings, args)
+    if args.command == "recover-recordings":
+        return cmd_recover_recordings(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.host, args.port)
     raise AssertionError(args.command)  # argparse only lets known commands through

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from server.models import Annotation, RecordingFile, User, VideoSession
 from server.services.annotations import get_snapshot, list_annotations
 from server.services.audit import add_audit
-from server.services.recordings import list_recordings
+from server.services.recordings import PLAYABLE, list_recordings
 from server.services.video_sessions import (
     SessionNotFound,
     attendance,
@@ -89,7 +89,7 @@ async def playback(request: Request) -> Response:
             names[row.participant_id] = f"{row.display_name} ({row.role})"
     for f in files:
         f["label"] = names.get(str(f["participant_id"]), str(f["participant_id"]))
-    playable = [f for f in files if f["status"] == "finalized"]
+    playable = [f for f in files if f["status"] in PLAYABLE]
     chosen = request.query_params.get("file") or (playable[0]["id"] if playable else None)
     config = {
         "sessionId": str(video.id),
@@ -137,7 +137,7 @@ async def _file_for(request: Request, user: User) -> tuple[RecordingFile, Path]:
     if row is None or not allowed:
         # Same answer whether it exists or not: no probing for other therapists' recordings.
         raise HTTPException(404, "No such recording.")
-    if row.status != "finalized":
+    if row.status not in PLAYABLE:
         raise HTTPException(409, "This recording is not finalized (it may be incomplete).")
     root = state.settings.storage_dir.resolve()
     path = (root / row.storage_path).resolve()

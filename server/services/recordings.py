@@ -40,7 +40,12 @@ CONSENT_TEXT = (
     "You can say no, and you can change your mind at any time during the session; the session "
     "continues either way."
 )
-FILE_STATUSES = ("recording", "finalized", "incomplete")
+# recording -> finalized (stopped and built), or -> incomplete (the process stopped while it
+# ran) -> recovering (a restarted process builds it from its journal) -> recovered (playable;
+# ends up to ~0.5 s before the stop) or back to incomplete (nothing could be built).
+FILE_STATUSES = ("recording", "finalized", "incomplete", "recovering", "recovered")
+# Files that can be played, attached to a note and exported.
+PLAYABLE = ("finalized", "recovered")
 
 
 def consent_text() -> ConsentText:
@@ -156,7 +161,11 @@ async def register_recording_file(
     storage_path: str,
     started_at: datetime,
     actor: Actor,
+    offset_ms: int | None = None,
 ) -> RecordingFile:
+    """``offset_ms``: the recording's clock when this participant's recorder started; the
+    finished file's offset adds where its first packet came (kept for a file recovered after a
+    crash, which has no recorder left to say)."""
     sid = parse_id(session_id)
     row = RecordingFile(
         recording_id=recording_id,
@@ -165,6 +174,7 @@ async def register_recording_file(
         status="recording",
         storage_path=storage_path,
         started_at=started_at,
+        offset_ms=offset_ms,
     )
     session.add(row)
     await session.flush()
@@ -189,13 +199,14 @@ async def finish_recording_file(
     actor: Actor,
     offset_ms: int | None = None,
 ) -> RecordingFile:
-    if status not in FILE_STATUSES[1:]:
-        raise ValueError(f"a file finishes finalized or incomplete, not {status!r}")
+    if status not in ("finalized", "incomplete", "recovered"):
+        raise ValueError(f"a file finishes finalized, incomplete or recovered, not {status!r}")
     row = await session.get(RecordingFile, file_id)
     if row is None:
         raise LookupError(str(file_id))
     row.status, row.sha256, row.duration_ms = status, sha256, duration_ms
-    row.offset_ms = offset_ms
+    if offset_ms is not None:  # else the recorder's start, as registered, stays
+        row.offset_ms = offset_ms
     row.finalized_at = utcnow()
     add_audit(
         session,

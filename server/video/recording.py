@@ -2,7 +2,7 @@
 
 Signaling decides *when* (consent); this decides *where*: files go under the storage directory,
 one folder per recording, and every file is registered in the database as it starts, so a crash
-leaves a row that start-up marks incomplete.
+leaves a row that start-up marks incomplete, then recovers from the file's journal.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from media import Relay
+from media import LocalDirectoryStorage, Relay, recover
 from media.frame_tap import FrameTap
 from media.recorder import ParticipantRecorder
-from media.storage import LocalDirectoryStorage
 from server.db import transaction, utcnow
 from server.models import Recording, RecordingFile
 from server.services.audit import Actor, add_audit
@@ -97,7 +97,7 @@ class SessionRecorder:
         )
         recorder.start()
         self._recorders[participant_id] = recorder
-        self._offsets[participant_id] = self._clock_ms()
+        self._offsets[participant_id] = offset = self._clock_ms()
         async with transaction(self._db) as session:
             row = await register_recording_file(
                 session,
@@ -107,6 +107,7 @@ class SessionRecorder:
                 f"{self._session_id}/{self._recording_id}/{participant_id}/final.webm",
                 utcnow(),
                 SYSTEM,
+                offset_ms=int(offset),
             )
             self._files[participant_id] = row.id
 
@@ -205,6 +206,19 @@ class Recorders:
         self.background: set[asyncio.Task[None]] = set()
         self._live: weakref.WeakSet[SessionRecorder] = weakref.WeakSet()
 
+    def spawn(self, work: Awaitable[object]) -> None:
+        """Background work a graceful shutdown waits for (within its grace)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("background recording work failed")
+
+        task = asyncio.create_task(run())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
     def taps(self, session_id: str) -> SessionTaps:
         recorder = SessionRecorder(self._relay, session_id, self._db, self._root, self.background)
         self._live.add(recorder)
@@ -223,9 +237,9 @@ class Recorders:
 async def mark_interrupted_recordings(
     db: async_sessionmaker[AsyncSession],
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
-) -> int:
+) -> list[uuid.UUID]:
     """At start-up: files still 'recording' belong to a process that died mid-recording,
-    unless (with several nodes) a live node still hosts their session."""
+    unless (with several nodes) a live node still hosts their session. Returns their ids."""
     async with transaction(db) as session:
         found = await session.scalars(
             select(RecordingFile).where(RecordingFile.status == "recording")
@@ -254,4 +268,96 @@ async def mark_interrupted_recordings(
                 )
                 .values(state="stopped", stopped_at=utcnow())
             )
-        return len(rows)
+        return [row.id for row in rows]
+
+
+# A file left 'recovering' this long belongs to a builder that stopped too: claimed again.
+RECOVERY_STALE_AFTER = timedelta(minutes=10)
+
+
+async def _claim(db: async_sessionmaker[AsyncSession], file_id: uuid.UUID) -> RecordingFile | None:
+    """incomplete -> recovering in one conditional UPDATE: with several workers starting at
+    once, exactly one of them builds each file."""
+    now = utcnow()
+    async with transaction(db) as session:
+        claimed = await session.execute(
+            update(RecordingFile)
+            .where(
+                RecordingFile.id == file_id,
+                (RecordingFile.status == "incomplete")
+                | (
+                    (RecordingFile.status == "recovering")
+                    & (RecordingFile.finalized_at < now - RECOVERY_STALE_AFTER)
+                ),
+            )
+            .values(status="recovering", finalized_at=now)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return None
+        return await session.get(RecordingFile, file_id)
+
+
+async def recover_recordings(
+    db: async_sessionmaker[AsyncSession], storage_root: Path, file_ids: Iterable[uuid.UUID]
+) -> dict[str, str]:
+    """Build interrupted files from their journals (``media.recover``): each playable as
+    'recovered', ending up to ~0.5 s before the process stopped; a file with nothing on disk
+    to build from stays incomplete. One build per core at a time, each in a child process at
+    nice 10. Returns what became of each file id (recovered, incomplete, skipped)."""
+    outcome: dict[str, str] = {}
+    for file_id in file_ids:
+        outcome[str(file_id)] = await _recover_one(db, storage_root, file_id)
+    return outcome
+
+
+async def _recover_one(
+    db: async_sessionmaker[AsyncSession], storage_root: Path, file_id: uuid.UUID
+) -> str:
+    async with db() as session:
+        row = await session.get(RecordingFile, file_id)
+        path = None if row is None else Path(row.storage_path)
+    if path is None or len(path.parts) != 4:
+        return "skipped"
+    recording_dir, participant_id = storage_root / path.parent.parent, path.parent.name
+    participant_dir = recording_dir / participant_id
+    if (
+        not (participant_dir / "journal.bin").is_file()
+        and not (participant_dir / "final.json").is_file()
+    ):
+        return "skipped"  # nothing was journaled (or the files are gone): stays incomplete
+    row = await _claim(db, file_id)
+    if row is None:
+        return "skipped"  # another worker has it, or it is no longer incomplete
+    provisional = row.offset_ms
+    try:
+        result = await recover(LocalDirectoryStorage(recording_dir), participant_id)
+    except Exception as exc:
+        log.exception("recovering the recording file %s failed", file_id)
+        async with transaction(db) as session:
+            failed = await session.get(RecordingFile, file_id)
+            if failed is not None:
+                failed.status = "incomplete"
+                add_audit(
+                    session,
+                    SYSTEM,
+                    "recording.file_recovery_failed",
+                    object_type="video_session",
+                    object_id=failed.session_id,
+                    detail={"file_id": str(file_id), "error": str(exc)[:200]},
+                )
+        return "incomplete"
+    async with transaction(db) as session:
+        await finish_recording_file(
+            session,
+            file_id,
+            status="recovered",
+            sha256=result.sha256,
+            duration_ms=int(result.duration * 1000),
+            offset_ms=None if provisional is None else int(provisional + result.starts_at * 1000),
+            actor=SYSTEM,
+        )
+    log.warning(
+        "recovered an interrupted recording",
+        extra={"file": str(file_id), "duration_s": round(result.duration, 1)},
+    )
+    return "recovered"

@@ -15,7 +15,7 @@ from media import IceServer, Relay, RelayConfig
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.metrics import RelayCollector
-from server.video.recording import Recorders, mark_interrupted_recordings
+from server.video.recording import Recorders, mark_interrupted_recordings, recover_recordings
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
@@ -93,7 +93,10 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         hosted_elsewhere = hosted_elsewhere_fn
     interrupted = await mark_interrupted_recordings(state.db, hosted_elsewhere)
     if interrupted:
-        log.warning("interrupted recordings marked incomplete", extra={"files": interrupted})
+        log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
+        # Built from their journals in the background (child processes at nice 10): start-up
+        # and the sessions that start meanwhile do not wait for them.
+        recorders.spawn(recover_recordings(state.db, settings.storage_dir, interrupted))
     state.extras["video"] = VideoRuntime(relay, router, signer, ice, local, node_id)
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)

@@ -29,7 +29,7 @@ from server.models import (
 from server.services.annotations import list_annotations
 from server.services.audit import Actor, add_audit
 from server.services.observation import GoalTally, ObservationSummary, observation_summary
-from server.services.recordings import list_recordings
+from server.services.recordings import PLAYABLE, list_recordings
 
 from .common import NotAuthor, NotFound, ValidationFailed
 from .plans import active_plan, goals_by_reference
@@ -160,7 +160,7 @@ async def _session_facts(
                 "files": [
                     {"id": str(f.id), "sha256": f.sha256, "duration_ms": f.duration_ms}
                     for f in view.files
-                    if f.status == "finalized"
+                    if f.status in PLAYABLE
                 ],
                 "playback": playback_url(video.id, 0),
             }

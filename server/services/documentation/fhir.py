@@ -28,6 +28,7 @@ from server.models import (
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
+from server.services.recordings import PLAYABLE
 
 from .fhir_resources import (
     appointment_and_encounter,
@@ -126,7 +127,7 @@ async def export_client(session: AsyncSession, client: Client, actor: Actor) -> 
         for f in await _rows(
             session, select(RecordingFile).where(RecordingFile.session_id.in_(videos))
         ):
-            if f.status == "finalized":
+            if f.status in PLAYABLE:
                 appt_id = videos[f.session_id].appointment_id
                 bundle.add(media(f, cid, encounters.get(appt_id) if appt_id else None))
         for rc in await _rows(
