@@ -20,6 +20,7 @@ from media.recorder import (
     RecorderConfig,
     RecorderStats,
     RecordingResult,
+    journal_writer_cpu_seconds,
     recover,
 )
 from media.relay import Relay
@@ -60,5 +61,6 @@ __all__ = [
     "StateSink",
     "TrackPublished",
     "WritableObject",
+    "journal_writer_cpu_seconds",
     "recover",
 ]

@@ -204,6 +204,8 @@ class _SharedWriter:
         self._jobs: list[ParticipantRecorder] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # CPU the writer thread has used (user + system, fsync included), across recordings.
+        self.cpu_seconds = 0.0
 
     def add(self, recorder: ParticipantRecorder) -> None:
         with self._lock:
@@ -222,15 +224,23 @@ class _SharedWriter:
             # Packets alone never wake the writer: it takes them in batches.
             self._wake.wait(_BATCH_SECONDS)
             self._wake.clear()
+            started = time.thread_time()
             with self._lock:
                 jobs = list(self._jobs)
             for recorder in jobs:
                 if recorder._write_turn():
                     with self._lock:
                         self._jobs.remove(recorder)
+            self.cpu_seconds += time.thread_time() - started
 
 
 _WRITER = _SharedWriter()
+
+
+def journal_writer_cpu_seconds() -> float:
+    """CPU seconds this process's journal writer thread has used (for /metrics): the part of
+    recording's cost that is not on the event loop."""
+    return _WRITER.cpu_seconds
 
 
 class ParticipantRecorder:

@@ -36,6 +36,11 @@ _COUNTERS = (
     "tandem_relay_keyframe_requests_total",
     "tandem_relay_decodes_total",
     "tandem_relay_encodes_total",
+    "tandem_relay_rtp_received_packets_total",
+    "tandem_relay_rtp_forwarded_packets_total",
+    "tandem_relay_rtp_retransmitted_packets_total",
+    # With --record: how much of the relay's CPU went to the journal writer thread.
+    "tandem_recording_journal_cpu_seconds_total",
 )
 # server/video/metrics.py: the sessions whose state lives on the answering process.
 _SESSIONS_HOSTED = "tandem_video_sessions_hosted"
@@ -120,7 +125,11 @@ def metrics_by_worker(
 
 
 def _counters(found: dict[str, float]) -> dict[str, float]:
-    return {name.removeprefix("tandem_relay_"): found[name] for name in _COUNTERS if name in found}
+    return {
+        name.removeprefix("tandem_relay_").removeprefix("tandem_"): found[name]
+        for name in _COUNTERS
+        if name in found
+    }
 
 
 def _deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from media import Relay
+from media import Relay, journal_writer_cpu_seconds
 from signaling.local_router import LocalRouter
 
 
@@ -68,6 +68,10 @@ class RelayCollector(Collector):
             ),
             "tandem_relay_rtp_send_errors": (
                 "Packets a subscriber's transport failed to send.", stats.rtp_send_errors
+            ),
+            "tandem_recording_journal_cpu_seconds": (
+                "CPU seconds of the thread that appends recordings' journals (fsync included).",
+                journal_writer_cpu_seconds(),
             ),
         }  # fmt: skip
         for name, (doc, value) in counters.items():

@@ -72,6 +72,9 @@ def test_a_tiny_forwarding_run_reports_every_figure(tmp_path: Path) -> None:
     assert run["relay_counters"]["forwarded_frames_total"] > 0
     assert run["relay_counters"]["decodes_total"] == 0
     assert run["relay_counters"]["encodes_total"] == 0
+    # RTP-level forwarding: every packet the relay took was one it could forward.
+    assert run["relay_counters"]["rtp_received_packets_total"] > 0
+    assert run["relay_counters"]["rtp_forwarded_packets_total"] > 0
     assert "relay CPU per stream" in done.stdout
 
 
@@ -118,6 +121,8 @@ def test_record_gets_consent_through_the_protocol_and_records(tmp_path: Path) ->
     assert run["record"] is True
     assert run["sessions_failed"] == 0
     assert run["recorded_bytes"] > 0
+    # The journal writer thread ran, and its CPU reached /metrics.
+    assert run["relay_counters"]["recording_journal_cpu_seconds_total"] > 0
     assert run["video_delivery"] > 0
     assert run["relay_counters"]["encodes_total"] == 0
 
