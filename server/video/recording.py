@@ -13,7 +13,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -23,7 +23,7 @@ from media import LocalDirectoryStorage, Relay, recover
 from media.frame_tap import FrameTap
 from media.recorder import ParticipantRecorder
 from server.db import transaction, utcnow
-from server.models import Recording, RecordingFile
+from server.models import Recording, RecordingFile, RecordingSpan
 from server.services.audit import Actor, add_audit
 from server.services.recordings import finish_recording_file, register_recording_file
 from signaling.ports import SessionTaps
@@ -237,9 +237,14 @@ class Recorders:
 async def mark_interrupted_recordings(
     db: async_sessionmaker[AsyncSession],
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
+    storage_root: Path | None = None,
 ) -> list[uuid.UUID]:
     """At start-up: files still 'recording' belong to a process that died mid-recording,
-    unless (with several nodes) a live node still hosts their session. Returns their ids."""
+    unless (with several nodes) a live node still hosts their session. Returns their ids.
+
+    Their recordings are stopped, and the span that was open is closed where the recording
+    really ended: the last write to its journals (at most ~0.5 s before the process died), so
+    the recorded time is not counted up to whenever the process came back."""
     async with transaction(db) as session:
         found = await session.scalars(
             select(RecordingFile).where(RecordingFile.status == "recording")
@@ -260,15 +265,38 @@ async def mark_interrupted_recordings(
                 object_id=row.session_id,
                 detail={"file_id": str(row.id), "reason": "process stopped while recording"},
             )
-        if rows:
-            await session.execute(
-                update(Recording)
-                .where(
-                    Recording.id.in_({r.recording_id for r in rows}), Recording.state != "stopped"
+        for recording_id in {r.recording_id for r in rows}:
+            recording = await session.get(Recording, recording_id)
+            if recording is None or recording.state == "stopped":
+                continue
+            last = _last_journal_write(storage_root, recording)
+            span = await session.scalar(
+                select(RecordingSpan).where(
+                    RecordingSpan.recording_id == recording_id, RecordingSpan.ended_at.is_(None)
                 )
-                .values(state="stopped", stopped_at=utcnow())
             )
+            stopped_at = last or utcnow()
+            if span is not None:
+                end = max(span.started_at, min(last, utcnow())) if last else span.started_at
+                span.ended_at = end
+                span.offset_end_ms = span.offset_start_ms + int(
+                    (end - span.started_at).total_seconds() * 1000
+                )
+                recording.recorded_ms = span.offset_end_ms
+                stopped_at = end
+            recording.state, recording.stopped_at = "stopped", stopped_at
         return [row.id for row in rows]
+
+
+def _last_journal_write(storage_root: Path | None, recording: Recording) -> datetime | None:
+    """When any participant's journal of the recording was last appended to, if on disk."""
+    if storage_root is None:
+        return None
+    times = [
+        path.stat().st_mtime
+        for path in (storage_root / str(recording.session_id) / recording.id).glob("*/journal.bin")
+    ]
+    return datetime.fromtimestamp(max(times), UTC) if times else None
 
 
 # A file left 'recovering' this long belongs to a builder that stopped too: claimed again.

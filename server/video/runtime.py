@@ -91,7 +91,9 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             return owner is not None and owner != rr.node_id
 
         hosted_elsewhere = hosted_elsewhere_fn
-    interrupted = await mark_interrupted_recordings(state.db, hosted_elsewhere)
+    interrupted = await mark_interrupted_recordings(
+        state.db, hosted_elsewhere, settings.storage_dir
+    )
     if interrupted:
         log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
         # Built from their journals in the background (child processes at nice 10): start-up

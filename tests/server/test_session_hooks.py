@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import subprocess
 import sys
@@ -55,7 +56,7 @@ from server.services.recordings import (
 )
 from server.services.video_sessions import record_presence, start_session
 from server.video.backend import DatabaseSessionBackend
-from server.video.recording import recover_recordings
+from server.video.recording import mark_interrupted_recordings, recover_recordings
 from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate, TagOption
 
 T0 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -539,3 +540,39 @@ async def test_recover_recordings_command_retries_incomplete_files(
     async with world.db() as session:
         statuses = [(await session.get(RecordingFile, file_id)) for file_id in ids]
     assert [row.status for row in statuses if row is not None] == ["recovered", "incomplete"]
+
+
+async def test_a_crash_closes_the_open_span_where_the_journals_stop(
+    world: World, tmp_path: Path
+) -> None:
+    """Start-up after a crash: the recording stops where its journals were last written, not
+    when the process came back (the observation summary counts recorded time from spans)."""
+    await world.backend.recording_changed(world.session_id, update(world, "recording", T0, 0))
+    stored = f"{world.session_id}/{world.rid}/p_1/final.webm"
+    async with transaction(world.db) as session:
+        row = await register_recording_file(
+            session, world.session_id, world.rid, "p_1", stored, T0, Actor.system(), offset_ms=0
+        )
+    journal = tmp_path / world.session_id / world.rid / "p_1" / "journal.bin"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b"TNDMJRN1")
+    last_write = (T0 + timedelta(seconds=95)).timestamp()
+    os.utime(journal, (last_write, last_write))
+
+    interrupted = await mark_interrupted_recordings(world.db, None, tmp_path)
+
+    assert row.id in interrupted
+    async with world.db() as session:
+        recording = await session.get(Recording, world.rid)
+        spans = list(
+            await session.scalars(
+                select(RecordingSpan).where(RecordingSpan.recording_id == world.rid)
+            )
+        )
+        file = await session.get(RecordingFile, row.id)
+    assert file is not None
+    assert file.status == "incomplete"
+    assert [(s.ended_at, s.offset_end_ms) for s in spans] == [(T0 + timedelta(seconds=95), 95_000)]
+    assert recording is not None
+    assert (recording.state, recording.recorded_ms) == ("stopped", 95_000)
+    assert recording.stopped_at == T0 + timedelta(seconds=95)
