@@ -7,6 +7,7 @@ load generator load only when a benchmark actually runs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -32,7 +33,15 @@ def add_bench_parser(sub: Any) -> None:
     relay.add_argument("--sessions", type=int, default=4, help="2-party sessions (default 4)")
     relay.add_argument("--duration", type=float, default=20.0, help="measured seconds (20)")
     relay.add_argument("--mode", choices=["forward", "transcode"], default="forward")
-    relay.add_argument("--compare", action="store_true", help="run forward, then transcode")
+    relay.add_argument(
+        "--compare",
+        action="store_true",
+        help="run forward, then transcode; with --record: forward without and with recording, "
+        "alternating, --pairs times (the recording overhead)",
+    )
+    relay.add_argument(
+        "--pairs", type=int, default=3, help="pairs for --record --compare (default 3)"
+    )
     relay.add_argument("--find-capacity", action="store_true",
                        help="step --sessions up until video delivery < 99.5%%")  # fmt: skip
     relay.add_argument("--step", type=int, default=2, help="capacity search step (2)")
@@ -87,10 +96,13 @@ def run_bench(args: argparse.Namespace) -> int:
         raise AssertionError(args.bench_command)  # argparse only lets known benchmarks through
     if args.soak and args.duration == 20.0:
         args.duration = 600.0
-    if args.record and (args.compare or args.mode != "forward"):
+    if args.record and args.mode != "forward":
         # The transcoding baseline has no recorder: recording overhead is forward vs forward.
-        print("tandem bench relay: --record needs --mode forward (not --compare)",
-              file=sys.stderr)  # fmt: skip
+        print("tandem bench relay: --record needs --mode forward", file=sys.stderr)
+        return 2
+    if args.record and args.compare and (args.find_capacity or args.pairs < 1):
+        print("tandem bench relay: --record --compare runs --pairs (>= 1) pairs at one "
+              "--sessions, not --find-capacity", file=sys.stderr)  # fmt: skip
         return 2
     if min(args.sessions, args.procs, args.step, args.workers) < 1 or args.duration <= 0:
         print("tandem bench relay: --sessions, --duration, --procs, --step and --workers must "
@@ -125,11 +137,13 @@ def run_bench(args: argparse.Namespace) -> int:
     from server.bench.run import RunConfig, find_capacity, run_once
 
     document: dict[str, Any] = {"machine": report.machine(), "versions": report.versions()}
-    modes = ["forward", "transcode"] if args.compare else [args.mode]
+    overhead = args.record and args.compare
+    modes = ["forward", "transcode"] if args.compare and not overhead else [args.mode]
     document["config"] = {
         "sessions": args.sessions, "duration_s": args.duration, "modes": modes,
         "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
         "record": args.record, "workers": args.workers, "cpu_per_worker": args.cpu_per_worker,
+        "recording_overhead_pairs": args.pairs if overhead else None,
         # The quota's period, so a stall's length is on record (server/bench/cpu_cap.py).
         "cpu_cap_period_us": period_us(args.cpu_per_worker) if args.cpu_per_worker else None,
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
@@ -147,7 +161,14 @@ def run_bench(args: argparse.Namespace) -> int:
             config = RunConfig(mode, args.sessions, args.duration, args.procs, profile=profile,
                                record=args.record, workers=args.workers,
                                cpu_per_worker=args.cpu_per_worker)  # fmt: skip
-            if args.find_capacity:
+            if overhead:
+                # Alternating, so that the machine drifting faster or slower during the runs
+                # weighs on both sides alike.
+                for _ in range(args.pairs):
+                    for record in (False, True):
+                        paired = dataclasses.replace(config, record=record)
+                        runs.append(run_once(paired, clip, _progress))
+            elif args.find_capacity:
                 best, tried, stopped = find_capacity(
                     config, clip, _progress, args.step, args.max_sessions
                 )
@@ -174,6 +195,8 @@ def run_bench(args: argparse.Namespace) -> int:
         "steal_share": steal,
     }
     document["machine"]["speed"] = speed
+    if overhead:
+        document["recording_overhead"] = report.recording_overhead(runs)
     by_mode = {r["mode"]: r for r in runs if r["sessions"] == args.sessions}
     if "forward" in by_mode and "transcode" in by_mode:
         forward = by_mode["forward"]["relay_cpu_per_stream"]
@@ -194,6 +217,12 @@ def run_bench(args: argparse.Namespace) -> int:
           f"{speed['probe_cpu_s_end']} s after; CPU stolen by the host during the run: "
           f"{'-' if steal is None else f'{steal * 100:.1f}%'}")  # fmt: skip
     print(report.table(runs))
+    if "recording_overhead" in document:
+        found = document["recording_overhead"]
+        print(f"relay CPU with / without recording: {found['relay_cpu_ratio']} "
+              f"(mean of {found['pairs']} alternating pairs; each pair "
+              f"{', '.join(str(r) for r in found['pair_ratios'])}); the journal writer thread: "
+              f"{found['journal_writer_share_pct']}% of the recorded runs' relay CPU")  # fmt: skip
     if "forward_vs_transcode_cpu_ratio" in document:
         ratio = document["forward_vs_transcode_cpu_ratio"]
         print(f"relay CPU per stream, transcode / forward: {ratio}")

@@ -176,6 +176,34 @@ def summarize(
     }
 
 
+def recording_overhead(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Relay CPU with / without recording over alternating pairs (same sessions), and the
+    journal writer thread's share of the recorded runs' CPU (measured, not a difference)."""
+    plain = [r["relay_cpu_cores"] for r in runs if not r.get("record")]
+    recorded = [r for r in runs if r.get("record")]
+    with_cores = [r["relay_cpu_cores"] for r in recorded]
+    writer = [
+        r["relay_counters"].get("recording_journal_cpu_seconds_total", 0.0) / r["window_s"]
+        for r in recorded
+        if r["window_s"]
+    ]
+    mean_plain = sum(plain) / len(plain) if plain else 0.0
+    mean_with = sum(with_cores) / len(with_cores) if with_cores else 0.0
+    return {
+        "pairs": min(len(plain), len(with_cores)),
+        "relay_cores_without": [round(c, 4) for c in plain],
+        "relay_cores_with": [round(c, 4) for c in with_cores],
+        "pair_ratios": [
+            round(w / p, 3) if p else None for p, w in zip(plain, with_cores, strict=False)
+        ],
+        "relay_cpu_ratio": round(mean_with / mean_plain, 3) if mean_plain else None,
+        "journal_writer_cores": round(sum(writer) / len(writer), 4) if writer else None,
+        "journal_writer_share_pct": (
+            round(100 * sum(writer) / sum(with_cores), 1) if writer and sum(with_cores) else None
+        ),
+    }
+
+
 def _join_steps(sessions: list[dict[str, float]]) -> list[dict[str, Any]]:
     """Per step of joining, p50/p95 of the seconds from the parent's ``join`` to it (sessions
     that got that far), in the order the steps happen: where a slow join spent its time."""

@@ -128,9 +128,35 @@ def test_record_gets_consent_through_the_protocol_and_records(tmp_path: Path) ->
 
 
 def test_record_needs_the_forwarding_relay(tmp_path: Path) -> None:
-    done = run_bench(tmp_path, "--record", "--compare")
+    done = run_bench(tmp_path, "--record", "--mode", "transcode")
     assert done.returncode == 2
     assert "--record needs --mode forward" in done.stderr
+    done = run_bench(tmp_path, "--record", "--compare", "--find-capacity")
+    assert done.returncode == 2
+    assert "not --find-capacity" in done.stderr
+
+
+def test_record_compare_measures_the_recording_overhead_in_pairs(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_bench(
+        tmp_path, "--record", "--compare", "--pairs", "1", "--sessions", "1", "--duration", "3",
+        "--procs", "1", "--json", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    # Without, then with: the same forwarding relay, the same sessions.
+    assert [(r["mode"], r["record"]) for r in document["runs"]] == [
+        ("forward", False),
+        ("forward", True),
+    ]
+    assert document["runs"][0]["recorded_bytes"] == 0
+    assert document["runs"][1]["recorded_bytes"] > 0
+    found = document["recording_overhead"]
+    assert found["pairs"] == 1
+    assert found["relay_cpu_ratio"] > 0
+    assert found["journal_writer_share_pct"] > 0
+    assert "forward_vs_transcode_cpu_ratio" not in document
+    assert "relay CPU with / without recording" in done.stdout
 
 
 def test_workers_need_the_forwarding_relay(tmp_path: Path) -> None:
