@@ -330,8 +330,9 @@ async def recover_recordings(
 ) -> dict[str, str]:
     """Build interrupted files from their journals (``media.recover``): each playable as
     'recovered', ending up to ~0.5 s before the process stopped; a file with nothing on disk
-    to build from stays incomplete. One build per core at a time, each in a child process at
-    nice 10. Returns what became of each file id (recovered, incomplete, skipped)."""
+    to build from stays incomplete. One file at a time, each in a child process at nice 10: a
+    restart after a busy hour does not take the cores the sessions starting meanwhile need.
+    Returns what became of each file id (recovered, incomplete, skipped)."""
     outcome: dict[str, str] = {}
     for file_id in file_ids:
         outcome[str(file_id)] = await _recover_one(db, storage_root, file_id)
