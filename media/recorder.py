@@ -468,34 +468,56 @@ async def _complete(
     """Mark a built recording finalized (its manifest) and drop the journal it was built from."""
     built, final = done.built, done.final
     starts_at = final.start_ms / 1000
-    spans = file_spans(built.spans, starts_at)
     result = RecordingResult(
         participant_id=participant_id,
         path=final.name,
         duration=final.duration,
         sha256=final.sha256,
         bytes=final.bytes,
-        spans=spans,
+        spans=file_spans(built.spans, starts_at),
         starts_at=starts_at,
         segments=final.segments,
         video_frames=final.video_packets,
         audio_frames=final.audio_packets,
     )
-    manifest: dict[str, object] = {
-        "participant_id": participant_id,
-        "file": final.name,
-        "duration": final.duration,
-        "sha256": final.sha256,
-        "bytes": final.bytes,
-        "segments": final.segments,
-        "starts_at": starts_at,
-        "spans": [[s.start, s.end, s.file_start] for s in spans],
-        "stopped": built.stopped,
-    }
+    manifest = _manifest(result)
+    manifest["stopped"] = built.stopped
     await asyncio.to_thread(storage.mark_finalized, participant_id, manifest)
     # The file holds everything the journal did.
     await asyncio.to_thread(storage.remove_journal, participant_id)
     return result
+
+
+def _manifest(result: RecordingResult) -> dict[str, object]:
+    """What ``final.json`` keeps of a finished recording."""
+    return {
+        "participant_id": result.participant_id,
+        "file": result.path,
+        "duration": result.duration,
+        "sha256": result.sha256,
+        "bytes": result.bytes,
+        "segments": result.segments,
+        "starts_at": result.starts_at,
+        "spans": [[s.start, s.end, s.file_start] for s in result.spans],
+        "video_frames": result.video_frames,
+        "audio_frames": result.audio_frames,
+    }
+
+
+def _from_manifest(participant_id: str, manifest: dict[str, Any]) -> RecordingResult:
+    return RecordingResult(
+        participant_id=participant_id,
+        path=str(manifest["file"]),
+        duration=float(manifest["duration"]),
+        sha256=str(manifest["sha256"]),
+        bytes=int(manifest["bytes"]),
+        spans=tuple(RecordedSpan(*span) for span in manifest["spans"]),
+        starts_at=float(manifest["starts_at"]),
+        segments=int(manifest["segments"]),
+        # Manifests written before 28 November 2026 do not have them.
+        video_frames=int(manifest.get("video_frames", 0)),
+        audio_frames=int(manifest.get("audio_frames", 0)),
+    )
 
 
 async def recover(
@@ -507,18 +529,7 @@ async def recover(
     database row was updated) is returned from its manifest without building again."""
     if storage.is_finalized(participant_id):
         manifest = await asyncio.to_thread(storage.read_manifest, participant_id)
-        return RecordingResult(
-            participant_id=participant_id,
-            path=str(manifest["file"]),
-            duration=float(manifest["duration"]),
-            sha256=str(manifest["sha256"]),
-            bytes=int(manifest["bytes"]),
-            spans=tuple(RecordedSpan(*span) for span in manifest["spans"]),
-            starts_at=float(manifest["starts_at"]),
-            segments=int(manifest["segments"]),
-            video_frames=0,
-            audio_frames=0,
-        )
+        return _from_manifest(participant_id, manifest)
     config = config or RecorderConfig()
     replay_config = ReplayConfig(config.segment_seconds, config.sync_wait)
     done = await replay.finalize_in_child(storage.root, participant_id, replay_config)

@@ -160,6 +160,11 @@ class LocalDirectoryStorage:
     def has_journal(self, participant_id: str) -> bool:
         return (self.root / self._dir(participant_id) / _JOURNAL).is_file()
 
+    def last_journal_write(self) -> float | None:
+        """When any participant's journal was last appended to (Unix time), if one is left."""
+        times = [path.stat().st_mtime for path in self.root.glob(f"*/{_JOURNAL}")]
+        return max(times) if times else None
+
     def participants(self) -> list[str]:
         return sorted(
             path.name

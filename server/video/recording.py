@@ -33,6 +33,21 @@ log = logging.getLogger(__name__)
 SYSTEM = Actor("system", None, "recorder")
 
 
+def _in_background(background: set[asyncio.Task[None]], work: Awaitable[object]) -> None:
+    """Run ``work`` as a task kept in ``background`` (which a graceful shutdown waits for) until
+    it ends; a failure is logged, never lost with the task."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("background recording work failed")
+
+    task = asyncio.create_task(run())
+    background.add(task)
+    task.add_done_callback(background.discard)
+
+
 class SessionRecorder:
     """RecorderPort for one session: a ParticipantRecorder per consenting participant."""
 
@@ -138,9 +153,7 @@ class SessionRecorder:
         for recorder in recorders.values():
             await recorder.stop()
         # Remuxing a long recording takes seconds: never inside the session's lock.
-        task = asyncio.create_task(self._finalize(recorders, files, offsets))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        _in_background(self._background, self._finalize(recorders, files, offsets))
 
     async def _finalize(
         self,
@@ -208,16 +221,7 @@ class Recorders:
 
     def spawn(self, work: Awaitable[object]) -> None:
         """Background work a graceful shutdown waits for (within its grace)."""
-
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("background recording work failed")
-
-        task = asyncio.create_task(run())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        _in_background(self.background, work)
 
     def taps(self, session_id: str) -> SessionTaps:
         recorder = SessionRecorder(self._relay, session_id, self._db, self._root, self.background)
@@ -292,11 +296,11 @@ def _last_journal_write(storage_root: Path | None, recording: Recording) -> date
     """When any participant's journal of the recording was last appended to, if on disk."""
     if storage_root is None:
         return None
-    times = [
-        path.stat().st_mtime
-        for path in (storage_root / str(recording.session_id) / recording.id).glob("*/journal.bin")
-    ]
-    return datetime.fromtimestamp(max(times), UTC) if times else None
+    recording_dir = storage_root / str(recording.session_id) / recording.id
+    if not recording_dir.is_dir():
+        return None
+    written = LocalDirectoryStorage(recording_dir).last_journal_write()
+    return None if written is None else datetime.fromtimestamp(written, UTC)
 
 
 # A file left 'recovering' this long belongs to a builder that stopped too: claimed again.
@@ -348,10 +352,9 @@ async def _recover_one(
     if path is None or len(path.parts) != 4:
         return "skipped"
     recording_dir, participant_id = storage_root / path.parent.parent, path.parent.name
-    participant_dir = recording_dir / participant_id
-    if (
-        not (participant_dir / "journal.bin").is_file()
-        and not (participant_dir / "final.json").is_file()
+    storage = LocalDirectoryStorage(recording_dir) if recording_dir.is_dir() else None
+    if storage is None or not (
+        storage.has_journal(participant_id) or storage.is_finalized(participant_id)
     ):
         return "skipped"  # nothing was journaled (or the files are gone): stays incomplete
     row = await _claim(db, file_id)
@@ -359,7 +362,7 @@ async def _recover_one(
         return "skipped"  # another worker has it, or it is no longer incomplete
     provisional = row.offset_ms
     try:
-        result = await recover(LocalDirectoryStorage(recording_dir), participant_id)
+        result = await recover(storage, participant_id)
     except Exception as exc:
         log.exception("recovering the recording file %s failed", file_id)
         async with transaction(db) as session:
