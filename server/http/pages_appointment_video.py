@@ -11,15 +11,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.models import Appointment, User, VideoSession, VideoSessionState
-from server.services.appointment_video import (
+from server.services.audit import Actor
+from server.services.clients import NotFound, ValidationFailed
+from server.services.scheduling.appointments import get_appointment_for
+from server.services.video.sessions import link_token, list_links, parse_id
+from server.services.video.visits import (
     confirm_parent_location,
     queue_join_link,
     start_appointment_video,
 )
-from server.services.audit import Actor
-from server.services.clients import NotFound, ValidationFailed
-from server.services.scheduling.appointments import get_appointment_for
-from server.services.video_sessions import link_token, list_links, parse_id
 from server.video.runtime import video_runtime
 from signaling.tokens import LinkGone, LinkInvalid
 

@@ -15,10 +15,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from server.models import Annotation, RecordingFile, User, VideoSession
-from server.services.annotations import get_snapshot, list_annotations
 from server.services.audit import add_audit
-from server.services.recordings import PLAYABLE, list_recordings
-from server.services.video_sessions import (
+from server.services.video.annotations import get_snapshot, list_annotations
+from server.services.video.recordings import PLAYABLE, list_recordings
+from server.services.video.sessions import (
     SessionNotFound,
     attendance,
     get_session_for,

@@ -14,8 +14,8 @@ from server.db import utcnow
 from server.models import Appointment, Client, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.clients import NotFound, get_client_for, list_clients
-from server.services.observation import observation_summary
-from server.services.video_sessions import (
+from server.services.video.observation import observation_summary
+from server.services.video.sessions import (
     SessionNotFound,
     VideoSessionError,
     attendance,

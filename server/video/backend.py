@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
 from server.models import JoinLink, VideoSession, VideoSessionState
-from server.services.annotations import find_resent, save_annotation, tags_for_session
 from server.services.audit import Actor, record_audit
-from server.services.recordings import apply_recording_update, consent_text, record_consent
-from server.services.video_sessions import SessionNotFound, parse_id, record_presence, set_state
+from server.services.video.annotations import find_resent, save_annotation, tags_for_session
+from server.services.video.recordings import apply_recording_update, consent_text, record_consent
+from server.services.video.sessions import SessionNotFound, parse_id, record_presence, set_state
 from signaling.ports import (
     AnnotationDraft,
     ConsentDecision,

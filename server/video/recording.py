@@ -25,7 +25,7 @@ from media.recorder import ParticipantRecorder
 from server.db import transaction, utcnow
 from server.models import Recording, RecordingFile, RecordingSpan
 from server.services.audit import Actor, add_audit
-from server.services.recordings import finish_recording_file, register_recording_file
+from server.services.video.recordings import finish_recording_file, register_recording_file
 from signaling.ports import SessionTaps
 
 log = logging.getLogger(__name__)

@@ -26,10 +26,10 @@ from server.models import (
     User,
     VideoSession,
 )
-from server.services.annotations import list_annotations
 from server.services.audit import Actor, add_audit
-from server.services.observation import GoalTally, ObservationSummary, observation_summary
-from server.services.recordings import PLAYABLE, list_recordings
+from server.services.video.annotations import list_annotations
+from server.services.video.observation import GoalTally, ObservationSummary, observation_summary
+from server.services.video.recordings import PLAYABLE, list_recordings
 
 from .common import NotAuthor, NotFound, ValidationFailed
 from .plans import active_plan, goals_by_reference

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Annotation, AnnotationSnapshot, AnnotationTag, Client, VideoSession
 from server.services.audit import Actor, add_audit
-from server.services.video_sessions import SessionNotFound, parse_id
 from signaling.ports import AnnotationDraft, TagOption
+
+from .sessions import SessionNotFound, parse_id
 
 DEFAULT_TAGS: tuple[TagOption, ...] = tuple(
     TagOption(label)

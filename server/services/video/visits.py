@@ -17,8 +17,9 @@ from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
 from server.services.scheduling.outbox import emailable_caregiver, queue_email
 from server.services.scheduling.session_gate import begin_telehealth_session
-from server.services.video_sessions import issue_link, parse_id, start_session, verify_join_link
 from signaling.tokens import TokenSigner
+
+from .sessions import issue_link, parse_id, start_session, verify_join_link
 
 # A visit started early or run late still gets a usable window for its links.
 MIN_REMAINING = timedelta(minutes=15)

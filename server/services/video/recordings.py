@@ -22,8 +22,9 @@ from server.models import (
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
-from server.services.video_sessions import parse_id
 from signaling.ports import ConsentDecision, ConsentText, RecordingUpdate
+
+from .sessions import parse_id
 
 # Bump the version whenever the text changes: each decision stores both, so what anyone agreed
 # to can be shown later word for word. PENDING REVIEW by the practice (retention, access).
