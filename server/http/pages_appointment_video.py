@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server.models import Appointment, User, VideoSession, VideoSessionState
+from server.models import Appointment, User, VideoSessionState
 from server.services.audit import Actor
 from server.services.clients import NotFound, ValidationFailed
 from server.services.scheduling.appointments import get_appointment_for
-from server.services.video.sessions import link_token, list_links, parse_id
 from server.services.video.visits import (
     confirm_parent_location,
+    get_visit_video,
     queue_join_link,
     start_appointment_video,
 )
@@ -32,20 +32,14 @@ async def video_context(request: Request, session: Any, appt: Appointment) -> di
     """What the appointment page shows about the visit's video session, if there is one."""
     if not appt.video_session_id or "video" not in app_state(request).extras:
         return {"video": None, "parent_url": None}
-    video = await session.get(VideoSession, parse_id(appt.video_session_id))
-    if video is None:
+    found = await get_visit_video(session, appt, video_runtime(app_state(request)).signer)
+    if found is None:
         return {"video": None, "parent_url": None}
-    signer = video_runtime(app_state(request)).signer
-    parent = next(
-        (
-            link
-            for link in await list_links(session, video)
-            if link.role == "parent" and link.revoked_at is None
-        ),
-        None,
-    )
-    url = join_url(request, video.id, link_token(signer, parent)) if parent else None
-    return {"video": video, "parent_url": url}
+    token = found.parent_token
+    return {
+        "video": found.video,
+        "parent_url": join_url(request, found.video.id, token) if token else None,
+    }
 
 
 async def _appointment(request: Request, session: Any, user: User) -> Appointment:

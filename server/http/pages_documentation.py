@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from server.models import Client, User
 from server.services.audit import Actor
-from server.services.clients import get_client_for
+from server.services.clients import find_client, get_client_for, list_client_names
 from server.services.documentation.chart import (
     CONSENT_KINDS,
     add_consent,
@@ -54,11 +54,7 @@ async def chart_panels(
 async def dashboard(session: AsyncSession, user: User) -> dict[str, Any]:
     """Context for the home page: unsigned notes to finish, and what falls due."""
     drafts = await unsigned_notes(session, user)
-    names = {
-        c.id: c.full_name
-        for c in [await session.get(Client, cid) for cid in {n.client_id for n in drafts}]
-        if c is not None
-    }
+    names = await list_client_names(session, (n.client_id for n in drafts))
     return {
         "unsigned": [(n, names.get(n.client_id, "")) for n in drafts],
         "due": await caseload_due(session, user),
@@ -165,7 +161,7 @@ async def plan_page(request: Request) -> Response:
             plan = await get_plan_for(
                 session, user, request.path_params["plan_id"], actor_for(request, user)
             )
-            client = await session.get(Client, plan.client_id)
+            client = await find_client(session, plan.client_id)
             history = await plan_history(session, plan.client_id)
             charts = goal_charts(plan.goals, await notes_with_measures(session, plan.client_id))
     except NotFound:

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.models import Appointment, Client, Note, User
+from server.models import Appointment, Note, User
 from server.services.audit import record_audit
-from server.services.clients import get_client_for
+from server.services.clients import find_client, get_client_for
 from server.services.documentation.common import (
     NotAuthor,
     NotFound,
@@ -83,7 +83,7 @@ async def note_context(
     session: AsyncSession, user: User, note: Note, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     addenda = await list_addenda(session, note)
-    client = await session.get(Client, note.client_id)
+    client = await find_client(session, note.client_id)
     return {
         "note": note,
         "client": client,

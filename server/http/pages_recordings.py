@@ -15,9 +15,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from server.models import Annotation, RecordingFile, User, VideoSession
-from server.services.audit import add_audit
 from server.services.video.annotations import get_snapshot, list_annotations
-from server.services.video.recordings import PLAYABLE, list_recordings
+from server.services.video.recordings import PLAYABLE, list_recordings, read_recording_file
 from server.services.video.sessions import (
     SessionNotFound,
     attendance,
@@ -119,22 +118,14 @@ async def _file_for(request: Request, user: User) -> tuple[RecordingFile, Path]:
             file_id = parse_id(request.path_params["file_id"])
         except SessionNotFound:
             raise HTTPException(404, "No such recording.") from None
-        row = await session.get(RecordingFile, file_id)
-        video = await session.get(VideoSession, row.session_id) if row is not None else None
-        allowed = video is not None and (video.therapist_id == user.id or user.is_admin)
-        add_audit(
+        row = await read_recording_file(
             session,
+            user,
+            file_id,
             actor_for(request, user),
-            "recording.media_read",
-            object_type="video_session",
-            object_id=row.session_id if row is not None else None,
-            outcome="ok" if allowed else "refused",
-            detail={
-                "file_id": str(file_id),
-                "range": request.headers.get("range", "")[:40],
-            },
+            range_header=request.headers.get("range", ""),
         )
-    if row is None or not allowed:
+    if row is None:
         # Same answer whether it exists or not: no probing for other therapists' recordings.
         raise HTTPException(404, "No such recording.")
     if row.status not in PLAYABLE:

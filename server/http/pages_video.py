@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
-from server.models import Appointment, Client, VideoSession, VideoSessionState
+from server.models import Client, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.clients import NotFound, get_client_for, list_clients
 from server.services.video.observation import observation_summary
@@ -28,6 +28,7 @@ from server.services.video.sessions import (
     start_session,
     verify_join_link,
 )
+from server.services.video.visits import get_booked_state
 from server.video.runtime import video_runtime
 from signaling.ice import ice_servers
 from signaling.tokens import LinkGone, LinkInvalid
@@ -251,9 +252,8 @@ async def join_page(request: Request) -> Response:
             video, claim = await verify_join_link(
                 session, runtime.signer, session_id, token, now=utcnow()
             )
-            if video.appointment_id is not None and claim.role == "parent":
-                appt = await session.get(Appointment, video.appointment_id)
-                booked_state = appt.client_state if appt is not None else None
+            if claim.role == "parent":
+                booked_state = await get_booked_state(session, video)
     except (LinkInvalid, LinkGone) as exc:
         gone = isinstance(exc, LinkGone)
         await record_audit(

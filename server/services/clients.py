@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -183,6 +184,23 @@ async def get_client_for(
         raise NotFound("client")
     add_audit(session, actor, "client.read", object_type="client", object_id=client.id)
     return client
+
+
+async def find_client(session: AsyncSession, client_id: uuid.UUID) -> Client | None:
+    """The client by id, for a page that already holds a record of theirs the user may read
+    (a note, a plan): no access check and no audit row of its own."""
+    return await session.get(Client, client_id)
+
+
+async def list_client_names(
+    session: AsyncSession, client_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Full names by id, for lists that name each row's client (no clinical content read)."""
+    wanted = set(client_ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Client).where(Client.id.in_(wanted)))
+    return {c.id: c.full_name for c in rows}
 
 
 async def list_clients(

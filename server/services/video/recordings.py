@@ -19,6 +19,7 @@ from server.models import (
     RecordingConsent,
     RecordingFile,
     RecordingSpan,
+    User,
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
@@ -154,6 +155,16 @@ async def apply_recording_update(
 # --- the recorder's files (called by the media recorder's wiring) ------------------------------
 
 
+async def find_open_recording(session: AsyncSession, session_id: str) -> Recording | None:
+    """The session's recording that has not stopped (the one consent was just given for)."""
+    found: Recording | None = await session.scalar(
+        select(Recording)
+        .where(Recording.session_id == session_id, Recording.state != "stopped")
+        .order_by(Recording.created_at.desc())
+    )
+    return found
+
+
 async def register_recording_file(
     session: AsyncSession,
     session_id: str,
@@ -269,3 +280,23 @@ async def list_consents(
         session, actor, "recording.consent_read", object_type="video_session", object_id=video.id
     )
     return list(rows)
+
+
+async def read_recording_file(
+    session: AsyncSession, user: User, file_id: uuid.UUID, actor: Actor, *, range_header: str
+) -> RecordingFile | None:
+    """The file if the user may play it (the session's therapist, or an admin), else None: the
+    same answer whether it exists or not. The read is audited either way, refusals included."""
+    row = await session.get(RecordingFile, file_id)
+    video = await session.get(VideoSession, row.session_id) if row is not None else None
+    allowed = video is not None and (video.therapist_id == user.id or user.is_admin)
+    add_audit(
+        session,
+        actor,
+        "recording.media_read",
+        object_type="video_session",
+        object_id=row.session_id if row is not None else None,
+        outcome="ok" if allowed else "refused",
+        detail={"file_id": str(file_id), "range": range_header[:40]},
+    )
+    return row if allowed else None

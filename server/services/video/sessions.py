@@ -142,6 +142,20 @@ async def revoke_link(
     return link
 
 
+async def find_session(session: AsyncSession, session_id: object) -> VideoSession | None:
+    """The session by id, for the runtime (no user: the signaling layer checked who asks)."""
+    try:
+        return await session.get(VideoSession, parse_id(session_id))
+    except SessionNotFound:
+        return None
+
+
+async def is_link_active(session: AsyncSession, session_id: str, link_id: str) -> bool:
+    """Whether a join link of this session still admits its holder (not revoked)."""
+    link = await session.get(JoinLink, link_id)
+    return link is not None and str(link.session_id) == session_id and link.revoked_at is None
+
+
 async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
     video = await session.get(VideoSession, parse_id(session_id))
     if video is None or (video.therapist_id != user.id and not user.is_admin):

@@ -19,7 +19,14 @@ from server.services.scheduling.outbox import emailable_caregiver, queue_email
 from server.services.scheduling.session_gate import begin_telehealth_session
 from signaling.tokens import TokenSigner
 
-from .sessions import issue_link, parse_id, start_session, verify_join_link
+from .sessions import (
+    issue_link,
+    link_token,
+    list_links,
+    parse_id,
+    start_session,
+    verify_join_link,
+)
 
 # A visit started early or run late still gets a usable window for its links.
 MIN_REMAINING = timedelta(minutes=15)
@@ -34,8 +41,47 @@ class StartOutcome:
     licensure: LicensureResult
 
 
+@dataclass(frozen=True)
+class VisitVideo:
+    video: VideoSession
+    parent_token: str | None  # the parent's join link (the first not revoked), signed again
+
+
 def _today(therapist: User, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(therapist.time_zone))
+
+
+async def find_visit_session(session: AsyncSession, appt: Appointment) -> VideoSession | None:
+    """The video session started for this visit, if any."""
+    if not appt.video_session_id:
+        return None
+    return await session.get(VideoSession, parse_id(appt.video_session_id))
+
+
+async def get_visit_video(
+    session: AsyncSession, appt: Appointment, signer: TokenSigner
+) -> VisitVideo | None:
+    """What the appointment page shows of the visit's video session, if one was started."""
+    video = await find_visit_session(session, appt)
+    if video is None:
+        return None
+    parent = next(
+        (
+            link
+            for link in await list_links(session, video)
+            if link.role == "parent" and link.revoked_at is None
+        ),
+        None,
+    )
+    return VisitVideo(video, link_token(signer, parent) if parent else None)
+
+
+async def get_booked_state(session: AsyncSession, video: VideoSession) -> str | None:
+    """The state the visit was booked for (where the family was expected to be), if any."""
+    if video.appointment_id is None:
+        return None
+    appt = await session.get(Appointment, video.appointment_id)
+    return appt.client_state if appt is not None else None
 
 
 async def start_appointment_video(
@@ -60,13 +106,12 @@ async def start_appointment_video(
         raise ValidationFailed(
             {"starts_at": "You can start the video session up to an hour before the visit."}
         )
-    if appt.video_session_id:
-        existing = await session.get(VideoSession, parse_id(appt.video_session_id))
-        if existing is not None and existing.state != VideoSessionState.ended:
-            result = await check_telehealth_licensure(
-                session, therapist, appt.client_state, _today(therapist, now).date()
-            )
-            return StartOutcome(existing if result.allowed else None, result)
+    existing = await find_visit_session(session, appt)
+    if existing is not None and existing.state != VideoSessionState.ended:
+        result = await check_telehealth_licensure(
+            session, therapist, appt.client_state, _today(therapist, now).date()
+        )
+        return StartOutcome(existing if result.allowed else None, result)
     result = await begin_telehealth_session(session, therapist, appt, actor)
     if not result.allowed:
         return StartOutcome(None, result)
