@@ -13,6 +13,7 @@ from server.db import utcnow
 from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
 from server.models import VideoSessionState as State
 from server.services.audit import Actor, add_audit
+from server.services.errors import Invalid, NotFound, as_uuid
 from signaling.tokens import (
     JoinLinkClaim,
     LinkGone,
@@ -24,14 +25,16 @@ from signaling.tokens import (
 
 DEFAULT_LENGTH = timedelta(minutes=60)
 MAX_LENGTH = timedelta(hours=4)
+NO_SESSION = "No such video session."
 
 
-class VideoSessionError(ValueError):
+class VideoSessionError(Invalid):
     pass
 
 
-class SessionNotFound(LookupError):
-    pass
+class SessionNotFound(NotFound):
+    def __init__(self, message: str = NO_SESSION) -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,12 @@ class IssuedLink:
 
 
 def parse_id(value: object) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise SessionNotFound(str(value)) from None
+    return as_uuid(value, NO_SESSION, SessionNotFound)
+
+
+def join_path(session_id: object, token: str) -> str:
+    """Where a join link opens, under the site's address."""
+    return f"/join/{session_id}/{token}"
 
 
 async def start_session(
@@ -128,7 +133,7 @@ async def revoke_link(
 ) -> JoinLink:
     link = await session.get(JoinLink, link_id)
     if link is None or link.session_id != video.id:
-        raise SessionNotFound(link_id)
+        raise NotFound("No such link.")
     if link.revoked_at is None:
         link.revoked_at = utcnow()
     add_audit(
@@ -159,7 +164,7 @@ async def is_link_active(session: AsyncSession, session_id: str, link_id: str) -
 async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
     video = await session.get(VideoSession, parse_id(session_id))
     if video is None or (video.therapist_id != user.id and not user.is_admin):
-        raise SessionNotFound(str(session_id))
+        raise SessionNotFound()
     return video
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Appointment, OutboxMessage, User, VideoSession, VideoSessionState
 from server.services.audit import Actor, add_audit
-from server.services.clients import ValidationFailed
+from server.services.errors import Conflict, ValidationFailed
 from server.services.scheduling.appointments import set_status
 from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
@@ -21,6 +21,7 @@ from signaling.tokens import TokenSigner
 
 from .sessions import (
     issue_link,
+    join_path,
     link_token,
     list_links,
     parse_id,
@@ -148,9 +149,17 @@ async def queue_join_link(
     therapist: User,
     appt: Appointment,
     caregiver_id: str,
-    join_url: str,
+    signer: TokenSigner,
+    base_url: str,
     actor: Actor,
 ) -> OutboxMessage:
+    """Emails the parent's join link of the visit's session (started, not ended) to a caregiver."""
+    found = await get_visit_video(session, appt, signer)
+    if found is None or found.parent_token is None:
+        raise Conflict("Start the video session first, then send its link.")
+    if found.video.state == VideoSessionState.ended:
+        raise Conflict("This visit's video session has ended.")
+    join_url = base_url + join_path(found.video.id, found.parent_token)
     caregiver = emailable_caregiver(appt, caregiver_id)
     local = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone))
     body = "\n".join(
