@@ -1,3 +1,5 @@
+"""Client pages: the caseload, the client record with its chart panels, create and edit."""
+
 from __future__ import annotations
 
 from starlette.requests import Request

@@ -264,21 +264,6 @@ async def set_status(
     return appt
 
 
-async def link_video_session(
-    session: AsyncSession, appt: Appointment, video_session_id: str, actor: Actor
-) -> None:
-    """Records which video session belongs to this appointment without changing its status."""
-    appt.video_session_id = video_session_id[:64]
-    add_audit(
-        session,
-        actor,
-        "appointment.video_link",
-        object_type="appointment",
-        object_id=appt.id,
-        detail={"video_session_id": appt.video_session_id},
-    )
-
-
 async def reschedule(
     session: AsyncSession,
     therapist: User,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Appointment, Client, Location, User
-from server.services.geography import is_state, state_name
+from server.services.geography import is_state
 
 from .availability import ConcreteBlock, blocks_between
 from .common import (
@@ -284,7 +284,3 @@ async def check_booking(
                     Problem("licensure", prefix + licensure.message, False, occ.starts_at)
                 )
     return result
-
-
-def describe_state(code: str) -> str:
-    return f"{state_name(code)} ({code})"
