@@ -13,11 +13,11 @@ from server.db import transaction
 from server.models import VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.video.annotations import find_resent, save_annotation, tags_for_session
+from server.services.video.common import parse_id
 from server.services.video.recordings import apply_recording_update, consent_text, record_consent
 from server.services.video.sessions import (
     find_session,
     is_link_active,
-    parse_id,
     record_presence,
     set_state,
 )

@@ -18,7 +18,7 @@ from server.services.audit import Actor, add_audit
 from server.services.errors import Invalid, NotFound, as_uuid
 from signaling.ports import AnnotationDraft, TagOption
 
-from .sessions import SessionNotFound, parse_id
+from .common import SessionNotFound, parse_id
 
 DEFAULT_TAGS: tuple[TagOption, ...] = tuple(
     TagOption(label)

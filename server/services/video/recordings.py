@@ -27,7 +27,7 @@ from server.services.audit import Actor, add_audit
 from server.services.errors import Conflict, NotFound, as_uuid
 from signaling.ports import ConsentDecision, ConsentText, RecordingUpdate
 
-from .sessions import parse_id
+from .common import parse_id
 
 # Bump the version whenever the text changes: each decision stores both, so what anyone agreed
 # to can be shown later word for word. PENDING REVIEW by the practice (retention, access).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +12,7 @@ from server.db import utcnow
 from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
 from server.models import VideoSessionState as State
 from server.services.audit import Actor, add_audit
-from server.services.errors import Invalid, NotFound, as_uuid
+from server.services.errors import Invalid, NotFound
 from signaling.tokens import (
     JoinLinkClaim,
     LinkGone,
@@ -23,28 +22,20 @@ from signaling.tokens import (
     new_join_link_claim,
 )
 
+from .common import SessionNotFound, parse_id
+
 DEFAULT_LENGTH = timedelta(minutes=60)
 MAX_LENGTH = timedelta(hours=4)
-NO_SESSION = "No such video session."
 
 
 class VideoSessionError(Invalid):
     pass
 
 
-class SessionNotFound(NotFound):
-    def __init__(self, message: str = NO_SESSION) -> None:
-        super().__init__(message)
-
-
 @dataclass(frozen=True)
 class IssuedLink:
     link: JoinLink
     token: str
-
-
-def parse_id(value: object) -> uuid.UUID:
-    return as_uuid(value, NO_SESSION, SessionNotFound)
 
 
 def join_path(session_id: object, token: str) -> str:

@@ -19,12 +19,12 @@ from server.services.scheduling.outbox import emailable_caregiver, queue_email
 from server.services.scheduling.session_gate import begin_telehealth_session
 from signaling.tokens import TokenSigner
 
+from .common import parse_id
 from .sessions import (
     issue_link,
     join_path,
     link_token,
     list_links,
-    parse_id,
     start_session,
     verify_join_link,
 )
