@@ -67,13 +67,15 @@ def prepare_environment(tmp: Path, workers: int = 1) -> tuple[dict[str, str], st
     async def create() -> None:
         from argon2 import PasswordHasher
 
+        from server.passwords import Passwords
+
         engine = make_engine(settings.database_url)
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 await create_user(
                     session,
                     # Signed in once per run: cheap hashing keeps start-up off the CPU figures.
-                    PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                    Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)),
                     email=THERAPIST_EMAIL, name="Bench Therapist", password=password,
                     role=UserRole.therapist,
                 )  # fmt: skip

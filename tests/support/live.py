@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from fast_passwords import FAST_PASSWORDS
 
 from server.config import load_settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
 from server.models import UserRole
+from server.passwords import Passwords
 from server.services.accounts import create_user
 
 TEST_PASSWORD = "live-test-password"
@@ -76,16 +78,19 @@ def prepare_environment(
     return env
 
 
-def create_account(env: dict[str, str], email: str, role: UserRole = UserRole.therapist) -> None:
+def create_account(
+    env: dict[str, str],
+    email: str,
+    role: UserRole = UserRole.therapist,
+    passwords: Passwords = FAST_PASSWORDS,
+) -> None:
     settings = load_settings(env, dotenv=None)
 
     async def run() -> None:
-        from argon2 import PasswordHasher
-
         engine = make_engine(settings.database_url)
         async with transaction(make_sessionmaker(engine)) as session:
             await create_user(
-                session, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                session, passwords,
                 email=email, name="Dr. Test Therapist", password=TEST_PASSWORD, role=role,
             )  # fmt: skip
         await engine.dispose()
