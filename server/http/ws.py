@@ -16,7 +16,7 @@ from server.services.audit import Actor, record_audit
 from server.state import AppState
 from server.video.runtime import video_runtime
 from signaling.ports import Identity, TherapistIdentity
-from signaling.protocol import MAX_MESSAGE_BYTES, CloseCode
+from signaling.protocol import CloseCode
 
 from .security import SESSION_COOKIE
 
@@ -120,12 +120,9 @@ async def session_socket(websocket: WebSocket) -> None:
                 break
             text = message.get("text")
             if text is None:
-                data = message.get("bytes") or b""
-                if len(data) > MAX_MESSAGE_BYTES:
-                    await conn.close(CloseCode.TOO_BIG, "message too big")
-                    break
                 # The protocol is JSON text frames only; binary is a client bug or an attack.
-                text = data.decode("utf-8", errors="replace")
+                await conn.close(CloseCode.UNSUPPORTED_DATA, "text frames only")
+                break
             await handle.receive(text)
             if conn.closed:
                 break
