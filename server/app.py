@@ -126,11 +126,16 @@ def create_app(
         exception_handlers={HTTPException: http_exception, Exception: server_error},
         middleware=[
             Middleware(ObservabilityMiddleware, metrics=metrics, routes=routes),
-            Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+            Middleware(
+                SecurityHeadersMiddleware,
+                hsts=settings.cookies_secure,
+                public_base_url=settings.public_base_url,
+            ),
             Middleware(
                 CSRFMiddleware,
                 secret=settings.secret_key,
                 secure_cookies=settings.cookies_secure,
+                public_base_url=settings.public_base_url,
             ),
         ],
     )
