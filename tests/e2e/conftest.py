@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +23,11 @@ def cameras(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 @pytest.fixture(scope="module")
 def live(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One real server (uvicorn subprocess, SQLite) per test module, with a therapist account."""
-    from live import create_account, prepare_environment, start_server
+    from live import prepare_with_therapist, start_server
 
     tmp = tmp_path_factory.mktemp("e2e")
     email = "therapist@example.test"
-
-    def prepare() -> dict[str, str]:
-        env = prepare_environment(tmp)
-        create_account(env, email)
-        return env
-
-    # Playwright's sync API keeps an event loop running in this thread; the setup helpers call
-    # asyncio.run(), so they run in a thread of their own.
-    with ThreadPoolExecutor(1) as pool:
-        env = pool.submit(prepare).result()
+    env = prepare_with_therapist(tmp, email)
     server = start_server(env, tmp)
     try:
         yield Live(server, email)

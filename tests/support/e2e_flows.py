@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -61,6 +62,37 @@ def write_y4m(path: Path, rgb: tuple[int, int, int]) -> None:
             padding = b"\x00" * (plane.line_size - WIDTH * 3)
             plane.update((bytes(line) + padding) * HEIGHT)
             for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def write_textured_y4m(path: Path, seconds: int = 2) -> None:
+    """A 640x480 clip that costs bits: ffmpeg's moving test pattern plus fresh noise in every
+    frame. Chromium's flat fake camera (and one-colour clips) encode to ~45 kbit/s, which tests
+    nothing about a link's capacity; this one wants ~1.5 Mbit/s of VP8."""
+    import av
+
+    graph = av.filter.Graph()
+    chain = [
+        graph.add("testsrc2", f"size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}"),
+        graph.add("noise", "alls=12:allf=t+u"),
+        graph.add("format", "yuv420p"),
+        graph.add("buffersink"),
+    ]
+    for a, b in itertools.pairwise(chain):
+        a.link_to(b)
+    graph.configure()
+    with av.open(str(path), mode="w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        while True:
+            try:
+                frame = graph.vpull()
+            except (av.error.EOFError, av.error.BlockingIOError):
+                break
+            frame.pts = None
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -94,6 +94,11 @@ class Namespace:
         parsed: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
         return parsed
 
+    def probe_ok(self, *args: str, timeout: float = 30) -> bool:
+        """Run a netprobe.py check here (http-ok, wait-tcp): did it pass?"""
+        command = (sys.executable, str(PROBE_PROGRAM), *args)
+        return self.run(*command, check=False, timeout=timeout).returncode == 0
+
     def start_probe(self, *args: str) -> subprocess.Popen[str]:
         """Start a netprobe.py server here; returns once it listens (see finish_probe)."""
         process = self.popen(sys.executable, str(PROBE_PROGRAM), *args, stdout=subprocess.PIPE)

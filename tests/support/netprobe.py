@@ -8,6 +8,7 @@ Each prints one JSON line with what it saw; a server prints ``ready`` first. Sta
     echo ADDR PORT SECONDS                echo UDP datagrams and TCP lines until SECONDS pass
     udp-rtt ADDR PORT COUNT               COUNT round trips to an echo (0.5 s timeout each)
     tcp-rtt ADDR PORT                     connect to an echo and time one round trip
+    wait-tcp ADDR PORT SECONDS            exit 0 once ADDR:PORT accepts a connection
     http-ok URL                           exit 0 when URL answers 200
 """
 
@@ -125,6 +126,17 @@ def tcp_rtt(addr: str, port: int) -> dict[str, object]:
         return {"ok": False, "error": str(exc)}
 
 
+def wait_tcp(addr: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((addr, port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a test URL)
@@ -137,6 +149,8 @@ def main(argv: list[str]) -> int:
     command, args = argv[0], argv[1:]
     if command == "http-ok":
         return 0 if http_ok(args[0]) else 1
+    if command == "wait-tcp":
+        return 0 if wait_tcp(args[0], int(args[1]), float(args[2])) else 1
     if command == "udp-sink":
         result = udp_sink(args[0], int(args[1]), float(args[2]))
     elif command == "udp-send":
