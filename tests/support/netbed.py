@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 PREFIX = "tnb"
 DELAY_PROGRAM = Path(__file__).with_name("nfqueue_delay.py")
@@ -80,10 +80,13 @@ class Namespace:
     ) -> subprocess.CompletedProcess[str]:
         return run(*self.command(*args), check=check, timeout=timeout)
 
-    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+    def popen(
+        self, *args: str, stdin: int | None = None, stdout: int | IO[str] | None = None,
+        stderr: int | IO[str] | None = None,
+    ) -> subprocess.Popen[str]:  # fmt: skip
         """Start a process inside the namespace; the bed stops it when it closes."""
-        process: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
-            self.command(*args), text=True, **kwargs
+        process = subprocess.Popen(
+            self.command(*args), text=True, stdin=stdin, stdout=stdout, stderr=stderr
         )
         self.bed.processes.append(process)
         return process
