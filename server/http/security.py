@@ -206,7 +206,10 @@ class SecurityHeadersMiddleware:
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    # Never a Referer to another site (join links carry tokens); same-origin
+                    # keeps the Origin header on our own POSTs, which "no-referrer" turns into
+                    # "null" and the Origin check would then refuse.
+                    (b"referrer-policy", b"same-origin"),
                     (
                         b"permissions-policy",
                         b"camera=(self), microphone=(self), geolocation=()",

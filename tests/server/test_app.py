@@ -81,6 +81,8 @@ def test_security_headers(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     # The signaling socket of this origin only (`ws:` alone would allow any host).
     assert "connect-src 'self' ws://testserver;" in headers["content-security-policy"]
+    # Same-origin: our own POSTs keep a real Origin header (no-referrer would make it "null").
+    assert headers["referrer-policy"] == "same-origin"
 
 
 def test_pages_and_api_answers_are_never_stored_but_static_files_may_be(
@@ -105,6 +107,8 @@ def test_unsafe_requests_from_another_site_are_refused(client: TestClient, helpe
     assert foreign.status_code == 403
     sneaky = client.post("/login", data=form, headers={"sec-fetch-site": "cross-site"})
     assert sneaky.status_code == 403
+    opaque = client.post("/login", data=form, headers={"origin": "null"})
+    assert opaque.status_code == 403
     own = client.post("/login", data=form, headers={"origin": "http://testserver"})
     assert own.status_code == 303
 
