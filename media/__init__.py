@@ -2,6 +2,7 @@
 
 from media.config import IceServer, RelayConfig
 from media.errors import NegotiationError, PublishNotAllowed
+from media.forwarded_track import ForwardedTrack
 from media.frame_tap import FrameTap, Snapshot
 from media.hooks import (
     HookDispatcher,
@@ -14,6 +15,7 @@ from media.hooks import (
     SegmentWritten,
     TrackPublished,
 )
+from media.negotiation import force_codecs
 from media.peer import OfferSink, StateSink
 from media.recorder import (
     ParticipantRecorder,
@@ -26,11 +28,13 @@ from media.recorder import (
 from media.relay import Relay
 from media.room import Room
 from media.sinks import PacketSink, SenderReportSink
-from media.stats import RelayStats
+from media.stats import Counters, RelayStats
 from media.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
 from media.timeline import RecordedSpan
 
 __all__ = [
+    "Counters",
+    "ForwardedTrack",
     "FrameTap",
     "HookDispatcher",
     "IceServer",
@@ -61,6 +65,7 @@ __all__ = [
     "StateSink",
     "TrackPublished",
     "WritableObject",
+    "force_codecs",
     "journal_writer_cpu_seconds",
     "recover",
 ]

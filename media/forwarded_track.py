@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import MediaStreamError, MediaStreamTrack
 
 from media.bounded_queue import DropOldestQueue
 from media.stats import Counters

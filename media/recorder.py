@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import av
-from aiortc.rtp import RtcpSrPacket
 
 from media import journal, replay
+from media.aiortc import RtcpSrPacket
 from media.feed import Feed
 from media.hooks import RecordingFailed, SegmentWritten
 from media.replay import ReplayConfig

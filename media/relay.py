@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from media import aiortc_compat
+from media.aiortc import install
 from media.config import RelayConfig
 from media.hooks import HookDispatcher, MediaHooks
 from media.room import Room
@@ -13,7 +13,7 @@ class Relay:
     def __init__(
         self, config: RelayConfig | None = None, *, hooks: MediaHooks | None = None
     ) -> None:
-        aiortc_compat.install()
+        install()
         self.config = config if config is not None else RelayConfig()
         self._counters = Counters()
         # One ordered event stream per relay: the application persists it (media/hooks.py).
