@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -92,38 +93,49 @@ class _KindSink:
     """The recorder's sink on one feed: an ``RtpSink`` (RTP-level path), a ``PacketSink``
     (frame-level path) and a ``SenderReportSink``."""
 
-    def __init__(self, recorder: ParticipantRecorder, kind: str) -> None:
+    def __init__(
+        self,
+        recorder: ParticipantRecorder,
+        kind: str,
+        inbox: deque[tuple[Any, ...]],
+        capacity: int,
+        drop: Callable[[], None],
+        put: Callable[[tuple[Any, ...]], None],
+    ) -> None:
         self._recorder = recorder
         self._kind = kind
-        # The recorder's inbox, bound here: on_rtp runs for every packet.
-        self._inbox = recorder._inbox
+        # The recorder's inbox and its other parts, bound here: on_rtp runs for every packet.
+        self._inbox = inbox
+        self._capacity = capacity
+        self._drop = drop
+        self._put = put
 
     def on_rtp(self, packet: bytes, seq: int, arrival: float, source: object) -> None:
         recorder = self._recorder
         if recorder.state != "recording":
             return
         recorder.received[self._kind] += 1
-        if len(self._inbox) < recorder._capacity:
+        if len(self._inbox) < self._capacity:
             self._inbox.append((self._kind, source, arrival, seq, packet))
         else:
-            recorder._drop()
+            self._drop()
 
     def on_packet(self, packet: av.Packet[Any], source: object) -> None:
         recorder = self._recorder
         if recorder.state != "recording":
             return
         recorder.received[self._kind] += 1
-        if len(self._inbox) < recorder._capacity:
+        if len(self._inbox) < self._capacity:
             self._inbox.append((self._kind, source, time.time(), packet))
         else:
-            recorder._drop()
+            self._drop()
 
     def on_sender_report(
         self, report: RtcpSrPacket, rtp_origin: int | None, source: object
     ) -> None:
         info = report.sender_info
         wallclock = ntp_to_unix(info.ntp_timestamp)
-        self._recorder._put(
+        self._put(
             ("report", self._kind, source, time.time(), info.rtp_timestamp, rtp_origin, wallclock)
         )
 
@@ -228,7 +240,7 @@ class _SharedWriter:
             with self._lock:
                 jobs = list(self._jobs)
             for recorder in jobs:
-                if recorder._write_turn():
+                if recorder.write_turn():
                     with self._lock:
                         self._jobs.remove(recorder)
             self.cpu_seconds += time.thread_time() - started
@@ -274,7 +286,10 @@ class ParticipantRecorder:
         self._file: BinaryIO | None = None
         self._synced = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sinks = {kind: _KindSink(self, kind) for kind in _KINDS}
+        self._sinks = {
+            kind: _KindSink(self, kind, self._inbox, self._capacity, self._drop, self._put)
+            for kind in _KINDS
+        }
         self._feeds: dict[str, Feed] = {}
         self._unwatch: Any = None
         self._segments: list[SegmentInfo] = []
@@ -411,8 +426,9 @@ class ParticipantRecorder:
 
     # -- writer thread ---------------------------------------------------------------------
 
-    def _write_turn(self) -> bool:
-        """Append what gathered to the journal (writer thread); True once it is closed."""
+    def write_turn(self) -> bool:
+        """Append what gathered to the journal (the writer thread's call); True once it is
+        closed."""
         writer = self._journal
         cpu = time.thread_time()
         try:
