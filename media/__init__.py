@@ -17,7 +17,7 @@ from media.hooks import (
 )
 from media.negotiation import force_codecs
 from media.peer import OfferSink, StateSink
-from media.recorder import (
+from media.recording.recorder import (
     ParticipantRecorder,
     RecorderConfig,
     RecorderStats,
@@ -25,12 +25,12 @@ from media.recorder import (
     journal_writer_cpu_seconds,
     recover,
 )
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
+from media.recording.timeline import RecordedSpan
 from media.relay import Relay
 from media.room import Room
 from media.sinks import PacketSink, SenderReportSink
 from media.stats import Counters, RelayStats
-from media.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
-from media.timeline import RecordedSpan
 
 __all__ = [
     "Counters",

@@ -19,9 +19,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from media import LocalDirectoryStorage, Relay, recover
+from media import LocalDirectoryStorage, ParticipantRecorder, Relay, recover
 from media.frame_tap import FrameTap
-from media.recorder import ParticipantRecorder
 from server.db import transaction, utcnow
 from server.models import Recording, RecordingFile, RecordingSpan
 from server.services.audit import Actor, add_audit

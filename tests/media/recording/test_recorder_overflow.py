@@ -10,9 +10,9 @@ import av
 from av.video.frame import PictureType
 
 from media.hooks import MediaEvent
-from media.recorder import ParticipantRecorder, RecorderConfig
+from media.recording.recorder import ParticipantRecorder, RecorderConfig
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage
 from media.room import Room
-from media.storage import LocalDirectoryStorage, RecordingStorage
 from media.testing.pattern import pattern_frame
 from media.testing.recording import decode_recording
 

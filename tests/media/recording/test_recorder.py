@@ -7,8 +7,8 @@ from pathlib import Path
 
 from media import Relay
 from media.hooks import MediaEvent, SegmentWritten
-from media.recorder import ParticipantRecorder, RecordingResult
-from media.storage import LocalDirectoryStorage
+from media.recording.recorder import ParticipantRecorder, RecordingResult
+from media.recording.storage import LocalDirectoryStorage
 from media.testing.client import ClientPool, TestClient
 from media.testing.recording import Decoded, decode_recording, first_time_near
 

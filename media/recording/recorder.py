@@ -3,10 +3,11 @@
 During the call the recorder only keeps what it receives: the forwarding path appends each
 packet (RTP-level path: the publisher's RTP packet; frame-level path: the encoded frame), with
 its arrival time, to a deque, and one writer thread shared by all recorders appends what
-gathered to each participant's journal (``media.journal``) every half second. Frames, timing
-and WebM are built from the journal once the recording stops (``media.replay``), so a recorded
-call costs the relay little more than an unrecorded one, and a crash loses at most the last
-half second (``recover`` builds such a file).
+gathered to each participant's journal (``media.recording.journal``) every half second.
+Frames, timing and WebM are built from the journal once the recording stops
+(``media.recording.replay``), so a recorded call costs the relay little more than an
+unrecorded one, and a crash loses at most the last half second (``recover`` builds such a
+file).
 The deque is bounded; when the writer falls behind, packets are dropped and counted, a gap is
 journaled, and the publisher is asked for a keyframe to restart video on. See docs/media.md,
 "Recording".
@@ -26,16 +27,16 @@ from typing import Any, BinaryIO
 
 import av
 
-from media import journal, replay
 from media.aiortc import RtcpSrPacket
 from media.feed import Feed
 from media.hooks import RecordingFailed, SegmentWritten
-from media.replay import ReplayConfig
+from media.recording import journal, replay
+from media.recording.replay import ReplayConfig
+from media.recording.segment_writer import SegmentInfo
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage
+from media.recording.sync import ntp_to_unix
+from media.recording.timeline import RecordedSpan, Timeline, file_spans
 from media.room import Room
-from media.segment_writer import SegmentInfo
-from media.storage import LocalDirectoryStorage, RecordingStorage
-from media.sync import ntp_to_unix
-from media.timeline import RecordedSpan, Timeline, file_spans
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ The recorder only sees ``RecordingStorage``; an object store can implement it la
 
 Completeness is visible in storage alone, so the application can tell after a crash: a
 participant whose journal (or segments) exist but who has no finalize marker has an
-*incomplete* recording, which ``media.replay`` can still build from the journal.
+*incomplete* recording, which ``media.recording.replay`` can still build from the journal.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from media import journal
+from media.recording import journal
 
 _SEGMENT_SUFFIX = ".webm"
 _PARTIAL = ".part"
