@@ -22,7 +22,6 @@ from media.recording.recorder import (
     RecorderConfig,
     RecorderStats,
     RecordingResult,
-    journal_writer_cpu_seconds,
     recover,
 )
 from media.recording.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
@@ -66,6 +65,5 @@ __all__ = [
     "TrackPublished",
     "WritableObject",
     "force_codecs",
-    "journal_writer_cpu_seconds",
     "recover",
 ]

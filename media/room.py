@@ -9,6 +9,7 @@ from media.errors import NegotiationError
 from media.feed import Feed
 from media.hooks import HookDispatcher, MediaEvent, ParticipantJoined, ParticipantLeft
 from media.peer import KINDS, OfferSink, Peer, StateSink
+from media.recording.writer import JournalWriter
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,15 @@ class Room:
         room_id: str,
         config: RelayConfig,
         counters: Counters,
-        hooks: HookDispatcher | None = None,
+        hooks: HookDispatcher | None,
+        journal_writer: JournalWriter,
     ) -> None:
         self.room_id = room_id
         self._config = config
         self._counters = counters
         self._hooks = hooks
+        # The relay's: every recorder of the room appends its journal through it.
+        self.journal_writer = journal_writer
         self._feed_watchers: list[FeedWatcher] = []
         self._peers: dict[str, Peer] = {}
         self._feeds: dict[str, dict[str, Feed]] = {}

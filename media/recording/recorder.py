@@ -2,8 +2,9 @@
 
 During the call the recorder only keeps what it receives: the forwarding path appends each
 packet (RTP-level path: the publisher's RTP packet; frame-level path: the encoded frame), with
-its arrival time, to a deque, and one writer thread shared by all recorders appends what
-gathered to each participant's journal (``media.recording.journal``) every half second.
+its arrival time, to a deque, and the relay's journal writer thread, shared by its recorders
+(``media.recording.writer``), appends what gathered to each participant's journal
+(``media.recording.journal``) every half second.
 Frames, timing and WebM are built from the journal once the recording stops
 (``media.recording.replay``), so a recorded call costs the relay little more than an
 unrecorded one, and a crash loses at most the last half second (``recover`` builds such a
@@ -41,9 +42,6 @@ from media.room import Room
 logger = logging.getLogger(__name__)
 
 _KINDS = ("video", "audio")
-# How long packets gather before the writer wakes: each wake-up is a GIL hand-off the event
-# loop may wait for. A crash loses what gathered (at most this long).
-_BATCH_SECONDS = 0.5
 # Marks where the loop dropped packets (deque full).
 _GAP = ("gap",)
 
@@ -141,7 +139,7 @@ class _KindSink:
         )
 
 
-class _JournalWriter:
+class _JournalRecords:
     """The writer thread's side: turns what the loop queued into journal records."""
 
     def __init__(self) -> None:
@@ -207,55 +205,6 @@ class _JournalWriter:
                 self.stopped = True
 
 
-class _SharedWriter:
-    """One thread appends every recorder's journal: it wakes every half second (at once for a
-    pause, resume or stop) and takes each recorder's turn. A thread per recorder woke ~100
-    times a second at 48 recorders, each wake-up a GIL hand-off the event loop waited for."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: list[ParticipantRecorder] = []
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        # CPU the writer thread has used (user + system, fsync included), across recordings.
-        self.cpu_seconds = 0.0
-
-    def add(self, recorder: ParticipantRecorder) -> None:
-        with self._lock:
-            self._jobs.append(recorder)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="recorder-journals", daemon=True
-                )
-                self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while True:
-            # Packets alone never wake the writer: it takes them in batches.
-            self._wake.wait(_BATCH_SECONDS)
-            self._wake.clear()
-            started = time.thread_time()
-            with self._lock:
-                jobs = list(self._jobs)
-            for recorder in jobs:
-                if recorder.write_turn():
-                    with self._lock:
-                        self._jobs.remove(recorder)
-            self.cpu_seconds += time.thread_time() - started
-
-
-_WRITER = _SharedWriter()
-
-
-def journal_writer_cpu_seconds() -> float:
-    """CPU seconds this process's journal writer thread has used (for /metrics): the part of
-    recording's cost that is not on the event loop."""
-    return _WRITER.cpu_seconds
-
-
 class ParticipantRecorder:
     """One participant's recording in a room: start, pause/resume, stop, finalize.
 
@@ -296,7 +245,9 @@ class ParticipantRecorder:
         self._segments: list[SegmentInfo] = []
         self.received = {"video": 0, "audio": 0}
         self.dropped = 0
-        self._journal = _JournalWriter()
+        # The relay's journal writer thread (media/recording/writer.py).
+        self._writer = room.journal_writer
+        self._journal = _JournalRecords()
         self._written: dict[str, int] = {}
         self._writer_cpu = 0.0
 
@@ -309,7 +260,7 @@ class ParticipantRecorder:
         self._origin = time.time()
         self._timeline.begin(0.0)
         self.state = "recording"
-        _WRITER.add(self)
+        self._writer.add(self)
         self._unwatch = self.room.watch_feeds(self._feeds_created)
         feeds = self.room.feeds(self.participant_id)
         if feeds:
@@ -423,7 +374,7 @@ class ParticipantRecorder:
         if self.state != "failed":
             self._inbox.append(item)
             if wake:
-                _WRITER.wake()
+                self._writer.wake()
 
     # -- writer thread ---------------------------------------------------------------------
 
