@@ -54,6 +54,10 @@ class RecordingStorage(Protocol):
         """Committed segments of a participant, in recording order."""
         ...
 
+    def final_name(self, participant_id: str) -> str:
+        """Where the participant's final file is (or will be, once finalized)."""
+        ...
+
     def open_final(self, participant_id: str) -> WritableObject: ...
 
     def open_read(self, name: str) -> BinaryIO: ...
@@ -130,8 +134,15 @@ class LocalDirectoryStorage:
             for path in sorted(folder.glob(f"seg-*{_SEGMENT_SUFFIX}"))
         ]
 
+    def final_name(self, participant_id: str) -> str:
+        return f"{self._dir(participant_id)}/{_FINAL}"
+
+    def final_path(self, participant_id: str) -> Path:
+        """The final file on disk (``final_name`` under the root)."""
+        return self.path_of(self.final_name(participant_id))
+
     def open_final(self, participant_id: str) -> _LocalFile:
-        return _LocalFile(self.root, f"{self._dir(participant_id)}/{_FINAL}")
+        return _LocalFile(self.root, self.final_name(participant_id))
 
     def open_read(self, name: str) -> BinaryIO:
         path = (self.root / name).resolve()
