@@ -1,3 +1,9 @@
+"""A publisher's track of one kind, fanned out to its subscribers, recorders and frame taps.
+
+The feed outlives the publisher's connection: on reconnect it takes the new receiver and every
+sink keeps its place. It also rate-limits the keyframe requests sent to the publisher.
+"""
+
 from __future__ import annotations
 
 import asyncio

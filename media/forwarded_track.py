@@ -1,3 +1,6 @@
+"""Frame-level forwarding's subscriber side: an aiortc track that feeds one subscriber's
+sender with a publisher's encoded frames (``RelayConfig.forwarding == "frames"``)."""
+
 from __future__ import annotations
 
 import fractions

@@ -1,3 +1,11 @@
+"""The relay's peer connection with one participant: its m-lines and its offer/answer state.
+
+A publishing participant has one receive-only m-line per kind (a pass-through receiver, never
+decoding); every feed it subscribes to gets a send-only m-line (a ``Slot``), reused by the next
+publisher when one leaves. The relay always offers; answers are checked (media/negotiation.py)
+before aiortc applies them.
+"""
+
 from __future__ import annotations
 
 import asyncio

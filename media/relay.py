@@ -1,3 +1,6 @@
+"""The relay: the process's rooms, its counters and hook events, and its recorders' journal
+writer, all created and closed together (the application holds one per process)."""
+
 from __future__ import annotations
 
 from media.aiortc import install

@@ -1,3 +1,11 @@
+"""A room: the participants of one session on the relay, and who forwards to whom.
+
+Joins, leaves and reconnects are applied one at a time (the room's lock); each publisher gets
+one ``Feed`` per kind, which every other participant's ``Peer`` subscribes to, and the
+affected peers are offered the change afterwards. Recorders and frame taps find a publisher's
+feeds here (``feeds``, ``watch_feeds``).
+"""
+
 from __future__ import annotations
 
 import asyncio
