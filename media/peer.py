@@ -1,3 +1,11 @@
+"""The relay's peer connection with one participant: its m-lines and its offer/answer state.
+
+A publishing participant has one receive-only m-line per kind (a pass-through receiver, never
+decoding); every feed it subscribes to gets a send-only m-line (a ``Slot``), reused by the next
+publisher when one leaves. The relay always offers; answers are checked (media/negotiation.py)
+before aiortc applies them.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +23,18 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from media import aiortc_compat, negotiation
-from media.aiortc_compat import PassthroughTrack
+from media import negotiation
+from media.aiortc import (
+    Negotiated,
+    PassthroughTrack,
+    add_loopback_candidates,
+    install_counting_encoder,
+    make_passthrough_receiver,
+    on_keyframe_request,
+    remember_negotiated,
+    restore_negotiated,
+    set_sender_ids,
+)
 from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
@@ -131,14 +149,14 @@ class Peer:
         self._pending: int | None = None
         self._dirty = False
         self._closed = False
-        self._negotiated: dict[str, negotiation.Negotiated] = {}
+        self._negotiated: dict[str, Negotiated] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("connectionstatechange", self._state_changed)
         if publish:
             for kind in KINDS:
                 transceiver = self.pc.addTransceiver(kind, direction="recvonly")
                 negotiation.force_codecs(transceiver)
-                track = aiortc_compat.make_passthrough_receiver(
+                track = make_passthrough_receiver(
                     transceiver.receiver, kind, config.queue_capacity, counters.count_drop
                 )
                 self.published[kind] = Published(transceiver, track)
@@ -162,7 +180,7 @@ class Peer:
         else:
             transceiver = self.pc.addTransceiver(feed.kind, direction="sendonly")
             negotiation.force_codecs(transceiver)
-            aiortc_compat.install_counting_encoder(
+            install_counting_encoder(
                 transceiver.sender,
                 negotiation.forced_codec(feed.kind),
                 self._counters.count_encode,
@@ -180,12 +198,12 @@ class Peer:
                 out = OutStream(feed.kind, transceiver, self._counters, feed.request_keyframe)
             slot = Slot(feed.kind, transceiver, track, out)
             # A subscriber's PLI/FIR becomes a (rate-limited) PLI to whoever the slot carries.
-            aiortc_compat.on_keyframe_request(transceiver.sender, slot.request_keyframe)
+            on_keyframe_request(transceiver.sender, slot.request_keyframe)
             self.slots.append(slot)
         slot.transceiver.direction = "sendonly"
         slot.track.set_id(track_id(feed.publisher_id, feed.kind))
         # The browser tells whose track is whose by the stream id: the publisher's id.
-        aiortc_compat.set_sender_ids(
+        set_sender_ids(
             slot.transceiver.sender, feed.publisher_id, track_id(feed.publisher_id, feed.kind)
         )
         slot.attach(feed, self.pc.connectionState == "connected")
@@ -210,11 +228,9 @@ class Peer:
                 self._dirty = True
                 return
             offer = await self.pc.createOffer()
-            offer_sdp = negotiation.restore_negotiated(
-                offer.sdp, self.pc.getTransceivers(), self._negotiated
-            )
+            offer_sdp = restore_negotiated(offer.sdp, self.pc.getTransceivers(), self._negotiated)
             if self._config.include_loopback:
-                aiortc_compat.add_loopback_candidates(self.pc)
+                add_loopback_candidates(self.pc)
             await self.pc.setLocalDescription(RTCSessionDescription(offer_sdp, "offer"))
             self._revision += 1
             self._pending = self._revision
@@ -250,7 +266,7 @@ class Peer:
                     and id(slot) not in sending_before
                 ):
                     slot.request_keyframe()
-            self._negotiated = negotiation.remember_negotiated(self.pc.getTransceivers())
+            self._negotiated = remember_negotiated(self.pc.getTransceivers())
             self._pending = None
             follow_up = self._dirty
         if follow_up:

@@ -1,3 +1,11 @@
+"""A room: the participants of one session on the relay, and who forwards to whom.
+
+Joins, leaves and reconnects are applied one at a time (the room's lock); each publisher gets
+one ``Feed`` per kind, which every other participant's ``Peer`` subscribes to, and the
+affected peers are offered the change afterwards. Recorders and frame taps find a publisher's
+feeds here (``feeds``, ``watch_feeds``).
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +17,7 @@ from media.errors import NegotiationError
 from media.feed import Feed
 from media.hooks import HookDispatcher, MediaEvent, ParticipantJoined, ParticipantLeft
 from media.peer import KINDS, OfferSink, Peer, StateSink
+from media.recording.writer import JournalWriter
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -30,12 +39,15 @@ class Room:
         room_id: str,
         config: RelayConfig,
         counters: Counters,
-        hooks: HookDispatcher | None = None,
+        hooks: HookDispatcher | None,
+        journal_writer: JournalWriter,
     ) -> None:
         self.room_id = room_id
         self._config = config
         self._counters = counters
         self._hooks = hooks
+        # The relay's: every recorder of the room appends its journal through it.
+        self.journal_writer = journal_writer
         self._feed_watchers: list[FeedWatcher] = []
         self._peers: dict[str, Peer] = {}
         self._feeds: dict[str, dict[str, Feed]] = {}

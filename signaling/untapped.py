@@ -2,8 +2,8 @@
 
 PLACEHOLDER: `untapped` records nothing and has no frames. The session still runs the whole
 consent flow against it (and persists consents, states and spans), so the protocol can ship
-first; the server swaps in the media recorder (media/recorder.py, media/frame_tap.py) by passing
-its own `SessionTapsFactory` to `SessionHostFactory`.
+first; the server swaps in the media recorder (media/recording/recorder.py,
+media/frame_tap.py) by passing its own `SessionTapsFactory` to `SessionHostFactory`.
 """
 
 from __future__ import annotations

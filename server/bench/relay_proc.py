@@ -129,8 +129,8 @@ class RelayProcess:
                 self.process.kill()
                 self.process.wait(timeout=5)
         # uvicorn's supervisor stops its workers. A worker that outlived it is killed, and so is
-        # any child still running (a recording's build, media/replay.py), which would write into
-        # the run's temporary directory while it is removed.
+        # any child still running (a recording's build, media/recording/replay.py), which would
+        # write into the run's temporary directory while it is removed.
         for pid in self.worker_pids:
             for child, started in _identities(process_tree(pid)).items():
                 tree.setdefault(child, started)
