@@ -149,6 +149,10 @@ class Peer:
         self._pending: int | None = None
         self._dirty = False
         self._closed = False
+        # The far end closed the connection, or ICE failed (terminal: aiortc has no ICE restart).
+        # A dead connection takes no new m-lines and no offers until the participant connects
+        # again; touching it raised "RTCPeerConnection is closed" into every later admission.
+        self.dead = False
         self._negotiated: dict[str, Negotiated] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("connectionstatechange", self._state_changed)
@@ -169,8 +173,13 @@ class Peer:
     def awaiting_answer(self) -> bool:
         return self._pending is not None
 
-    def subscribe(self, feed: Feed) -> Slot:
-        """Forward ``feed`` to this participant, reusing an idle m-line of its kind if any."""
+    def subscribe(self, feed: Feed) -> Slot | None:
+        """Forward ``feed`` to this participant, reusing an idle m-line of its kind if any.
+
+        None when the connection is dead: the participant's next connection subscribes afresh.
+        """
+        if self.dead or self._closed:
+            return None
         for slot in self.slots:
             if slot.feed is feed:
                 return slot
@@ -222,7 +231,7 @@ class Peer:
     async def negotiate(self) -> None:
         """Send a new offer now, or right after the outstanding one is answered."""
         async with self._lock:
-            if self._closed:
+            if self._closed or self.dead:
                 return
             if self._pending is not None:
                 self._dirty = True
@@ -273,9 +282,12 @@ class Peer:
             self._spawn(self.negotiate())
 
     def _state_changed(self) -> None:
-        if self.pc.connectionState == "connected":
+        state = self.pc.connectionState
+        if state == "connected":
             for slot in self.slots:
                 slot.connected()
+        elif state in ("failed", "closed") and not self._closed and not self.dead:
+            self._die(state)
         if self._on_state is not None:
             self._spawn(self._on_state(self.pc.connectionState))
 
@@ -289,6 +301,15 @@ class Peer:
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _die(self, state: str) -> None:
+        logger.info("%s: connection %s by the far end; waiting for a new one", self, state)
+        self.dead = True
+        self._pending = None
+        # Nothing more is sent into a dead transport; the feeds keep running for the others.
+        for slot in self.slots:
+            if slot.feed is not None:
+                slot.detach()
 
     def silence(self) -> None:
         """Stop reporting state: the participant lives on in a replacement connection."""

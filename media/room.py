@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from media.config import RelayConfig
 from media.errors import NegotiationError
@@ -137,9 +137,7 @@ class Room:
                 if new_publisher:
                     created = feeds
                     for other in self._peers.values():
-                        if other is not peer:
-                            for feed in feeds.values():
-                                other.subscribe(feed)
+                        if other is not peer and self._subscribe(other, feeds.values()):
                             affected.append(other)
             for publisher_id, feeds in self._feeds.items():
                 if publisher_id != participant_id:
@@ -192,6 +190,15 @@ class Room:
             await peer.close()
         for feed in feeds:
             await feed.close()
+
+    def _subscribe(self, peer: Peer, feeds: Iterable[Feed]) -> bool:
+        """Whether ``peer`` now carries ``feeds``: one participant's broken connection must not
+        fail anyone else's admission."""
+        try:
+            return all(peer.subscribe(feed) is not None for feed in feeds)
+        except Exception:
+            logger.exception("subscribing %s in %s failed", peer, self.room_id)
+            return False
 
     async def _drop_feeds(self, publisher_id: str) -> list[Peer]:
         feeds = self._feeds.pop(publisher_id, None)
