@@ -2,6 +2,7 @@
 
 from media.config import IceServer, RelayConfig
 from media.errors import NegotiationError, PublishNotAllowed
+from media.forwarded_track import ForwardedTrack
 from media.frame_tap import FrameTap, Snapshot
 from media.hooks import (
     HookDispatcher,
@@ -14,23 +15,25 @@ from media.hooks import (
     SegmentWritten,
     TrackPublished,
 )
+from media.negotiation import force_codecs
 from media.peer import OfferSink, StateSink
-from media.recorder import (
+from media.recording.recorder import (
     ParticipantRecorder,
     RecorderConfig,
     RecorderStats,
     RecordingResult,
-    journal_writer_cpu_seconds,
     recover,
 )
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
+from media.recording.timeline import RecordedSpan
 from media.relay import Relay
 from media.room import Room
 from media.sinks import PacketSink, SenderReportSink
-from media.stats import RelayStats
-from media.storage import LocalDirectoryStorage, RecordingStorage, WritableObject
-from media.timeline import RecordedSpan
+from media.stats import Counters, RelayStats
 
 __all__ = [
+    "Counters",
+    "ForwardedTrack",
     "FrameTap",
     "HookDispatcher",
     "IceServer",
@@ -61,6 +64,6 @@ __all__ = [
     "StateSink",
     "TrackPublished",
     "WritableObject",
-    "journal_writer_cpu_seconds",
+    "force_codecs",
     "recover",
 ]

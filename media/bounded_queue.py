@@ -1,3 +1,5 @@
+"""A bounded queue that drops the oldest item: forwarded media is only worth having fresh."""
+
 from __future__ import annotations
 
 import asyncio

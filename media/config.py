@@ -1,3 +1,6 @@
+"""How a relay is set up (``RelayConfig``): ICE servers, queue bounds, keyframe pacing, and
+which forwarding path it takes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,3 +1,5 @@
+"""What the relay raises to the signaling layer when an offer/answer exchange goes wrong."""
+
 from __future__ import annotations
 
 

@@ -1,3 +1,9 @@
+"""A publisher's track of one kind, fanned out to its subscribers, recorders and frame taps.
+
+The feed outlives the publisher's connection: on reconnect it takes the new receiver and every
+sink keeps its place. It also rate-limits the keyframe requests sent to the publisher.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,12 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpReceiver, RTCRtpTransceiver
-from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtcpSrPacket
+from aiortc import MediaStreamError, RTCRtpReceiver, RTCRtpTransceiver
 
-from media import aiortc_compat, negotiation
-from media.aiortc_compat import PassthroughTrack
+from media import negotiation
+from media.aiortc import (
+    PassthroughTrack,
+    RtcpSrPacket,
+    on_sender_report,
+    request_keyframe,
+    rtp_timestamp_origin,
+)
 from media.hooks import KeyframeReceived, MediaEvent, TrackPublished
 from media.rtp.ingress import Ingress
 from media.rtp.instream import InStream, InStreamEvents
@@ -74,6 +84,11 @@ class Feed:
     def rtp_level(self) -> bool:
         return self._rtp_level
 
+    @property
+    def stream(self) -> InStream | None:
+        """The publisher's track at the RTP level (``rtp_level`` feeds, once attached)."""
+        return self._stream
+
     def add_sink(self, sink: PacketSink) -> None:
         if sink not in self._sinks:
             self._sinks.append(sink)
@@ -120,9 +135,7 @@ class Feed:
             self._run(track, self._source), name=f"feed:{self.publisher_id}:{self.kind}"
         )
         source = self._source
-        aiortc_compat.on_sender_report(
-            receiver, lambda report: self._on_sender_report(receiver, report, source)
-        )
+        on_sender_report(receiver, lambda report: self._on_sender_report(receiver, report, source))
         self.request_keyframe()
 
     def _attach_stream(self, transceiver: RTCRtpTransceiver) -> InStream:
@@ -166,7 +179,7 @@ class Feed:
         if self._stream is not None:
             sent = self._stream.send_pli()
         else:
-            sent = aiortc_compat.send_pli(self._receiver)
+            sent = request_keyframe(self._receiver)
         if sent:
             self._counters.keyframe_requests += 1
             self._last_pli = asyncio.get_running_loop().time()
@@ -180,7 +193,7 @@ class Feed:
             self._stream.on_sender_report(report)
             origin = self._stream.rtp_origin
         else:
-            origin = aiortc_compat.rtp_timestamp_origin(receiver)
+            origin = rtp_timestamp_origin(receiver)
         for sink in tuple(self._sinks):
             if isinstance(sink, SenderReportSink):
                 sink.on_sender_report(report, origin, source)

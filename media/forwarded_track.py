@@ -1,3 +1,6 @@
+"""Frame-level forwarding's subscriber side: an aiortc track that feeds one subscriber's
+sender with a publisher's encoded frames (``RelayConfig.forwarding == "frames"``)."""
+
 from __future__ import annotations
 
 import fractions
@@ -5,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import MediaStreamError, MediaStreamTrack
 
 from media.bounded_queue import DropOldestQueue
 from media.stats import Counters

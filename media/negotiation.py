@@ -1,17 +1,16 @@
-"""SDP rules the relay enforces on top of aiortc: forced codecs, stable payload types, answers."""
+"""SDP rules the relay enforces on top of aiortc: forced codecs, and answers checked before aiortc
+applies them (payload types kept across re-offers: ``media.aiortc.restore_negotiated``)."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-
-from aiortc import RTCRtpSender, RTCRtpTransceiver, sdp
-from aiortc.rtcrtpparameters import (
+from aiortc import (
     RTCRtpCodecCapability,
     RTCRtpCodecParameters,
-    RTCRtpHeaderExtensionParameters,
+    RTCRtpSender,
+    RTCRtpTransceiver,
 )
 
+from media.aiortc import SessionDescription, parse_sdp
 from media.errors import NegotiationError, PublishNotAllowed
 
 # Everyone gets VP8 + Opus: a forwarding relay cannot translate between codecs.
@@ -39,52 +38,13 @@ def force_codecs(transceiver: RTCRtpTransceiver) -> None:
     transceiver.setCodecPreferences(preferences)
 
 
-@dataclass(frozen=True)
-class Negotiated:
-    codecs: list[RTCRtpCodecParameters]
-    header_extensions: list[RTCRtpHeaderExtensionParameters]
-
-
-def remember_negotiated(transceivers: list[RTCRtpTransceiver]) -> dict[str, Negotiated]:
-    return {
-        t.mid: Negotiated(copy.deepcopy(t._codecs), copy.deepcopy(t._headerExtensions))
-        for t in transceivers
-        if t.mid is not None and t._codecs
-    }
-
-
-def restore_negotiated(
-    offer_sdp: str, transceivers: list[RTCRtpTransceiver], negotiated: dict[str, Negotiated]
-) -> str:
-    """Undo aiortc's ``createOffer`` reset of payload types and header extension ids.
-
-    A receiver reads its codecs once, when it starts: if a re-offer renumbered them, packets of
-    an already running stream would arrive with a payload type it does not know.
-    """
-    description = sdp.SessionDescription.parse(offer_sdp)
-    description.type = "offer"
-    for media in description.media:
-        kept = negotiated.get(media.rtp.muxId) if media.kind in FORCED_MIME_TYPES else None
-        if kept is None:
-            continue
-        media.rtp.codecs = copy.deepcopy(kept.codecs)
-        media.fmt = [codec.payloadType for codec in kept.codecs]
-        media.rtp.headerExtensions = copy.deepcopy(kept.header_extensions)
-    for transceiver in transceivers:
-        if transceiver.mid in negotiated:
-            kept = negotiated[transceiver.mid]
-            transceiver._codecs = copy.deepcopy(kept.codecs)
-            transceiver._headerExtensions = copy.deepcopy(kept.header_extensions)
-    return str(description)
-
-
-def parse_answer(answer_sdp: str, offer_sdp: str) -> sdp.SessionDescription:
+def parse_answer(answer_sdp: str, offer_sdp: str) -> SessionDescription:
     """Parse and check an answer against our offer before aiortc applies it."""
     try:
-        answer = sdp.SessionDescription.parse(answer_sdp)
+        answer = parse_sdp(answer_sdp)
     except Exception as exc:  # aiortc's parser raises whatever the bad line provokes
         raise NegotiationError(f"unparseable answer: {exc}") from exc
-    offer = sdp.SessionDescription.parse(offer_sdp)
+    offer = parse_sdp(offer_sdp)
     if [(m.kind, m.rtp.muxId) for m in answer.media] != [
         (m.kind, m.rtp.muxId) for m in offer.media
     ]:

@@ -1,3 +1,11 @@
+"""The relay's peer connection with one participant: its m-lines and its offer/answer state.
+
+A publishing participant has one receive-only m-line per kind (a pass-through receiver, never
+decoding); every feed it subscribes to gets a send-only m-line (a ``Slot``), reused by the next
+publisher when one leaves. The relay always offers; answers are checked (media/negotiation.py)
+before aiortc applies them.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +23,18 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from media import aiortc_compat, negotiation
-from media.aiortc_compat import PassthroughTrack
+from media import negotiation
+from media.aiortc import (
+    Negotiated,
+    PassthroughTrack,
+    add_loopback_candidates,
+    install_counting_encoder,
+    make_passthrough_receiver,
+    on_keyframe_request,
+    remember_negotiated,
+    restore_negotiated,
+    set_sender_ids,
+)
 from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
@@ -131,14 +149,18 @@ class Peer:
         self._pending: int | None = None
         self._dirty = False
         self._closed = False
-        self._negotiated: dict[str, negotiation.Negotiated] = {}
+        # The far end closed the connection, or ICE failed (terminal: aiortc has no ICE restart).
+        # A dead connection takes no new m-lines and no offers until the participant connects
+        # again; touching it raised "RTCPeerConnection is closed" into every later admission.
+        self.dead = False
+        self._negotiated: dict[str, Negotiated] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("connectionstatechange", self._state_changed)
         if publish:
             for kind in KINDS:
                 transceiver = self.pc.addTransceiver(kind, direction="recvonly")
                 negotiation.force_codecs(transceiver)
-                track = aiortc_compat.make_passthrough_receiver(
+                track = make_passthrough_receiver(
                     transceiver.receiver, kind, config.queue_capacity, counters.count_drop
                 )
                 self.published[kind] = Published(transceiver, track)
@@ -151,8 +173,13 @@ class Peer:
     def awaiting_answer(self) -> bool:
         return self._pending is not None
 
-    def subscribe(self, feed: Feed) -> Slot:
-        """Forward ``feed`` to this participant, reusing an idle m-line of its kind if any."""
+    def subscribe(self, feed: Feed) -> Slot | None:
+        """Forward ``feed`` to this participant, reusing an idle m-line of its kind if any.
+
+        None when the connection is dead: the participant's next connection subscribes afresh.
+        """
+        if self.dead or self._closed:
+            return None
         for slot in self.slots:
             if slot.feed is feed:
                 return slot
@@ -162,7 +189,7 @@ class Peer:
         else:
             transceiver = self.pc.addTransceiver(feed.kind, direction="sendonly")
             negotiation.force_codecs(transceiver)
-            aiortc_compat.install_counting_encoder(
+            install_counting_encoder(
                 transceiver.sender,
                 negotiation.forced_codec(feed.kind),
                 self._counters.count_encode,
@@ -180,12 +207,12 @@ class Peer:
                 out = OutStream(feed.kind, transceiver, self._counters, feed.request_keyframe)
             slot = Slot(feed.kind, transceiver, track, out)
             # A subscriber's PLI/FIR becomes a (rate-limited) PLI to whoever the slot carries.
-            aiortc_compat.on_keyframe_request(transceiver.sender, slot.request_keyframe)
+            on_keyframe_request(transceiver.sender, slot.request_keyframe)
             self.slots.append(slot)
         slot.transceiver.direction = "sendonly"
         slot.track.set_id(track_id(feed.publisher_id, feed.kind))
         # The browser tells whose track is whose by the stream id: the publisher's id.
-        aiortc_compat.set_sender_ids(
+        set_sender_ids(
             slot.transceiver.sender, feed.publisher_id, track_id(feed.publisher_id, feed.kind)
         )
         slot.attach(feed, self.pc.connectionState == "connected")
@@ -204,17 +231,15 @@ class Peer:
     async def negotiate(self) -> None:
         """Send a new offer now, or right after the outstanding one is answered."""
         async with self._lock:
-            if self._closed:
+            if self._closed or self.dead:
                 return
             if self._pending is not None:
                 self._dirty = True
                 return
             offer = await self.pc.createOffer()
-            offer_sdp = negotiation.restore_negotiated(
-                offer.sdp, self.pc.getTransceivers(), self._negotiated
-            )
+            offer_sdp = restore_negotiated(offer.sdp, self.pc.getTransceivers(), self._negotiated)
             if self._config.include_loopback:
-                aiortc_compat.add_loopback_candidates(self.pc)
+                add_loopback_candidates(self.pc)
             await self.pc.setLocalDescription(RTCSessionDescription(offer_sdp, "offer"))
             self._revision += 1
             self._pending = self._revision
@@ -250,16 +275,19 @@ class Peer:
                     and id(slot) not in sending_before
                 ):
                     slot.request_keyframe()
-            self._negotiated = negotiation.remember_negotiated(self.pc.getTransceivers())
+            self._negotiated = remember_negotiated(self.pc.getTransceivers())
             self._pending = None
             follow_up = self._dirty
         if follow_up:
             self._spawn(self.negotiate())
 
     def _state_changed(self) -> None:
-        if self.pc.connectionState == "connected":
+        state = self.pc.connectionState
+        if state == "connected":
             for slot in self.slots:
                 slot.connected()
+        elif state in ("failed", "closed") and not self._closed and not self.dead:
+            self._die(state)
         if self._on_state is not None:
             self._spawn(self._on_state(self.pc.connectionState))
 
@@ -273,6 +301,15 @@ class Peer:
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _die(self, state: str) -> None:
+        logger.info("%s: connection %s by the far end; waiting for a new one", self, state)
+        self.dead = True
+        self._pending = None
+        # Nothing more is sent into a dead transport; the feeds keep running for the others.
+        for slot in self.slots:
+            if slot.feed is not None:
+                slot.detach()
 
     def silence(self) -> None:
         """Stop reporting state: the participant lives on in a replacement connection."""

@@ -1,14 +1,23 @@
+"""A room: the participants of one session on the relay, and who forwards to whom.
+
+Joins, leaves and reconnects are applied one at a time (the room's lock); each publisher gets
+one ``Feed`` per kind, which every other participant's ``Peer`` subscribes to, and the
+affected peers are offered the change afterwards. Recorders and frame taps find a publisher's
+feeds here (``feeds``, ``watch_feeds``).
+"""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
 from media.hooks import HookDispatcher, MediaEvent, ParticipantJoined, ParticipantLeft
 from media.peer import KINDS, OfferSink, Peer, StateSink
+from media.recording.writer import JournalWriter
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
@@ -30,12 +39,15 @@ class Room:
         room_id: str,
         config: RelayConfig,
         counters: Counters,
-        hooks: HookDispatcher | None = None,
+        hooks: HookDispatcher | None,
+        journal_writer: JournalWriter,
     ) -> None:
         self.room_id = room_id
         self._config = config
         self._counters = counters
         self._hooks = hooks
+        # The relay's: every recorder of the room appends its journal through it.
+        self.journal_writer = journal_writer
         self._feed_watchers: list[FeedWatcher] = []
         self._peers: dict[str, Peer] = {}
         self._feeds: dict[str, dict[str, Feed]] = {}
@@ -125,9 +137,7 @@ class Room:
                 if new_publisher:
                     created = feeds
                     for other in self._peers.values():
-                        if other is not peer:
-                            for feed in feeds.values():
-                                other.subscribe(feed)
+                        if other is not peer and self._subscribe(other, feeds.values()):
                             affected.append(other)
             for publisher_id, feeds in self._feeds.items():
                 if publisher_id != participant_id:
@@ -180,6 +190,15 @@ class Room:
             await peer.close()
         for feed in feeds:
             await feed.close()
+
+    def _subscribe(self, peer: Peer, feeds: Iterable[Feed]) -> bool:
+        """Whether ``peer`` now carries ``feeds``: one participant's broken connection must not
+        fail anyone else's admission."""
+        try:
+            return all(peer.subscribe(feed) is not None for feed in feeds)
+        except Exception:
+            logger.exception("subscribing %s in %s failed", peer, self.room_id)
+            return False
 
     async def _drop_feeds(self, publisher_id: str) -> list[Peer]:
         feeds = self._feeds.pop(publisher_id, None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import av
-from aiortc.rtp import RtcpSrPacket
+
+from media.aiortc import RtcpSrPacket
 
 
 class PacketSink(Protocol):

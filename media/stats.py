@@ -1,3 +1,6 @@
+"""The relay's counters: bumped in place on the forwarding path, read as a ``RelayStats``
+snapshot (the application's /metrics)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

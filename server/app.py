@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -36,7 +35,8 @@ from server.http.errors import domain_error, http_exception, server_error
 from server.http.security import CSRFMiddleware, SecurityHeadersMiddleware
 from server.http.templating import make_templates
 from server.observability import Metrics, ObservabilityMiddleware
-from server.ratelimit import SlidingWindowLimiter
+from server.passwords import Passwords
+from server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from server.services.errors import DomainError
 from server.state import AppState
 
@@ -82,15 +82,26 @@ def create_app(
             import redis.asyncio as aioredis
 
             redis_client = aioredis.from_url(settings.redis_url, decode_responses=False)
+        login_limiter: Limiter
+        if redis_client is not None:
+            login_limiter = RedisLimiter(
+                redis_client,
+                settings.redis_prefix,
+                settings.login_max_failures,
+                settings.login_window_seconds,
+            )
+        else:
+            login_limiter = MemoryLimiter(
+                settings.login_max_failures, settings.login_window_seconds
+            )
+        passwords = Passwords()
         state = AppState(
             settings=settings,
             engine=engine,
             db=make_sessionmaker(engine),
-            hasher=PasswordHasher(),
+            passwords=passwords,
             metrics=metrics,
-            login_limiter=SlidingWindowLimiter(
-                settings.login_max_failures, settings.login_window_seconds
-            ),
+            login_limiter=login_limiter,
             redis=redis_client,
         )
         app.state.tandem = state
@@ -104,6 +115,7 @@ def create_app(
                 )
                 yield
         finally:
+            passwords.close()
             if redis_client is not None:
                 await redis_client.aclose()
             await engine.dispose()
@@ -119,11 +131,16 @@ def create_app(
         },
         middleware=[
             Middleware(ObservabilityMiddleware, metrics=metrics, routes=routes),
-            Middleware(SecurityHeadersMiddleware, hsts=settings.cookies_secure),
+            Middleware(
+                SecurityHeadersMiddleware,
+                hsts=settings.cookies_secure,
+                public_base_url=settings.public_base_url,
+            ),
             Middleware(
                 CSRFMiddleware,
                 secret=settings.secret_key,
                 secure_cookies=settings.cookies_secure,
+                public_base_url=settings.public_base_url,
             ),
         ],
     )

@@ -87,10 +87,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
-    from argon2 import PasswordHasher
-
     from server.db import make_engine, make_sessionmaker, transaction
     from server.models import UserRole
+    from server.passwords import Passwords
     from server.services.accounts import AccountError, create_user
     from server.services.audit import Actor, add_audit
 
@@ -102,7 +101,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
             async with transaction(make_sessionmaker(engine)) as session:
                 user = await create_user(
                     session,
-                    PasswordHasher(),
+                    Passwords(),
                     email=args.email,
                     name=args.name,
                     password=password,

@@ -40,6 +40,8 @@ class Settings:
     # "rtp" (packets forwarded below aiortc's per-packet objects) or "frames" (through aiortc's
     # receivers and senders); media/config.py RelayConfig.forwarding.
     relay_forwarding: str = "rtp"
+    # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
+    metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -172,6 +174,10 @@ def load_settings(
     if relay_forwarding not in ("rtp", "frames"):
         raise ConfigError(f"{ENV_PREFIX}RELAY_FORWARDING must be rtp or frames")
 
+    metrics_token = env.get(ENV_PREFIX + "METRICS_TOKEN") or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise ConfigError(f"{ENV_PREFIX}METRICS_TOKEN needs at least 16 characters")
+
     return Settings(
         database_url=_database_url(env, var_dir),
         secret_key=_secret_key(env, var_dir),
@@ -192,4 +198,5 @@ def load_settings(
         turn_ttl_seconds=_int(env, "TURN_TTL_SECONDS", 3600, 60, 86400),
         join_link_grace_minutes=_int(env, "JOIN_LINK_GRACE_MINUTES", 30, 0, 24 * 60),
         relay_forwarding=relay_forwarding,
+        metrics_token=metrics_token,
     )

@@ -6,12 +6,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Client, UserRole
+from server.passwords import Passwords
 from server.services.accounts import create_user, find_user_by_email, set_password
 from server.services.audit import Actor, add_audit
 from server.services.clients import CaregiverInput, ClientInput, create_client
@@ -54,7 +54,7 @@ class DemoInfo:
 
 
 async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
-    hasher = PasswordHasher()
+    passwords = Passwords()
     # A fresh password every run: a demo database must never carry a password known to the world.
     password = secrets.token_urlsafe(9)
     engine = make_engine(settings.database_url)
@@ -65,19 +65,19 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
             if therapist is None:
                 therapist = await create_user(
                     session,
-                    hasher,
+                    passwords,
                     email=DEMO_EMAIL,
                     name="Jordan Avery, OTR/L",
                     password=password,
                     time_zone="America/Chicago",
                 )
             else:
-                await set_password(session, hasher, therapist, password)
+                await set_password(session, passwords, therapist, password)
             admin = await find_user_by_email(session, DEMO_ADMIN_EMAIL)
             if admin is None:
                 admin = await create_user(
                     session,
-                    hasher,
+                    passwords,
                     email=DEMO_ADMIN_EMAIL,
                     name="Practice Admin",
                     password=password,
@@ -85,7 +85,7 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
                     time_zone="America/Chicago",
                 )
             else:
-                await set_password(session, hasher, admin, password)
+                await set_password(session, passwords, admin, password)
             existing = set(
                 (c.first_name, c.last_name)
                 for c in await session.scalars(

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.config import Settings
 from server.observability import Metrics
-from server.ratelimit import SlidingWindowLimiter
+from server.passwords import Passwords
+from server.ratelimit import Limiter
 from server.services.accounts import SessionPolicy
 
 
@@ -20,9 +20,9 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
-    hasher: PasswordHasher
+    passwords: Passwords
     metrics: Metrics
-    login_limiter: SlidingWindowLimiter
+    login_limiter: Limiter
     redis: Any | None = None  # redis.asyncio.Redis when configured
     extras: dict[str, Any] = field(default_factory=dict)
 

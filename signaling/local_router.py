@@ -78,6 +78,8 @@ class ConnectionLimits:
     burst: float = 40.0
     # Invalid frames tolerated before the connection is closed with 1008.
     max_strikes: int = 5
+    # Refused requests (forbidden, not admitted, publish not allowed) tolerated before 1008.
+    max_refusals: int = 10
     send_timeout: float = 5.0
 
 
@@ -98,6 +100,7 @@ class LocalHandle:
         self._bucket = TokenBucket(limits.rate, limits.burst)
         self._strikes = 0
         self._max_strikes = limits.max_strikes
+        self._max_refusals = limits.max_refusals
         self._host: SessionHost | None = None
         self._who: Participant | None = None
 
@@ -116,6 +119,12 @@ class LocalHandle:
             await link.send(Error(code=exc.code, message=exc.message))
             await self._strike(exc.close_code)
             return
+        except Exception:
+            # A frame the parser should have refused cleanly: a bug, logged, still a strike.
+            log.exception("unparseable frame in session %s", self._session_id)
+            await link.send(Error(code="invalid_message", message="message not understood"))
+            await self._strike(None)
+            return
         try:
             if isinstance(msg, Ping):
                 await link.send(Pong())
@@ -130,6 +139,9 @@ class LocalHandle:
         except Exception:
             log.exception("error handling a message in session %s", self._session_id)
             await link.send(Error(code="internal", message="internal error"))
+        if link.refusals >= self._max_refusals and not link.closed:
+            await link.close(CloseCode.POLICY_VIOLATION, "too many refused messages")
+            await self.disconnected()
 
     async def _join(self, msg: Join) -> None:
         host = await self._router.host_for(self._session_id, self._link)

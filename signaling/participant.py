@@ -9,11 +9,16 @@ from datetime import datetime
 from typing import Literal
 
 from signaling.ports import Connection
-from signaling.protocol import CloseCode, ParticipantInfo, Role, _Message, encode
+from signaling.protocol import CloseCode, Error, ParticipantInfo, Role, _Message, encode
 
 log = logging.getLogger(__name__)
 
 Phase = Literal["lobby", "present", "reconnecting", "left", "removed"]
+
+
+# Answers that refuse what a client asked for. One now and then is a race (a message sent just
+# before admission); many from one connection is a client probing or stuck in a loop.
+REFUSALS = frozenset({"forbidden", "not_admitted", "publish_not_allowed"})
 
 
 class ClientLink:
@@ -23,11 +28,14 @@ class ClientLink:
         self.conn = conn
         self.remote = remote
         self.closed = False
+        self.refusals = 0
         self._send_timeout = send_timeout
 
     async def send(self, message: _Message) -> None:
         if self.closed:
             return
+        if isinstance(message, Error) and message.code in REFUSALS:
+            self.refusals += 1
         try:
             async with asyncio.timeout(self._send_timeout):
                 await self.conn.send(encode(message))

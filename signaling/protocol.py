@@ -14,12 +14,15 @@ MAX_MESSAGE_BYTES: Final = 64 * 1024
 MAX_SDP_CHARS: Final = 60 * 1024
 MAX_NAME_CHARS: Final = 80
 MAX_TOKEN_CHARS: Final = 2048
+# The deepest valid message is `draw` (object > shapes > shape > points > point): 5 levels.
+MAX_JSON_DEPTH: Final = 8
 
 
 class CloseCode:
     """WebSocket close codes the signaling layer uses (docs/signaling.md, "Close codes")."""
 
     NORMAL: Final = 1000
+    UNSUPPORTED_DATA: Final = 1003
     POLICY_VIOLATION: Final = 1008
     TOO_BIG: Final = 1009
     INTERNAL_ERROR: Final = 1011
@@ -28,6 +31,7 @@ class CloseCode:
     ENDED: Final = 4002
     DECLINED: Final = 4003
     REPLACED: Final = 4004
+    SESSION_FULL: Final = 4029
     FORBIDDEN: Final = 4403
     NOT_FOUND: Final = 4404
     GONE: Final = 4410
@@ -42,6 +46,7 @@ ErrorCode = Literal[
     "rate_limited",
     "unsupported_version",
     "not_joined",
+    "session_full",
     "already_joined",
     "forbidden",
     "link_invalid",
@@ -414,6 +419,11 @@ def parse_client_message(raw: str) -> ClientMessage:
         data: Any = json.loads(raw)
     except ValueError:
         raise ProtocolError("bad_json", "message is not valid JSON") from None
+    except RecursionError:
+        # json's C scanner recurses per level: 20,000 nested brackets exhaust the stack.
+        raise ProtocolError("invalid_message", "message is nested too deeply") from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise ProtocolError("invalid_message", "message is nested too deeply")
     if not isinstance(data, dict):
         raise ProtocolError("invalid_message", "message must be a JSON object")
     kind = data.get("type")
@@ -424,6 +434,23 @@ def parse_client_message(raw: str) -> ClientMessage:
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in e["loc"][1:]) or kind for e in exc.errors()})
         raise ProtocolError("invalid_message", f"invalid fields: {', '.join(fields)}") from None
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    # Iterative, so a deep value cannot recurse here either; cost follows the message's size.
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def encode(message: _Message) -> str:

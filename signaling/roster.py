@@ -44,6 +44,9 @@ class Roster:
     def in_room(self) -> list[Participant]:
         return [p for p in self._people.values() if p.phase in IN_ROOM]
 
+    def active_count(self) -> int:
+        return sum(1 for p in self._people.values() if p.phase in ACTIVE)
+
     def is_empty(self) -> bool:
         return not any(p.phase in ACTIVE for p in self._people.values())
 

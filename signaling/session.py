@@ -70,6 +70,9 @@ class SessionConfig:
     media_errors: MediaErrors = MEDIA_ERRORS
     grace_seconds: float = 30.0
     ice: IceConfig = field(default_factory=IceConfig)
+    # Everyone in the lobby or the room, the therapist included. Each costs a peer connection
+    # and its buffers on the relay (40 signaling-only participants took 260 MB).
+    max_participants: int = 8
 
 
 class SessionHost:
@@ -220,6 +223,12 @@ class SessionHost:
         claim = decision.knock
         assert claim is not None
         who = self.roster.waiting(claim.link_id, msg.client_id)
+        if who is None and self.roster.active_count() >= self._config.max_participants:
+            detail = {"link_id": claim.link_id, "why": "session_full"}
+            await self._audit("anonymous", "session.knock", "denied", detail, link.remote)
+            return await _refuse(
+                link, "session_full", "this session is full", CloseCode.SESSION_FULL
+            )
         if who is None:
             pid = f"p_{secrets.token_urlsafe(9)}"
             who = Participant(pid, claim.role, claim.display_name, now)

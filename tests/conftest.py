@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ PG_USER = os.environ.get("TANDEM_TEST_PG_USER", "postgres")
 # Shared test tooling lives in tests/support (importable by every test folder).
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
-from services import service_missing  # noqa: E402  (tests/support is on the path only now)
+from services import CHROMIUM, require_chromium, service_missing  # noqa: E402  (on the path only now)
 
 REDIS_URL = os.environ.get("TANDEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -61,3 +62,26 @@ def redis_url() -> str:
     if not port_open(host, port):
         service_missing(f"Redis at {host}:{port}")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium for the browser tests (tests/e2e, tests/network)."""
+    require_chromium()
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def playwright_instance(chromium: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so fixtures can tell a failed test at teardown."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

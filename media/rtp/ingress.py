@@ -7,7 +7,16 @@ import time
 from aiortc import RTCDtlsTransport
 from pylibsrtp import Error as SrtpError
 
-from media.rtp import internals
+from media.aiortc import (
+    DatagramHandler,
+    forget_receive_statistics,
+    intercept_datagrams,
+    keep_on,
+    kept_on,
+    router_ssrcs,
+    rtx_ssrcs,
+    srtp_unprotector,
+)
 from media.rtp.instream import InStream
 from media.rtp.wire import rtp_ssrc
 from media.stats import Counters
@@ -18,7 +27,7 @@ RECHECK_SECONDS = 0.1
 class Ingress:
     """Takes the RTP of the publisher's forwarded tracks off one connection.
 
-    Sits in front of aioice's queue (``internals.intercept_datagrams``): an SRTP packet whose
+    Sits in front of aioice's queue (``media.aiortc.intercept_datagrams``): an SRTP packet whose
     SSRC belongs to a registered ``InStream`` is unprotected and handed to it right there, in
     the socket's callback, without aioice's queue, aiortc's DTLS loop, ``RtpPacket`` parsing or
     the receiver. Everything else (ICE, DTLS, RTCP, unknown SSRCs) goes aiortc's way: RTCP
@@ -35,16 +44,33 @@ class Ingress:
         # since aiortc registers a receiver's SSRCs a moment after DTLS is up, and the
         # publisher's first packets can arrive in between.
         self._unknown: dict[int, float] = {}
-        internals.intercept_datagrams(dtls, self._wrap)
+        intercept_datagrams(dtls, self._wrap)
 
     @classmethod
     def of(cls, dtls: RTCDtlsTransport, counters: Counters) -> Ingress:
+        """The connection's ingress, made on first use."""
         # Kept on the transport itself: it lives and dies with the connection.
-        ingress: Ingress | None = getattr(dtls, "_tandem_ingress", None)
+        ingress = kept_on(dtls, Ingress)
         if ingress is None:
             ingress = cls(dtls, counters)
-            dtls._tandem_ingress = ingress  # type: ignore[attr-defined]
+            keep_on(dtls, ingress)
         return ingress
+
+    @staticmethod
+    def on(dtls: RTCDtlsTransport) -> Ingress | None:
+        """The connection's ingress, if it has one."""
+        return kept_on(dtls, Ingress)
+
+    def route(self, ssrc: int) -> InStream | None:
+        """The stream an SSRC's packets go to, once known."""
+        route = self._routes.get(ssrc)
+        return None if route is None else route[0]
+
+    def forget(self, ssrc: int) -> None:
+        """Drop an SSRC's route as if its first packet had just been looked for in vain: it is
+        looked for again after ``RECHECK_SECONDS``."""
+        self._routes.pop(ssrc, None)  # in place: the datagram handler holds this dict
+        self._unknown[ssrc] = time.monotonic()
 
     def register(self, stream: InStream) -> None:
         self._streams.append(stream)
@@ -56,11 +82,11 @@ class Ingress:
         for ssrc in [ssrc for ssrc, route in self._routes.items() if route[0] is stream]:
             del self._routes[ssrc]  # in place: the datagram handler holds this dict
 
-    def _wrap(self, stock: internals.DatagramHandler) -> internals.DatagramHandler:
+    def _wrap(self, stock: DatagramHandler) -> DatagramHandler:
         routes = self._routes
         learn = self._learn
         counters = self._counters
-        unprotect = internals.srtp_unprotector(self._dtls)
+        unprotect = srtp_unprotector(self._dtls)
 
         def data_received(data: bytes, component: int) -> None:
             ssrc = rtp_ssrc(data)
@@ -86,11 +112,11 @@ class Ingress:
         if now - self._unknown.get(ssrc, -RECHECK_SECONDS) < RECHECK_SECONDS:
             return None
         for stream in self._streams:
-            if ssrc in internals.router_ssrcs(stream.receiver):
-                internals.forget_receive_statistics(stream.receiver, ssrc)
+            if ssrc in router_ssrcs(stream.receiver):
+                forget_receive_statistics(stream.receiver, ssrc)
                 self._routes[ssrc] = (stream, False)
                 return self._routes[ssrc]
-            if ssrc in internals.rtx_ssrcs(stream.receiver):
+            if ssrc in rtx_ssrcs(stream.receiver):
                 self._routes[ssrc] = (stream, True)
                 return self._routes[ssrc]
         if len(self._unknown) >= 1024:

@@ -11,17 +11,18 @@ from typing import Any
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpTransceiver
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RtcpPsfbPacket,
-    RtcpReceiverInfo,
-    RtcpRrPacket,
-    RtcpSrPacket,
-    pack_remb_fci,
-)
 
-from media.aiortc_compat import log_task_error
-from media.rtp import internals
+from media.aiortc import (
+    RtcpSrPacket,
+    log_task_error,
+    receive_codecs,
+    receiver_report,
+    remb,
+    rtcp_ssrc,
+    send_nack,
+    send_pli,
+    send_rtcp,
+)
 from media.rtp.feedback import NackList, ReceptionStats
 from media.rtp.frames import CLOCK_RATES, AudioFrames, Timeline, VideoFrames
 from media.rtp.outstream import OutStream, RecentPacket
@@ -161,7 +162,7 @@ class InStream:
 
     def _accepts(self, payload_type: int) -> bool:
         if self._media_types is None:
-            self._media_types = internals.receive_codecs(self._transceiver).media
+            self._media_types = receive_codecs(self._transceiver).media
         return payload_type in self._media_types
 
     def _start(self, packet: bytes) -> None:
@@ -177,7 +178,7 @@ class InStream:
     def send_pli(self) -> bool:
         if self.media_ssrc is None:
             return False
-        self._spawn(self._receiver._send_rtcp_pli(self.media_ssrc))
+        self._spawn(send_pli(self._receiver, self.media_ssrc))
         return True
 
     def _send_nack(self) -> None:
@@ -185,7 +186,7 @@ class InStream:
         assert self.media_ssrc is not None
         self._counters.rtp_nacks_sent += 1
         lost = sorted(self._nacks.missing)
-        self._spawn(self._receiver._send_rtcp_nack(self.media_ssrc, lost))
+        self._spawn(send_nack(self._receiver, self.media_ssrc, lost))
 
     def _watch_repair(self) -> None:
         assert self._nacks is not None
@@ -209,17 +210,18 @@ class InStream:
             await self._send_reports()
 
     async def _send_reports(self) -> None:
-        rtcp_ssrc = internals.rtcp_ssrc(self._receiver)
+        source = rtcp_ssrc(self._receiver)
         reception = self._stats.report()
-        if rtcp_ssrc is None or reception is None or self.media_ssrc is None:
+        if source is None or reception is None or self.media_ssrc is None:
             return
         dlsr = 0
         if self._lsr_time is not None:
             delay = time.time() - self._lsr_time
             if 0 < delay < 65536:
                 dlsr = int(delay * 65536)
-        block = RtcpReceiverInfo(
-            ssrc=self.media_ssrc,
+        report = receiver_report(
+            source,
+            self.media_ssrc,
             fraction_lost=reception.fraction_lost,
             packets_lost=reception.packets_lost,
             highest_sequence=reception.highest_sequence,
@@ -227,16 +229,10 @@ class InStream:
             lsr=self._lsr,
             dlsr=dlsr,
         )
-        await self._receiver._send_rtcp(RtcpRrPacket(ssrc=rtcp_ssrc, reports=[block]))
+        await send_rtcp(self._receiver, report)
         estimates = [e for e in (out.estimate() for out in self.outs) if e is not None]
         if self.kind == "video" and estimates:
-            remb = RtcpPsfbPacket(
-                fmt=RTCP_PSFB_APP,
-                ssrc=rtcp_ssrc,
-                media_ssrc=0,
-                fci=pack_remb_fci(min(estimates), [self.media_ssrc]),
-            )
-            await self._receiver._send_rtcp(remb)
+            await send_rtcp(self._receiver, remb(source, min(estimates), [self.media_ssrc]))
 
     def close(self) -> None:
         self._closed = True

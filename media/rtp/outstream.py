@@ -9,7 +9,14 @@ from typing import Any
 from aiortc import RTCRtpTransceiver
 from pylibsrtp import Error as SrtpError
 
-from media.rtp import internals
+from media.aiortc import (
+    SendParameters,
+    bandwidth_estimate,
+    on_retransmit_request,
+    record_sent,
+    rtp_transmitter,
+    send_parameters,
+)
 from media.rtp.wire import HeaderWriter, header_length, ntp_now
 from media.stats import Counters
 
@@ -54,7 +61,7 @@ class OutStream:
         self._dtls = transceiver.sender.transport
         self._counters = counters
         self._request_keyframe = request_keyframe
-        self._params: internals.SendParameters | None = None
+        self._params: SendParameters | None = None
         self._header: HeaderWriter | None = None
         self._source: object | None = None
         self._synced = kind != "video"
@@ -71,12 +78,17 @@ class OutStream:
         self._packets = 0
         self._octets = 0
         self._reported_at = 0.0
-        self._transmitter = internals.rtp_transmitter(self._dtls)
-        internals.on_retransmit_request(self._sender, self.retransmit)
+        self._transmitter = rtp_transmitter(self._dtls)
+        on_retransmit_request(self._sender, self.retransmit)
+
+    @property
+    def parameters(self) -> SendParameters | None:
+        """What the subscriber's m-line negotiated (None until the stream is first ready)."""
+        return self._params
 
     def estimate(self) -> int | None:
         """The subscriber's latest bandwidth estimate (REMB, bits/s), if it sent one."""
-        return internals.bandwidth_estimate(self._sender)
+        return bandwidth_estimate(self._sender)
 
     def set_keyframe_requester(self, request_keyframe: Callable[[], None]) -> None:
         self._request_keyframe = request_keyframe
@@ -91,7 +103,7 @@ class OutStream:
             self._ready_since = None
             return False
         if self._params is None:
-            self._params = internals.send_parameters(self._transceiver)
+            self._params = send_parameters(self._transceiver)
             if self._params is None:
                 return False
             self._header = HeaderWriter(
@@ -170,7 +182,7 @@ class OutStream:
         assert header is not None
         out = header.rewrite(packet, header_end, seq, ts, now)
         self._history[seq % HISTORY_SIZE] = out
-        if not self._transmit(out):
+        if not self.transmit(out):
             return
         self._last_seq = seq
         self._last_ts = ts
@@ -185,9 +197,11 @@ class OutStream:
             counters.forwarded_packets += 1  # a whole frame is out (video: its marker packet)
         if now - self._reported_at >= REPORT_EVERY:
             self._reported_at = now
-            internals.record_sent(self._sender, ntp_now(now), ts, self._packets, self._octets)
+            record_sent(self._sender, ntp_now(now), ts, self._packets, self._octets)
 
-    def _transmit(self, packet: bytes) -> bool:
+    def transmit(self, packet: bytes) -> bool:
+        """Send one packet as it is (SRTP-protected, on the nominated ICE pair); False when it
+        could not go (no keys or pair yet, or the transport failed)."""
         try:
             return self._transmitter(packet)
         except (SrtpError, ValueError, OSError, RuntimeError) as exc:
@@ -216,5 +230,5 @@ class OutStream:
         header[2:4] = self._rtx_seq.to_bytes(2, "big")
         header[8:12] = params.rtx_ssrc.to_bytes(4, "big")
         rtx = bytes(header) + sequence_number.to_bytes(2, "big") + packet[header_end:]
-        if self._transmit(rtx):
+        if self.transmit(rtx):
             self._counters.rtp_retransmitted_packets += 1

@@ -12,16 +12,15 @@ from dataclasses import dataclass, field
 
 import av
 from aiortc import (
+    MediaStreamError,
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
-    sdp,
 )
-from aiortc.mediastreams import MediaStreamError
 
-from media import aiortc_compat
+from media.aiortc import add_loopback_candidates, parse_sdp
 from media.room import Room
 from media.testing.pattern import (
     PatternVideoTrack,
@@ -138,14 +137,14 @@ class TestClient:
                 self.errors.append(exc)
 
     async def _answer(self, offer_sdp: str, revision: int) -> None:
-        description = sdp.SessionDescription.parse(offer_sdp)
+        description = parse_sdp(offer_sdp)
         for media in description.media:
             if media.msid:
                 self._stream_by_mid[media.rtp.muxId] = media.msid.split(" ")[0]
         await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         answer = await self.pc.createAnswer()
         if self._include_loopback:
-            aiortc_compat.add_loopback_candidates(self.pc)
+            add_loopback_candidates(self.pc)
         await self.pc.setLocalDescription(answer)
         answer_sdp = self.pc.localDescription.sdp
         if self.answer_transform is not None:

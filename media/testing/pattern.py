@@ -10,12 +10,7 @@ import math
 import time
 
 import av
-from aiortc.mediastreams import (
-    AUDIO_PTIME,
-    MediaStreamError,
-    MediaStreamTrack,
-    VideoStreamTrack,
-)
+from aiortc import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
 WIDTH = 320
 HEIGHT = 240
@@ -29,6 +24,8 @@ _BLOCK_H = HEIGHT // _ROWS
 _BRIGHT = 235
 _DARK = 16
 AUDIO_RATE = 48000
+# 20 ms audio frames, as aiortc's own audio tracks and Opus encoder use.
+AUDIO_PTIME = 0.020
 
 
 def _checksum(number: int) -> int:

@@ -9,8 +9,8 @@ import asyncio
 import sys
 
 from media import Relay
-from media.recorder import ParticipantRecorder
-from media.storage import LocalDirectoryStorage
+from media.recording.recorder import ParticipantRecorder
+from media.recording.storage import LocalDirectoryStorage
 from media.testing.client import ClientPool
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc import MediaStreamError, MediaStreamTrack
 from av.video.frame import PictureType
 
 FPS = 30

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
-from media import aiortc_compat
+from media.aiortc import install
 from server.bench.frames import Clip
 from server.bench.participant import Participant
 
@@ -173,7 +173,7 @@ def _progress(spec: LoadSpec, sessions: list[SimSession], phase: str) -> dict[st
 
 
 async def _run(spec: LoadSpec, clip: Clip, events: Events, control: Events) -> None:
-    aiortc_compat.install()
+    install()
     sessions = [SimSession(spec, s, clip) for s in spec.sessions]
     phase = "joining"
 

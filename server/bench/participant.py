@@ -21,14 +21,18 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
-    sdp,
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
-from media import aiortc_compat
-from media.stats import Counters
+from media import Counters
+from media.aiortc import (
+    add_loopback_candidates,
+    make_passthrough_receiver,
+    on_keyframe_request,
+    parse_sdp,
+)
 from server.bench.frames import Clip, ClipAudioTrack, ClipVideoTrack, SendLog
 from server.bench.rtp_media import RtpPublisher, RtpReceiver
 
@@ -86,7 +90,7 @@ class Participant:
         video_sender = sending["video"].sender
         # A PLI from the relay restarts the clip at its keyframe (aiortc would ignore it for
         # packets it does not encode itself).
-        aiortc_compat.on_keyframe_request(video_sender, self.video.request_keyframe)
+        on_keyframe_request(video_sender, self.video.request_keyframe)
         # Receiving transceivers are added just before an offer that needs them (see _answer).
         self.receiving: list[tuple[str, RTCRtpTransceiver]] = []
         self._receivers: list[RtpReceiver] = []
@@ -197,7 +201,7 @@ class Participant:
         They are added right before the offer is applied because aiortc cannot answer with
         transceivers that no m-line was given to.
         """
-        offered = sdp.SessionDescription.parse(offer_sdp).media
+        offered = parse_sdp(offer_sdp).media
         for kind in ("audio", "video"):
             wanted = sum(1 for m in offered if m.kind == kind and m.direction == "sendonly")
             have = sum(1 for k, _ in self.receiving if k == kind)
@@ -205,9 +209,7 @@ class Participant:
                 transceiver = self.pc.addTransceiver(kind, direction="recvonly")
                 # Packets are taken below aiortc (RtpReceiver); the pass-through track only
                 # keeps aiortc from decoding a stray first packet, and is never read.
-                aiortc_compat.make_passthrough_receiver(
-                    transceiver.receiver, kind, _RECEIVE_QUEUE, None
-                )
+                make_passthrough_receiver(transceiver.receiver, kind, _RECEIVE_QUEUE, None)
                 self.receiving.append((kind, transceiver))
                 self._receivers.append(
                     RtpReceiver(
@@ -223,7 +225,7 @@ class Participant:
         await self.pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         answer = await self.pc.createAnswer()
         # aioice never offers 127.0.0.1; the relay listens on loopback here.
-        aiortc_compat.add_loopback_candidates(self.pc)
+        add_loopback_candidates(self.pc)
         await self.pc.setLocalDescription(answer)
         for publisher in self._publishers:
             publisher.start()

@@ -67,13 +67,15 @@ def prepare_environment(tmp: Path, workers: int = 1) -> tuple[dict[str, str], st
     async def create() -> None:
         from argon2 import PasswordHasher
 
+        from server.passwords import Passwords
+
         engine = make_engine(settings.database_url)
         try:
             async with transaction(make_sessionmaker(engine)) as session:
                 await create_user(
                     session,
                     # Signed in once per run: cheap hashing keeps start-up off the CPU figures.
-                    PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                    Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)),
                     email=THERAPIST_EMAIL, name="Bench Therapist", password=password,
                     role=UserRole.therapist,
                 )  # fmt: skip
@@ -127,8 +129,8 @@ class RelayProcess:
                 self.process.kill()
                 self.process.wait(timeout=5)
         # uvicorn's supervisor stops its workers. A worker that outlived it is killed, and so is
-        # any child still running (a recording's build, media/replay.py), which would write into
-        # the run's temporary directory while it is removed.
+        # any child still running (a recording's build, media/recording/replay.py), which would
+        # write into the run's temporary directory while it is removed.
         for pid in self.worker_pids:
             for child, started in _identities(process_tree(pid)).items():
                 tree.setdefault(child, started)

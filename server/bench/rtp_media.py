@@ -19,16 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 import av
-from aiortc import RTCRtpTransceiver
-from aiortc.codecs import get_encoder
-from aiortc.mediastreams import MediaStreamError
+from aiortc import MediaStreamError, RTCRtpCodecParameters, RTCRtpTransceiver
 
-from media.forwarded_track import ForwardedTrack
-from media.rtp.ingress import Ingress
-from media.rtp.instream import InStream, InStreamEvents
-from media.rtp.outstream import OutStream
-from media.rtp.wire import FIXED_HEADER, vp8_frame_start
-from media.stats import Counters
+from media import Counters, ForwardedTrack
+from media.aiortc import negotiated_codec, packetizer
+from media.rtp import FIXED_HEADER, Ingress, InStream, InStreamEvents, OutStream, vp8_frame_start
 from server.bench.frames import ClipAudioTrack, ClipVideoTrack
 
 Track = ClipVideoTrack | ClipAudioTrack
@@ -66,12 +61,13 @@ class RtpPublisher:
                 packet = await self._track.recv()
             except MediaStreamError:
                 return
-            if self._transceiver._codecs:
-                self._send(packet)
+            codec = negotiated_codec(self._transceiver)
+            if codec is not None:
+                self._send(packet, codec)
 
-    def _send(self, packet: av.Packet[Any]) -> None:
+    def _send(self, packet: av.Packet[Any], codec: RTCRtpCodecParameters) -> None:
         if self._packer is None:
-            self._packer = get_encoder(self._transceiver._codecs[0])
+            self._packer = packetizer(codec)
         payloads, timestamp = self._packer.pack(packet)
         now = time.time()
         last = len(payloads) - 1

@@ -28,7 +28,14 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
-from media import NegotiationError, Relay, aiortc_compat, negotiation
+from media import NegotiationError, Relay, force_codecs
+from media.aiortc import (
+    Negotiated,
+    add_loopback_candidates,
+    remember_negotiated,
+    restore_negotiated,
+    set_sender_ids,
+)
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.runtime import VideoRuntime
@@ -53,14 +60,14 @@ class _Peer:
         if publish:
             for kind in KINDS:
                 self.receiving[kind] = self.pc.addTransceiver(kind, direction="recvonly")
-                negotiation.force_codecs(self.receiving[kind])
+                force_codecs(self.receiving[kind])
         self.subscribed: set[str] = set()
         self.announced = False
         self._lock = asyncio.Lock()
         self._revision = 0
         self._pending: int | None = None
         self._dirty = False
-        self._negotiated: dict[str, negotiation.Negotiated] = {}
+        self._negotiated: dict[str, Negotiated] = {}
 
     def tracks(self) -> dict[str, MediaStreamTrack]:
         """The publisher's decoded tracks, once an answer created them."""
@@ -74,10 +81,10 @@ class _Peer:
         self.subscribed.add(publisher_id)
         for kind, track in tracks.items():
             transceiver = self.pc.addTransceiver(kind, direction="sendonly")
-            negotiation.force_codecs(transceiver)
+            force_codecs(transceiver)
             # The stock relay: every subscriber's sender encodes the decoded frames itself.
             transceiver.sender.replaceTrack(relay.subscribe(track))
-            aiortc_compat.set_sender_ids(transceiver.sender, publisher_id, f"{publisher_id}-{kind}")
+            set_sender_ids(transceiver.sender, publisher_id, f"{publisher_id}-{kind}")
 
     async def negotiate(self) -> None:
         # Same offer/answer discipline as media.Peer: one outstanding offer, changes folded.
@@ -86,10 +93,8 @@ class _Peer:
                 self._dirty = True
                 return
             offer = await self.pc.createOffer()
-            sdp = negotiation.restore_negotiated(
-                offer.sdp, self.pc.getTransceivers(), self._negotiated
-            )
-            aiortc_compat.add_loopback_candidates(self.pc)
+            sdp = restore_negotiated(offer.sdp, self.pc.getTransceivers(), self._negotiated)
+            add_loopback_candidates(self.pc)
             await self.pc.setLocalDescription(RTCSessionDescription(sdp, "offer"))
             self._revision += 1
             self._pending = revision = self._revision
@@ -101,7 +106,7 @@ class _Peer:
             if revision != self._pending:
                 raise NegotiationError(f"stale answer {revision}")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
-            self._negotiated = negotiation.remember_negotiated(self.pc.getTransceivers())
+            self._negotiated = remember_negotiated(self.pc.getTransceivers())
             self._pending = None
             follow_up, self._dirty = self._dirty, False
         if follow_up:

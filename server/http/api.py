@@ -269,6 +269,7 @@ SCHEMA_BASE: dict[str, Any] = {
 }
 
 
+@login_required
 async def openapi(request: Request) -> Response:
     generator = SchemaGenerator(SCHEMA_BASE)
     schema = generator.get_schema(routes=request.app.routes)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -41,9 +43,27 @@ async def healthz(request: Request) -> Response:
     )
 
 
+def _may_read_metrics(request: Request, token: str | None) -> bool:
+    if token is not None:
+        supplied = request.headers.get("authorization", "")
+        return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+    # The peer itself, not X-Forwarded-For: uvicorn already resolved trusted proxies into it.
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics(request: Request) -> Response:
-    registry = app_state(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    state = app_state(request)
+    if not _may_read_metrics(request, state.settings.metrics_token):
+        # Counts of sessions and sign-ins are operational data: not for the public internet.
+        return JSONResponse(
+            {"error": {"code": "forbidden", "message": "Metrics are not public."}},
+            status_code=403,
+        )
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 routes = [

@@ -47,8 +47,9 @@ async def login_submit(request: Request) -> Response:
     ip = client_ip(request) or "unknown"
     keys = (f"ip:{ip}", f"email:{email}")
 
-    retry = state.login_limiter.retry_after(*keys)
-    if retry:
+    # Reserved before the password is checked: concurrent attempts cannot all slip under it.
+    reservation = await state.login_limiter.reserve(*keys)
+    if not reservation.allowed:
         state.metrics.logins.labels("rate_limited").inc()
         await record_audit(
             state.db,
@@ -60,12 +61,12 @@ async def login_submit(request: Request) -> Response:
         return error_response(
             request,
             429,
-            f"Too many sign-in attempts. Try again in {retry} seconds.",
-            headers={"Retry-After": str(retry)},
+            f"Too many sign-in attempts. Try again in {reservation.retry_after} seconds.",
+            headers={"Retry-After": str(reservation.retry_after)},
         )
 
     async with unit_of_work(request) as session:
-        user = await check_password(session, state.hasher, email, password)
+        user = await check_password(session, state.passwords, email, password)
         if user is not None:
             token = await start_login_session(
                 session,
@@ -78,7 +79,6 @@ async def login_submit(request: Request) -> Response:
             add_audit(session, Actor("user", str(user.id), user.email, ip), "auth.login")
 
     if user is None:
-        state.login_limiter.hit(*keys)
         state.metrics.logins.labels("failed").inc()
         await record_audit(
             state.db,
@@ -94,7 +94,9 @@ async def login_submit(request: Request) -> Response:
             status_code=401,
         )
 
-    state.login_limiter.reset(f"email:{email}")
+    # Only failures count: the address keeps its other attempts, the account starts afresh.
+    await state.login_limiter.release(reservation)
+    await state.login_limiter.reset(f"email:{email}")
     state.metrics.logins.labels("ok").inc()
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(

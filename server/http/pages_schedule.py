@@ -11,12 +11,12 @@ from starlette.routing import Route
 
 from server.services.scheduling.appointments import list_appointments
 from server.services.scheduling.availability import blocks_between
-from server.services.scheduling.common import parse_date
 from server.services.scheduling.health import EXPLANATIONS, week_health
 from server.services.scheduling.profile import list_locations
 
 from .context import actor_for, login_required, require_user, unit_of_work
 from .pages_schedule_shared import build_days, day_bounds, money, today_for, week_from
+from .params import bounded_date
 from .templating import render
 
 
@@ -51,7 +51,7 @@ async def week_view(request: Request) -> Response:
 @login_required
 async def day_view(request: Request) -> Response:
     user = require_user(request)
-    day = parse_date(request.path_params["day"])
+    day = bounded_date(request.path_params["day"])
     if day is None:
         raise HTTPException(404, "Use a date like 2026-11-30.")
     begin, end = day_bounds(day, 1, user.time_zone)

@@ -17,10 +17,11 @@ from server.services.scheduling.common import (
     SERVICE_TYPES,
     STATUS_LABELS,
     local_to_utc,
-    parse_date,
     week_start,
 )
 from server.services.scheduling.health import Flag, WeekHealth
+
+from .params import query_date
 
 BOOKING_FIELDS = (
     "client_id",
@@ -65,8 +66,7 @@ def today_for(user: User) -> date:
 
 
 def week_from(params: QueryParams, user: User) -> date:
-    chosen = parse_date(params.get("week", "")[:10]) if params.get("week") else None
-    return week_start(chosen or today_for(user))
+    return week_start(query_date(params, "week") or today_for(user))
 
 
 def day_bounds(day: date, days: int, zone: str) -> tuple[datetime, datetime]:

@@ -1,11 +1,11 @@
-"""CSRF protection for every state-changing request, and security headers."""
+"""CSRF and Origin checks on every state-changing request, and security headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.requests import Request, cookie_parser
@@ -36,6 +36,25 @@ def _parse_cookies(headers: Headers) -> dict[str, str]:
     return cookie_parser(headers.get("cookie", ""))
 
 
+def own_origin(public_base_url: str | None, scheme: str, host: str) -> str:
+    """The origin Tandem is served from: the configured public URL, else this request's host."""
+    if public_base_url:
+        parts = urlsplit(public_base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    secure = scheme in ("https", "wss")
+    return f"{'https' if secure else 'http'}://{host}"
+
+
+def _cross_origin(scope: Scope, headers: Headers, public_base_url: str | None) -> bool:
+    # Browsers send Origin on every unsafe request (and Sec-Fetch-Site where they can); a
+    # client that sends neither (curl, the test client) still needs the CSRF token.
+    origin = headers.get("origin")
+    expected = own_origin(public_base_url, scope.get("scheme", "http"), headers.get("host", ""))
+    if origin is not None and origin != expected:
+        return True
+    return headers.get("sec-fetch-site") == "cross-site"
+
+
 class CSRFMiddleware:
     """Checks unsafe requests before any endpoint runs, so no form can forget it.
 
@@ -43,10 +62,17 @@ class CSRFMiddleware:
     urlencoded body is buffered (bounded) and replayed to the endpoint unchanged.
     """
 
-    def __init__(self, app: ASGIApp, secret: str, secure_cookies: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret: str,
+        secure_cookies: bool,
+        public_base_url: str | None = None,
+    ) -> None:
         self.app = app
         self.secret = secret
         self.secure = secure_cookies
+        self.public_base_url = public_base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,6 +106,10 @@ class CSRFMiddleware:
             await self.app(scope, receive, send_with_cookie)
             return
 
+        if _cross_origin(scope, headers, self.public_base_url):
+            scope["tandem.csrf_failed"] = True
+            await _reject(send, scope, 403, "This request came from another site.")
+            return
         expected = _expected(self.secret, cookies)
         supplied = headers.get(CSRF_HEADER)
         body = b""
@@ -145,32 +175,49 @@ async def _reject(send: Send, scope: Scope, status: int, message: str) -> None:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+    """Headers on every response; pages and API answers are never stored by a browser or proxy
+    (they carry health information); only /static/ may be cached."""
+
+    def __init__(self, app: ASGIApp, hsts: bool, public_base_url: str | None = None) -> None:
         self.app = app
         self.hsts = hsts
+        self.public_base_url = public_base_url
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        origin = own_origin(
+            self.public_base_url, scope.get("scheme", "http"), headers.get("host", "")
+        )
+        # The signaling socket, and nothing else: `connect-src ws: wss:` allowed any host.
+        socket_origin = origin.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        csp = (
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;"
+            f" connect-src 'self' {socket_origin}; style-src 'self'; script-src 'self';"
+            " frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ).encode("latin-1", errors="replace")
+        cacheable = scope["path"].startswith("/static/")
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    # Never a Referer to another site (join links carry tokens); same-origin
+                    # keeps the Origin header on our own POSTs, which "no-referrer" turns into
+                    # "null" and the Origin check would then refuse.
+                    (b"referrer-policy", b"same-origin"),
                     (
                         b"permissions-policy",
                         b"camera=(self), microphone=(self), geolocation=()",
                     ),
-                    (
-                        b"content-security-policy",
-                        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:;"
-                        b" connect-src 'self' ws: wss:; style-src 'self'; script-src 'self';"
-                        b" frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-                    ),
+                    (b"content-security-policy", csp),
                 ]
+                if not cacheable and b"cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
                 if self.hsts:
                     extra.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = [*message.get("headers", []), *extra]

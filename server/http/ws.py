@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from urllib.parse import urlsplit
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -16,9 +15,9 @@ from server.services.audit import Actor, record_audit
 from server.state import AppState
 from server.video.runtime import video_runtime
 from signaling.ports import Identity, TherapistIdentity
-from signaling.protocol import MAX_MESSAGE_BYTES, CloseCode
+from signaling.protocol import CloseCode
 
-from .security import SESSION_COOKIE
+from .security import SESSION_COOKIE, own_origin
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +51,8 @@ class WebSocketConnection:
 
 
 def expected_origin(state: AppState, websocket: WebSocket) -> str:
-    base = state.settings.public_base_url
-    if base:
-        parts = urlsplit(base)
-        return f"{parts.scheme}://{parts.netloc}"
-    scheme = "https" if websocket.url.scheme == "wss" else "http"
-    return f"{scheme}://{websocket.headers.get('host', '')}"
+    host = websocket.headers.get("host", "")
+    return own_origin(state.settings.public_base_url, websocket.url.scheme, host)
 
 
 async def _identity(state: AppState, websocket: WebSocket) -> Identity:
@@ -120,12 +115,9 @@ async def session_socket(websocket: WebSocket) -> None:
                 break
             text = message.get("text")
             if text is None:
-                data = message.get("bytes") or b""
-                if len(data) > MAX_MESSAGE_BYTES:
-                    await conn.close(CloseCode.TOO_BIG, "message too big")
-                    break
                 # The protocol is JSON text frames only; binary is a client bug or an attack.
-                text = data.decode("utf-8", errors="replace")
+                await conn.close(CloseCode.UNSUPPORTED_DATA, "text frames only")
+                break
             await handle.receive(text)
             if conn.closed:
                 break

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
 from server.models import LoginSession, User, UserRole
+from server.passwords import Passwords
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -47,7 +45,7 @@ async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
 
 async def create_user(
     session: AsyncSession,
-    hasher: PasswordHasher,
+    passwords: Passwords,
     *,
     email: str,
     name: str,
@@ -67,7 +65,7 @@ async def create_user(
         email=email,
         name=name,
         role=role,
-        password_hash=hasher.hash(password),
+        password_hash=await passwords.hash(password),
         time_zone=time_zone,
     )
     session.add(user)
@@ -76,11 +74,11 @@ async def create_user(
 
 
 async def set_password(
-    session: AsyncSession, hasher: PasswordHasher, user: User, password: str
+    session: AsyncSession, passwords: Passwords, user: User, password: str
 ) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
-    user.password_hash = hasher.hash(password)
+    user.password_hash = await passwords.hash(password)
     # A new password signs every browser out.
     await session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
 
@@ -93,19 +91,16 @@ _DUMMY_HASH = (
 
 
 async def authenticate(
-    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
+    session: AsyncSession, passwords: Passwords, email: str, password: str
 ) -> User | None:
     user = await find_user_by_email(session, email)
     if user is None or not user.is_active:
-        with contextlib.suppress(VerificationError, InvalidHashError):
-            hasher.verify(_DUMMY_HASH, password)
+        await passwords.verify(_DUMMY_HASH, password)
         return None
-    try:
-        hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
+    if not await passwords.verify(user.password_hash, password):
         return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash(password)
     user.last_login_at = utcnow()
     return user
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from media import Relay, journal_writer_cpu_seconds
+from media import Relay
 from signaling.local_router import LocalRouter
 
 
@@ -71,7 +71,7 @@ class RelayCollector(Collector):
             ),
             "tandem_recording_journal_cpu_seconds": (
                 "CPU seconds of the thread that appends recordings' journals (fsync included).",
-                journal_writer_cpu_seconds(),
+                self._relay.journal_writer.cpu_seconds,
             ),
         }  # fmt: skip
         for name, (doc, value) in counters.items():

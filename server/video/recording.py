@@ -18,9 +18,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from media import LocalDirectoryStorage, Relay, recover
+from media import LocalDirectoryStorage, ParticipantRecorder, Relay, recover
 from media.frame_tap import FrameTap
-from media.recorder import ParticipantRecorder
 from server.db import transaction, utcnow
 from server.models import Recording
 from server.services.audit import Actor
@@ -55,6 +54,12 @@ def _in_background(background: set[asyncio.Task[None]], work: Awaitable[object])
     task = asyncio.create_task(run())
     background.add(task)
     task.add_done_callback(background.discard)
+
+
+def _recording_dir(storage_root: Path, session_id: str, recording_id: str) -> Path:
+    """One recording's storage directory: a ``LocalDirectoryStorage`` root, which knows where
+    each participant's files are in it."""
+    return storage_root / session_id / recording_id
 
 
 class SessionRecorder:
@@ -98,7 +103,9 @@ class SessionRecorder:
 
     async def start(self, participant_ids: Sequence[str]) -> None:
         self._recording_id = await self._current_recording()
-        self._storage = LocalDirectoryStorage(self._root / self._session_id / self._recording_id)
+        self._storage = LocalDirectoryStorage(
+            _recording_dir(self._root, self._session_id, self._recording_id)
+        )
         self._recorded_ms, self._running_since = 0.0, time.monotonic()
         for pid in participant_ids:
             await self.add_participant(pid)
@@ -124,7 +131,7 @@ class SessionRecorder:
                 self._session_id,
                 self._recording_id,
                 participant_id,
-                f"{self._session_id}/{self._recording_id}/{participant_id}/final.webm",
+                str(self._storage.final_path(participant_id).relative_to(self._root)),
                 utcnow(),
                 SYSTEM,
                 offset_ms=int(offset),
@@ -260,7 +267,7 @@ def _last_journal_write(storage_root: Path | None, recording: Recording) -> date
     """When any participant's journal of the recording was last appended to, if on disk."""
     if storage_root is None:
         return None
-    recording_dir = storage_root / str(recording.session_id) / recording.id
+    recording_dir = _recording_dir(storage_root, str(recording.session_id), recording.id)
     if not recording_dir.is_dir():
         return None
     written = LocalDirectoryStorage(recording_dir).last_journal_write()
@@ -286,10 +293,10 @@ async def _recover_one(
 ) -> str:
     async with db() as session:
         row = await get_recording_file(session, file_id)
-        path = None if row is None else Path(row.storage_path)
-    if path is None or len(path.parts) != 4:
-        return "skipped"
-    recording_dir, participant_id = storage_root / path.parent.parent, path.parent.name
+        if row is None:
+            return "skipped"
+        recording_dir = _recording_dir(storage_root, str(row.session_id), row.recording_id)
+        participant_id = row.participant_id
     storage = LocalDirectoryStorage(recording_dir) if recording_dir.is_dir() else None
     if storage is None or not (
         storage.has_journal(participant_id) or storage.is_finalized(participant_id)

@@ -5,7 +5,7 @@ import asyncio
 import av
 
 from media import Relay, RelayConfig
-from media.aiortc_compat import PassthroughQueue
+from media.aiortc import PassthroughQueue
 from media.bounded_queue import DropOldestQueue
 from media.testing.client import ClientPool
 
@@ -18,7 +18,7 @@ def test_drop_oldest_queue_keeps_the_newest() -> None:
     assert queue.qsize() == 3
     assert queue.dropped == 7
     assert len(dropped) == 7
-    assert [queue._items.popleft() for _ in range(3)] == [7, 8, 9]
+    assert [queue.get_nowait() for _ in range(3)] == [7, 8, 9]
 
 
 async def test_passthrough_queue_always_delivers_end_of_stream() -> None:

@@ -4,16 +4,18 @@ receiver reports and bandwidth estimates to the publisher, and refused packets."
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
 from aioice import stun
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from media import Relay
+from media.aiortc import datagram_protocols, ice_connection, negotiated_codec, receive_codecs
 from media.feed import Feed
+from media.rtp import instream
+from media.rtp.ingress import Ingress
 from media.rtp.instream import InStream, InStreamEvents
 from media.rtp.outstream import OutStream
 from media.rtp.wire import FIXED_HEADER, header_length, rtp_ssrc
@@ -25,7 +27,7 @@ def video_stream(relay: Relay, room_id: str, publisher: str) -> InStream:
     room = relay.get_room(room_id)
     assert room is not None
     feed: Feed = room.feeds(publisher)["video"]
-    stream = feed._stream
+    stream = feed.stream
     assert stream is not None
     return stream
 
@@ -94,16 +96,16 @@ async def test_packets_lost_before_the_relay_are_nacked_and_forwarded_from_rtx(
 
 
 async def test_packets_lost_after_the_relay_are_resent_over_rtx(
-    relay: Relay, clients: ClientPool
+    relay: Relay, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await call(relay, clients)
     out = video_out(relay, "session", "bob")
-    params = out._params
+    params = out.parameters
     assert params is not None
     assert params.rtx_payload_type is not None
     dropped: set[int] = set()
     resent: set[int] = set()
-    transmit = out._transmit
+    transmit = out.transmit
 
     def lossy(packet: bytes) -> bool:
         seq = int.from_bytes(packet[2:4], "big")
@@ -115,7 +117,7 @@ async def test_packets_lost_after_the_relay_are_resent_over_rtx(
             return True  # "sent", lost on the way to the subscriber
         return transmit(packet)
 
-    out._transmit = lossy  # type: ignore[method-assign]
+    monkeypatch.setattr(out, "transmit", lossy)  # lost between the relay and bob
     for _ in range(100):
         await asyncio.sleep(0.05)
         if len(dropped) == 5 and dropped <= resent:
@@ -127,19 +129,20 @@ async def test_packets_lost_after_the_relay_are_resent_over_rtx(
 
 
 async def test_publisher_gets_receiver_reports_and_the_subscribers_estimate(
-    relay: Relay, clients: ClientPool
+    relay: Relay, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, _ = await call(relay, clients)
     stream = video_stream(relay, "session", "alice")
     out = video_out(relay, "session", "bob")
     sent: list[Any] = []
-    send_rtcp = stream.receiver._send_rtcp
+    send_rtcp = instream.send_rtcp
 
-    async def capture(packet: Any) -> None:
-        sent.append(packet)
-        await send_rtcp(packet)
+    async def capture(receiver: RTCRtpReceiver, packet: Any) -> None:
+        if receiver is stream.receiver:
+            sent.append(packet)
+        await send_rtcp(receiver, packet)
 
-    stream.receiver._send_rtcp = capture  # type: ignore[method-assign]
+    monkeypatch.setattr(instream, "send_rtcp", capture)
     await alice.wait_for(lambda: any(isinstance(p, RtcpPsfbPacket) for p in sent), 10, "REMB")
 
     # Alice's sender learnt how its video arrives from the relay's receiver reports.
@@ -161,7 +164,7 @@ async def test_forged_packets_are_refused_and_the_call_goes_on(
     relay: Relay, clients: ClientPool
 ) -> None:
     bob, stream, ssrc = await call_with_alice_video(relay, clients)
-    connection = stream.receiver.transport.transport._connection
+    connection = ice_connection(stream.receiver.transport)
     # SRTP with alice's SSRC but no valid authentication tag, then a truncated header: as if
     # someone on the path injected them.
     forged = bytes([0x80, 0x60]) + b"\x00\x01" + b"\x00" * 4 + ssrc.to_bytes(4, "big") + b"x" * 40
@@ -178,7 +181,7 @@ async def test_publisher_rtp_skips_aioices_stun_parser(
     relay: Relay, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bob, stream, ssrc = await call_with_alice_video(relay, clients)
-    protocols = stream.receiver.transport.transport._connection._protocols
+    protocols = datagram_protocols(stream.receiver.transport)
     assert protocols
     assert all("datagram_received" in vars(protocol) for protocol in protocols)
     parsed: list[bytes] = []
@@ -219,29 +222,36 @@ async def test_an_ssrc_seen_before_aiortc_registered_it_is_taken_over_later(
     relay: Relay, clients: ClientPool
 ) -> None:
     bob, stream, ssrc = await call_with_alice_video(relay, clients)
-    ingress = stream.receiver.transport._tandem_ingress
+    ingress = Ingress.on(stream.receiver.transport)
+    assert ingress is not None
     # As if alice's first packet had come before aiortc's receiver knew her SSRC: the route
     # is missing and the SSRC was just looked for in vain.
-    del ingress._routes[ssrc]
-    ingress._unknown[ssrc] = time.monotonic()
+    ingress.forget(ssrc)
+    assert ingress.route(ssrc) is None
     before = len(bob.stream("alice").video_numbers)
     await bob.wait_for(
         lambda: len(bob.stream("alice").video_numbers) >= before + 30, 10, "video taken over"
     )
-    assert ingress._routes[ssrc][0] is stream
+    assert ingress.route(ssrc) is stream
 
 
 async def test_a_retransmission_before_any_media_does_not_become_the_streams_ssrc() -> None:
     pc = RTCPeerConnection()
     try:
         transceiver = pc.addTransceiver("video", direction="recvonly")
+        await pc.createOffer()  # gives the m-line its payload types
+        codec = negotiated_codec(transceiver)
+        assert codec is not None
+        media_type = codec.payloadType
+        (rtx_type,) = [
+            rtx for rtx, media in receive_codecs(transceiver).rtx.items() if media == media_type
+        ]
         events = InStreamEvents(_nothing, _nothing, lambda _: None, _nothing)
         stream = InStream("video", transceiver, Counters(), events)
-        stream._media_types = frozenset({97})  # what negotiation would have set
-        rtx = FIXED_HEADER.pack(0x80, 98, 7, 3000, 2222) + (41).to_bytes(2, "big") + b"\x10x"
+        rtx = FIXED_HEADER.pack(0x80, rtx_type, 7, 3000, 2222) + (41).to_bytes(2, "big") + b"\x10x"
         stream.on_rtp(rtx, True)
         assert stream.media_ssrc is None
-        media = FIXED_HEADER.pack(0x80, 97, 42, 3000, 1111) + b"\x10x"
+        media = FIXED_HEADER.pack(0x80, media_type, 42, 3000, 1111) + b"\x10x"
         stream.on_rtp(media, False)
         assert stream.media_ssrc == 1111
         stream.close()

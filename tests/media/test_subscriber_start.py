@@ -13,11 +13,11 @@ async def test_a_subscriber_is_fed_only_once_its_connection_is_up(
     alice = await clients.join(room, "alice")
     feed = room.feeds("alice")["video"]
     await alice.wait_for(
-        lambda: feed._stream is not None and feed._stream.media_ssrc is not None,
+        lambda: feed.stream is not None and feed.stream.media_ssrc is not None,
         10,
         "alice's video at the relay",
     )
-    stream = feed._stream
+    stream = feed.stream
     assert stream is not None
     bob = await clients.join(room, "bob", publish=False)
     peer = room.peer("bob")

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from fast_passwords import FAST_HASHER, FAST_PASSWORDS  # tests/support
 from starlette.testclient import TestClient
 
 from server.config import Settings, load_settings
@@ -17,9 +17,6 @@ from server.migrate import upgrade
 from server.models import UserRole
 from server.services.accounts import create_user
 from server.wiring import build_app
-
-# Cheap hashing in tests: the parameters are argon2id all the same, only lighter.
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -50,7 +47,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     app = build_app(settings)
     with TestClient(app, follow_redirects=False) as test_client:
-        app.state.tandem.hasher = FAST_HASHER
+        app.state.tandem.passwords.hasher = FAST_HASHER
         yield test_client
 
 
@@ -63,7 +60,12 @@ def make_user(
         engine = make_engine(settings.database_url)
         async with transaction(make_sessionmaker(engine)) as session:
             await create_user(
-                session, FAST_HASHER, email=email, name="Test Person", password=password, role=role
+                session,
+                FAST_PASSWORDS,
+                email=email,
+                name="Test Person",
+                password=password,
+                role=role,
             )
         await engine.dispose()
 

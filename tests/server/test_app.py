@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.demo import DEMO_EMAIL, seed_demo
 from server.models import Client, User
+from server.wiring import build_app
 
 
 def test_healthz_reports_database_and_redis(client: TestClient) -> None:
@@ -23,14 +25,41 @@ def test_healthz_reports_database_and_redis(client: TestClient) -> None:
     assert body["redis"] == {"status": "not_configured"}
 
 
+def from_loopback(client: TestClient) -> TestClient:
+    """The same running app, reached from 127.0.0.1 (the test client's own peer is not an IP)."""
+    return TestClient(client.app, client=("127.0.0.1", 50000))
+
+
 def test_metrics_count_requests_by_route_template(client: TestClient, therapist: Any) -> None:
     client.get("/api/v1/clients/00000000-0000-0000-0000-000000000000")
-    text = client.get("/metrics").text
+    text = from_loopback(client).get("/metrics").text
     assert 'tandem_http_requests_total{method="GET",route="/api/v1/clients/{client_id}"' in text
     assert "tandem_http_request_duration_seconds_bucket" in text
 
 
-def test_openapi_describes_the_api(client: TestClient) -> None:
+def test_metrics_are_refused_off_loopback_without_a_token(client: TestClient) -> None:
+    remote = TestClient(client.app, client=("203.0.113.5", 50000))
+    assert remote.get("/metrics").status_code == 403
+    assert from_loopback(client).get("/metrics").status_code == 200
+
+
+def test_metrics_with_a_token_need_it_from_everywhere(settings: Settings) -> None:
+    app = build_app(replace(settings, metrics_token="m" * 24))
+    with TestClient(app, client=("127.0.0.1", 50000)) as local:
+        assert local.get("/metrics").status_code == 403
+        wrong = local.get("/metrics", headers={"authorization": "Bearer " + "x" * 24})
+        assert wrong.status_code == 403
+        remote = TestClient(app, client=("203.0.113.5", 50000))
+        right = remote.get("/metrics", headers={"authorization": "Bearer " + "m" * 24})
+        assert right.status_code == 200
+        assert "tandem_http_requests_total" in right.text
+
+
+def test_openapi_needs_sign_in(client: TestClient) -> None:
+    assert client.get("/api/openapi.json").status_code == 401
+
+
+def test_openapi_describes_the_api(client: TestClient, therapist: Any) -> None:
     schema = client.get("/api/openapi.json").json()
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/clients" in schema["paths"]
@@ -50,6 +79,38 @@ def test_security_headers(client: TestClient) -> None:
     headers = client.get("/login").headers
     assert headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    # The signaling socket of this origin only (`ws:` alone would allow any host).
+    assert "connect-src 'self' ws://testserver;" in headers["content-security-policy"]
+    # Same-origin: our own POSTs keep a real Origin header (no-referrer would make it "null").
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_pages_and_api_answers_are_never_stored_but_static_files_may_be(
+    client: TestClient, therapist: Any
+) -> None:
+    for path in ("/clients", "/schedule", "/api/v1/clients", "/no/such/page"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    assert "cache-control" not in client.get("/static/css/app.css").headers
+
+
+def test_a_public_url_sets_the_socket_origin(settings: Settings) -> None:
+    app = build_app(replace(settings, public_base_url="https://tandem.example.org"))
+    with TestClient(app, base_url="https://tandem.example.org") as https:
+        csp = https.get("/login").headers["content-security-policy"]
+    assert "connect-src 'self' wss://tandem.example.org;" in csp
+
+
+def test_unsafe_requests_from_another_site_are_refused(client: TestClient, helpers: Any) -> None:
+    email, password = helpers.make_user()
+    form = helpers.form(client, "/login", email=email, password=password)
+    foreign = client.post("/login", data=form, headers={"origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    sneaky = client.post("/login", data=form, headers={"sec-fetch-site": "cross-site"})
+    assert sneaky.status_code == 403
+    opaque = client.post("/login", data=form, headers={"origin": "null"})
+    assert opaque.status_code == 403
+    own = client.post("/login", data=form, headers={"origin": "http://testserver"})
+    assert own.status_code == 303
 
 
 def test_demo_seed_is_idempotent(settings: Settings) -> None:

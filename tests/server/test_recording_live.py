@@ -123,6 +123,12 @@ async def test_recorded_call_is_finalized_and_served_with_range(
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
         assert part.content == whole.content[100:200]
+        huge = await asyncio.to_thread(
+            http.get, url, headers={"range": "bytes=" + "9" * 5000 + "-"}
+        )
+        assert huge.status_code == 416
+        bad_t = await asyncio.to_thread(http.get, f"/sessions/{session_id}/playback?t=abc")
+        assert bad_t.status_code == 400
         # Nobody else gets it: not another therapist, not the parent's browser.
         assert (await asyncio.to_thread(httpx.get, server.base_url + url)).status_code in (303, 401)
         await therapist.close()

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from starlette.testclient import TestClient
 
 HTML = {"accept": "text/html"}
@@ -264,3 +265,15 @@ def test_starting_telehealth_rechecks_the_license(
     assert start.status_code == 422
     assert "no active license or compact privilege in Illinois (IL)" in start.text
     assert client.get(f"/api/v1/appointments/{appt_id}").json()["status"] == "booked"
+
+
+@pytest.mark.parametrize("week", ["0001-01-01", "9999-12-31", "abc", "2026-13-01"])
+def test_a_week_that_makes_no_sense_is_a_400(client: TestClient, therapist: Any, week: str) -> None:
+    page = client.get(f"/schedule?week={week}", headers={"accept": "text/html"})
+    assert page.status_code == 400
+    assert "date like" in page.text
+    assert client.get(f"/schedule/health?week={week}").status_code == 400
+
+
+def test_a_day_outside_the_calendar_is_not_found(client: TestClient, therapist: Any) -> None:
+    assert client.get("/schedule/day/0001-01-01").status_code == 404

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from argon2 import PasswordHasher
+from fast_passwords import FAST_PASSWORDS
 from live import prepare_environment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,7 +93,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     async with transaction(db) as session:
         user = await create_user(
             session,
-            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+            FAST_PASSWORDS,
             email=f"hooks-{secrets.token_hex(4)}@example.test",
             name="Dr. Hooks",
             password="correct-horse-1",

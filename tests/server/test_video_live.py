@@ -219,6 +219,19 @@ async def test_bad_input_is_refused_and_other_sessions_keep_running(
     await c.close()
     await still_flowing()
 
+    # Nested 20,000 deep: refused like any invalid frame, no traceback in the server log.
+    c = await attempt(token=other_token)
+    await c.send('{"type": "ping", "x": ' + "[" * 20_000 + "]" * 20_000 + "}")
+    assert (await c.expect("error"))["code"] == "invalid_message"
+    await c.close()
+
+    # A binary frame is not part of the protocol: closed with 1003.
+    c = await attempt(token=other_token)
+    assert c.ws is not None
+    await c.ws.send(b'{"type": "ping"}')
+    assert await c.wait_closed() == 1003
+    await still_flowing()
+
     # Over 64 KiB: closed with 1009.
     c = await attempt(token=other_token)
     await c.send("x" * (64 * 1024 + 10))
@@ -268,6 +281,7 @@ async def test_bad_input_is_refused_and_other_sessions_keep_running(
     with pytest.raises(Exception, match=r"403|1008|rejected"):
         await c.connect()
     await still_flowing()
+    assert "Traceback" not in server.log()
 
 
 def test_join_page_refuses_bad_links_with_clear_pages(

@@ -4,7 +4,15 @@ import asyncio
 import json
 
 import pytest
-from signaling_fakes import Client, FakeConnection, FakeRelay, MemoryBackend, join_link, make_router
+from signaling_fakes import (
+    Client,
+    FakeConnection,
+    FakeRelay,
+    MemoryBackend,
+    admit,
+    join_link,
+    make_router,
+)
 
 from signaling.local_router import ConnectionLimits, LocalRouter
 from signaling.ports import TherapistIdentity
@@ -68,6 +76,31 @@ def test_sdp_and_token_lengths_are_bounded() -> None:
     assert isinstance(ok, Answer)
     long_token = json.dumps({"type": "join", "v": 1, "client_id": "abcdefgh", "token": "t" * 3000})
     assert parse_error(long_token).code == "invalid_message"
+
+
+@pytest.mark.parametrize("depth", [9, 1000, 20_000])
+def test_deep_nesting_is_refused_without_recursing(depth: int) -> None:
+    # Objects cost 5 bytes a level: 9,000 levels still fit in one 64 KiB frame.
+    levels = min(depth, 9000)
+    for raw in (
+        '{"type": "ping", "x": ' + "[" * depth + "]" * depth + "}",
+        '{"type": "ping", "x": ' + '{"a":' * levels + "1" + "}" * levels + "}",
+    ):
+        error = parse_error(raw)
+        assert error.code == "invalid_message"
+        assert "nested" in error.message
+
+
+def test_the_deepest_valid_message_still_parses() -> None:
+    draw = {
+        "type": "draw",
+        "client_ref": "c1",
+        "target": "p_1",
+        "show_to": ["t_1"],
+        "color": "#ff0000",
+        "shapes": [{"kind": "stroke", "points": [[0.1, 0.2], [0.3, 0.4]]}],
+    }
+    assert parse_client_message(json.dumps(draw)).type == "draw"
 
 
 def test_server_messages_round_trip() -> None:
@@ -158,6 +191,48 @@ async def test_wrong_role_is_forbidden_and_others_continue() -> None:
     assert parent.conn.closed is None
     assert therapist.conn.closed is None
     assert [a.action for a in backend.audits if a.outcome == "denied"] == ["session.end"]
+    await calm_session_still_works(router)
+
+
+async def test_repeated_forbidden_messages_close_the_socket() -> None:
+    router, _ = two_sessions()
+    therapist = Client(router, "noisy", THERAPIST)
+    await therapist.join()
+    token, _ = join_link("noisy")
+    waiter = Client(router, "noisy")
+    await waiter.join(token=token)
+    for _ in range(50):
+        await waiter.send(type="end")
+        if waiter.conn.closed is not None:
+            break
+    assert waiter.conn.closed is not None
+    assert waiter.conn.closed[0] == 1008
+    assert len([m for m in waiter.conn.sent if m["type"] == "error"]) == 10
+    # The waiter left the lobby with its socket; the therapist's session goes on.
+    assert therapist.conn.last("lobby_update")["waiting"] == []
+    assert therapist.conn.closed is None
+    await calm_session_still_works(router)
+
+
+async def test_a_full_session_refuses_new_knocks_but_not_rejoins() -> None:
+    router, backend = two_sessions()
+    therapist = Client(router, "noisy", THERAPIST)
+    await therapist.join()
+    guests = [await admit(therapist, name=f"Guest {i}") for i in range(7)]
+    token, _ = join_link("noisy")
+    late = Client(router, "noisy")
+    await late.join(token=token)
+    assert late.conn.last("error")["code"] == "session_full"
+    assert late.conn.closed is not None
+    assert late.conn.closed[0] == 4029
+    assert any(a.detail.get("why") == "session_full" for a in backend.audits)
+    # Someone already in keeps their place across a reconnect.
+    first = guests[0]
+    rejoin = first.conn.last("admitted")["rejoin"]
+    await first.drop()
+    back = Client(router, "noisy", client_id=first.client_id)
+    await back.join(rejoin=rejoin)
+    assert back.conn.last("welcome")["lobby"] is False
     await calm_session_still_works(router)
 
 

@@ -102,3 +102,32 @@ async def test_therapist_parent_and_observer_through_the_relay(router: LocalRout
     finally:
         for party in parties:
             await party.peer.close()
+
+
+async def test_a_participant_whose_connection_died_does_not_break_later_admissions(
+    router: LocalRouter,
+) -> None:
+    therapist = Party(router, TherapistIdentity("u1", "Dr. Tess"), publish=True)
+    parent = Party(router, None, publish=True)
+    second = Party(router, None, publish=True)  # e.g. the other parent, joining later
+    parties = (therapist, parent, second)
+    try:
+        therapist_id = await therapist.join()
+        parent_id = await parent.join(join_link("s1")[0])
+        await therapist.send(type="admit", participant_id=parent_id)
+
+        def frames(party: Party, publisher: str) -> bool:
+            return len(party.peer.stream(publisher).video_numbers) >= 3
+
+        await therapist.peer.wait_for(lambda: frames(therapist, parent_id), 20, "parent video")
+        # The parent's browser closes its peer connection and keeps its socket.
+        await parent.peer.pc.close()
+        second_id = await second.join(join_link("s1", name="Sam Parent")[0])
+        await therapist.send(type="admit", participant_id=second_id)
+        await second.peer.wait_for(lambda: frames(second, therapist_id), 20, "therapist at 2nd")
+        await therapist.peer.wait_for(lambda: frames(therapist, second_id), 20, "2nd at therapist")
+        for party in (therapist, second):
+            assert [m for m in party.conn.sent if m["type"] == "error"] == []
+    finally:
+        for party in parties:
+            await party.peer.close()

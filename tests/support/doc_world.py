@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from argon2 import PasswordHasher
+from fast_passwords import FAST_PASSWORDS
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
@@ -31,7 +31,6 @@ from server.services.video.recordings import (
 from server.services.video.sessions import record_presence, set_state, start_session
 from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate
 
-FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 T0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago
 CERT_START = date(2026, 10, 1)
 
@@ -68,7 +67,7 @@ class DocWorld:
     async def other_user(self) -> User:
         async with transaction(self.db) as session:
             return await create_user(
-                session, FAST, email=f"other-{secrets.token_hex(4)}@example.test",
+                session, FAST_PASSWORDS, email=f"other-{secrets.token_hex(4)}@example.test",
                 name="Other Therapist", password="correct-horse-1",
             )  # fmt: skip
 
@@ -96,7 +95,7 @@ class DocWorld:
 async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> DocWorld:
     async with transaction(db) as session:
         user = await create_user(
-            session, FAST, email=f"doc-{secrets.token_hex(4)}@example.test",
+            session, FAST_PASSWORDS, email=f"doc-{secrets.token_hex(4)}@example.test",
             name="Jordan Avery, OTR/L", password="correct-horse-1", time_zone="America/Chicago",
         )  # fmt: skip
         actor = Actor("user", str(user.id), user.email)

@@ -9,15 +9,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from fast_passwords import FAST_PASSWORDS
 
 from server.config import load_settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
 from server.models import UserRole
+from server.passwords import Passwords
 from server.services.accounts import create_user
 
 TEST_PASSWORD = "live-test-password"
@@ -76,16 +80,19 @@ def prepare_environment(
     return env
 
 
-def create_account(env: dict[str, str], email: str, role: UserRole = UserRole.therapist) -> None:
+def create_account(
+    env: dict[str, str],
+    email: str,
+    role: UserRole = UserRole.therapist,
+    passwords: Passwords = FAST_PASSWORDS,
+) -> None:
     settings = load_settings(env, dotenv=None)
 
     async def run() -> None:
-        from argon2 import PasswordHasher
-
         engine = make_engine(settings.database_url)
         async with transaction(make_sessionmaker(engine)) as session:
             await create_user(
-                session, PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+                session, passwords,
                 email=email, name="Dr. Test Therapist", password=TEST_PASSWORD, role=role,
             )  # fmt: skip
         await engine.dispose()
@@ -93,27 +100,54 @@ def create_account(env: dict[str, str], email: str, role: UserRole = UserRole.th
     asyncio.run(run())
 
 
+def prepare_with_therapist(tmp: Path, email: str, **kwargs: str | None) -> dict[str, str]:
+    """prepare_environment and a therapist account, in a thread of their own.
+
+    Playwright's sync API keeps an event loop running in the caller's thread; these helpers call
+    asyncio.run().
+    """
+
+    def prepare() -> dict[str, str]:
+        env = prepare_environment(tmp, **kwargs)
+        create_account(env, email)
+        return env
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(prepare).result()
+
+
+def healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def start_server(
-    env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = ()
-) -> LiveServer:
+    env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = (),
+    *, host: str = "127.0.0.1", wrap: tuple[str, ...] = (),
+    ready: Callable[[str], bool] = healthy,
+) -> LiveServer:  # fmt: skip
+    """Start ``tandem serve`` and wait until ``ready(base_url)``.
+
+    ``wrap`` prefixes the command (``ip netns exec NS`` runs the server in a network namespace,
+    where ``ready`` must look from too).
+    """
     port = free_port()
     log_path = tmp / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [*wrap, sys.executable, "-m", "server.cli", "serve", "--host", host, "--port", str(port),
          *extra_args],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
     )  # fmt: skip
-    server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path)
+    server = LiveServer(f"http://{host}:{port}", env, process, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.log()}")
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
+        if ready(server.base_url):
+            return server
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.log()}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
 
 
 def service_missing(what: str) -> None:
@@ -12,3 +15,8 @@ def service_missing(what: str) -> None:
     if os.environ.get("TANDEM_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{what} is required (TANDEM_REQUIRE_SERVICES=1) but not available")
     pytest.skip(f"{what} not available, skipping")
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        service_missing(f"headless Chromium ({CHROMIUM})")

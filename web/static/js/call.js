@@ -113,6 +113,7 @@ export class CallController {
         this.announce(`Problem: ${msg.message}`);
         if (msg.code === "link_gone" || msg.code === "session_ended") this.finish("ended", "This session is no longer available.");
         if (msg.code === "link_invalid" || msg.code === "forbidden") this.finish("error", "You cannot join this session with this link.");
+        if (msg.code === "session_full") this.finish("error", "This session is full. Please contact your therapist.");
         break;
       case "_reconnecting":
         if (this.peer) { this.peer.close(); this.peer = null; }

@@ -4,7 +4,7 @@
 export const PROTOCOL_VERSION = 1;
 
 // Close codes after which reconnecting cannot help (docs/signaling.md, "Close codes").
-const FINAL_CLOSE_CODES = new Set([1008, 1009, 4001, 4002, 4003, 4004, 4403, 4404, 4410, 4426]);
+const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009, 4001, 4002, 4003, 4004, 4029, 4403, 4404, 4410, 4426]);
 
 function randomId(bytes = 16) {
   const raw = crypto.getRandomValues(new Uint8Array(bytes));

@@ -7,8 +7,9 @@ a received tile tells whose camera it shows.
 
 from __future__ import annotations
 
+import contextlib
 import io
-import os
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -17,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from live import TEST_PASSWORD
-from services import service_missing
-
-CHROMIUM = os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium")
+from services import CHROMIUM
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -46,12 +45,6 @@ CAMERA_COLORS = {
 WIDTH, HEIGHT, FPS, SECONDS = 640, 480, 30, 2
 
 
-def require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    service_missing(f"headless Chromium ({CHROMIUM})")
-
-
 def write_y4m(path: Path, rgb: tuple[int, int, int]) -> None:
     """A 2 s 640x480 clip of one strong color with a moving white bar (so the encoder has work)."""
     import av
@@ -69,6 +62,37 @@ def write_y4m(path: Path, rgb: tuple[int, int, int]) -> None:
             padding = b"\x00" * (plane.line_size - WIDTH * 3)
             plane.update((bytes(line) + padding) * HEIGHT)
             for packet in stream.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def write_textured_y4m(path: Path, seconds: int = 2) -> None:
+    """A 640x480 clip that costs bits: ffmpeg's moving test pattern plus fresh noise in every
+    frame. Chromium's flat fake camera (and one-colour clips) encode to ~45 kbit/s, which tests
+    nothing about a link's capacity; this one wants ~1.5 Mbit/s of VP8."""
+    import av
+
+    graph = av.filter.Graph()
+    chain = [
+        graph.add("testsrc2", f"size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}"),
+        graph.add("noise", "alls=12:allf=t+u"),
+        graph.add("format", "yuv420p"),
+        graph.add("buffersink"),
+    ]
+    for a, b in itertools.pairwise(chain):
+        a.link_to(b)
+    graph.configure()
+    with av.open(str(path), mode="w", format="yuv4mpegpipe") as container:
+        stream = container.add_stream("rawvideo", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        while True:
+            try:
+                frame = graph.vpull()
+            except (av.error.EOFError, av.error.BlockingIOError):
+                break
+            frame.pts = None
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -148,6 +172,58 @@ class Participant:
             self.context.close()
         finally:
             self.browser.close()
+
+
+class Browsers:
+    """One Chromium process per participant, opened on demand and closed together."""
+
+    def __init__(self, playwright: Any) -> None:
+        self.playwright = playwright
+        self.opened: list[Participant] = []
+
+    def open(
+        self, who: str, camera: Path, *, executable: str | Path = CHROMIUM,
+        extra_args: tuple[str, ...] = (),
+    ) -> Participant:  # fmt: skip
+        browser = self.playwright.chromium.launch(
+            executable_path=str(executable),
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera}", *extra_args],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        participant = Participant(who, browser, context, page)
+        page.on(
+            "console",
+            lambda m: participant.console.append(f"[{m.type}] {m.text} {m.location.get('url')}"),
+        )
+        page.on("pageerror", lambda e: participant.console.append(f"[pageerror] {e}"))
+        # Remove and End ask for confirmation: the therapist says yes.
+        page.on("dialog", lambda d: d.accept())
+        self.opened.append(participant)
+        return participant
+
+    def close(self, failed: bool, server_log: Callable[[], str]) -> list[str]:
+        """Close every browser; returns the page errors seen (after printing the consoles and
+        the server log's tail when the test failed)."""
+        # Uncaught exceptions and console.error calls (a failed signaling handler logs one) count;
+        # HTTP errors the tests cause on purpose (410, 403, no favicon) do not.
+        page_errors = [
+            f"{p.who}: {line}"
+            for p in self.opened
+            for line in p.console
+            if line.startswith(("[pageerror]", "[error]")) and "Failed to load resource" not in line
+        ]
+        if failed:
+            for p in self.opened:
+                print(f"----- console of {p.who} -----")
+                print("\n".join(p.console[-80:]))
+            print("----- server log (tail) -----")
+            print("\n".join(server_log().splitlines()[-150:]))
+        for participant in self.opened:
+            with contextlib.suppress(Exception):  # the browser may already be gone
+                participant.close()
+        return page_errors
 
 
 @dataclass

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from media import Relay
 from media.hooks import MediaEvent, SegmentWritten
-from media.recorder import ParticipantRecorder, RecordingResult
-from media.storage import LocalDirectoryStorage
+from media.recording.recorder import ParticipantRecorder, RecordingResult
+from media.recording.storage import LocalDirectoryStorage
 from media.testing.client import ClientPool, TestClient
 from media.testing.recording import Decoded, decode_recording, first_time_near
 
@@ -69,6 +69,9 @@ async def test_two_party_recording_is_synced_complete_and_not_reencoded(
             result = results[participant]
             stats = recorders[participant].stats()
             path = storage.path_of(result.path)
+            # Where the storage said the final file would be, before it was built.
+            assert path == storage.final_path(participant)
+            assert result.path == storage.final_name(participant)
             decoded = decode_recording(path)
 
             # Every packet the recorder got went to the journal, and every frame built from

@@ -10,9 +10,10 @@ import av
 from av.video.frame import PictureType
 
 from media.hooks import MediaEvent
-from media.recorder import ParticipantRecorder, RecorderConfig
+from media.recording.recorder import ParticipantRecorder, RecorderConfig
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage
+from media.recording.writer import JournalWriter
 from media.room import Room
-from media.storage import LocalDirectoryStorage, RecordingStorage
 from media.testing.pattern import pattern_frame
 from media.testing.recording import decode_recording
 
@@ -68,6 +69,7 @@ class OneFeedRoom:
 
     def __init__(self, feed: VideoFeed) -> None:
         self._feed = feed
+        self.journal_writer = JournalWriter()
 
     def feeds(self, participant_id: str) -> dict[str, Any]:
         return {"video": self._feed}
@@ -95,7 +97,8 @@ async def test_packets_past_capacity_are_dropped_and_video_restarts_at_a_keyfram
     storage = LocalDirectoryStorage(tmp_path)
     # No sender reports here: time packets by arrival at once.
     config = RecorderConfig(queue_capacity=30, sync_wait=0.0)
-    recorder = ParticipantRecorder(cast(Room, OneFeedRoom(feed)), "alice", storage, config)
+    room = OneFeedRoom(feed)
+    recorder = ParticipantRecorder(cast(Room, room), "alice", storage, config)
     recorder.start()
     source = object()
 
@@ -117,6 +120,7 @@ async def test_packets_past_capacity_are_dropped_and_video_restarts_at_a_keyfram
     assert result.segments == 2
     for name in storage.segments("alice"):
         assert decode_recording(storage.path_of(name)).video_unreadable == 0
+    room.journal_writer.close()
 
 
 class ElsewhereStorage:
@@ -137,7 +141,8 @@ async def test_a_storage_that_is_not_a_local_directory_is_built_in_process(
     local = LocalDirectoryStorage(tmp_path)
     storage = cast(RecordingStorage, ElsewhereStorage(local))
     config = RecorderConfig(sync_wait=0.0)
-    recorder = ParticipantRecorder(cast(Room, OneFeedRoom(feed)), "alice", storage, config)
+    room = OneFeedRoom(feed)
+    recorder = ParticipantRecorder(cast(Room, room), "alice", storage, config)
     recorder.start()
     feed.send(frames, range(90), object())
     result = await recorder.finalize()
@@ -146,3 +151,4 @@ async def test_a_storage_that_is_not_a_local_directory_is_built_in_process(
     assert numbers == list(range(90))
     assert recorder.stats().written["video"] == 90
     assert local.is_finalized("alice")
+    room.journal_writer.close()

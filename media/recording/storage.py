@@ -5,7 +5,7 @@ The recorder only sees ``RecordingStorage``; an object store can implement it la
 
 Completeness is visible in storage alone, so the application can tell after a crash: a
 participant whose journal (or segments) exist but who has no finalize marker has an
-*incomplete* recording, which ``media.replay`` can still build from the journal.
+*incomplete* recording, which ``media.recording.replay`` can still build from the journal.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from media import journal
+from media.recording import journal
 
 _SEGMENT_SUFFIX = ".webm"
 _PARTIAL = ".part"
@@ -52,6 +52,10 @@ class RecordingStorage(Protocol):
 
     def segments(self, participant_id: str) -> list[str]:
         """Committed segments of a participant, in recording order."""
+        ...
+
+    def final_name(self, participant_id: str) -> str:
+        """Where the participant's final file is (or will be, once finalized)."""
         ...
 
     def open_final(self, participant_id: str) -> WritableObject: ...
@@ -130,8 +134,15 @@ class LocalDirectoryStorage:
             for path in sorted(folder.glob(f"seg-*{_SEGMENT_SUFFIX}"))
         ]
 
+    def final_name(self, participant_id: str) -> str:
+        return f"{self._dir(participant_id)}/{_FINAL}"
+
+    def final_path(self, participant_id: str) -> Path:
+        """The final file on disk (``final_name`` under the root)."""
+        return self.path_of(self.final_name(participant_id))
+
     def open_final(self, participant_id: str) -> _LocalFile:
-        return _LocalFile(self.root, f"{self._dir(participant_id)}/{_FINAL}")
+        return _LocalFile(self.root, self.final_name(participant_id))
 
     def open_read(self, name: str) -> BinaryIO:
         path = (self.root / name).resolve()

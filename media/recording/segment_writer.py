@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import av
 
-from media.storage import RecordingStorage, WritableObject
+from media.recording.storage import RecordingStorage, WritableObject
 
 # Until the first keyframe tells the real size (the header needs one; decoders use the
 # bitstream's own size, and a size change starts a new segment anyway).

@@ -3,8 +3,8 @@
 During the call a recorder does no more than this: its sink keeps each RTP packet (or, on the
 frame-level path, each frame) with its arrival time, and a writer thread appends them here
 every half second. Everything that costs CPU per packet (assembling frames, timing them, writing
-WebM) happens once the recording stops (``media.replay``), or after a crash from what the
-journal kept: the Janus way (``.mjr`` files and ``janus-pp-rec``).
+WebM) happens once the recording stops (``media.recording.replay``), or after a crash from what
+the journal kept: the Janus way (``.mjr`` files and ``janus-pp-rec``).
 
 One record: ``<I`` length of the rest, then ``<BBHd`` type, kind, source, time, then the body.
 ``time`` is the arrival (packets, frames, reports) or the session time (pause, resume, stop).

@@ -1,10 +1,10 @@
 """Builds a participant's recording from its journal: frames, timing, WebM, the final file.
 
 Runs after the recording stopped (``ParticipantRecorder.finalize``), or on what a crashed
-process left (``python -m media.replay ROOT PARTICIPANT``). It does, once, what a recorder used
-to do during the call for every packet: assemble VP8 frames from RTP packets (waiting for
-retransmissions, which the journal holds where they arrived), time them from the publisher's
-sender reports (``sync.SourceSync``), and write keyframe-aligned WebM segments
+process left (``python -m media.recording.replay ROOT PARTICIPANT``). It does, once, what a
+recorder used to do during the call for every packet: assemble VP8 frames from RTP packets
+(waiting for retransmissions, which the journal holds where they arrived), time them from the
+publisher's sender reports (``sync.SourceSync``), and write keyframe-aligned WebM segments
 (``segment_writer``), which ``remux.concatenate`` joins into the final, seekable file.
 """
 
@@ -24,14 +24,14 @@ from typing import Any, cast
 
 import av
 
-from media import journal, remux
+from media.recording import journal, remux
+from media.recording.segment_writer import SegmentInfo, SegmentWriter
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage
+from media.recording.sync import SourceSync, report_pts
+from media.recording.timeline import RecordedSpan
+from media.recording.timeline import Timeline as SpanTimeline
 from media.rtp.frames import AudioFrames, Timeline, VideoFrames
 from media.rtp.wire import header_length, payload_end, vp8_frame_start
-from media.segment_writer import SegmentInfo, SegmentWriter
-from media.storage import LocalDirectoryStorage, RecordingStorage
-from media.sync import SourceSync, report_pts
-from media.timeline import RecordedSpan
-from media.timeline import Timeline as SpanTimeline
 
 CLOCK_RATES = {"video": 90000, "audio": 48000}
 
@@ -323,7 +323,7 @@ async def _run_child(root: Path, participant_id: str, config: ReplayConfig, nice
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "media.replay",
+        "media.recording.replay",
         "--finalize",
         f"--nice={nice}",
         f"--segment-seconds={config.segment_seconds}",
@@ -383,7 +383,7 @@ def salvage(storage: RecordingStorage, participant_id: str) -> remux.FinalFile:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m media.replay",
+        prog="python -m media.recording.replay",
         description="Build final.webm from a recording's journal (e.g. after a crash).",
     )
     parser.add_argument("root", help="the recording's directory (LocalDirectoryStorage root)")

@@ -14,8 +14,8 @@ from typing import Any, BinaryIO
 import av
 from av.container import OutputContainer
 
-from media.segment_writer import vp8_size
-from media.storage import RecordingStorage
+from media.recording.segment_writer import vp8_size
+from media.recording.storage import RecordingStorage
 
 _CHUNK = 1 << 20
 MILLISECONDS = fractions.Fraction(1, 1000)

@@ -5,7 +5,7 @@ from typing import Any
 
 import av
 
-from media.segment_writer import WebmWriter
+from media.recording.segment_writer import WebmWriter
 
 
 def packet(data: bytes, keyframe: bool) -> av.Packet[Any]:

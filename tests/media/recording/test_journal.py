@@ -10,10 +10,10 @@ import pytest
 from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.rtp import RtpPacket
 
-from media import journal, replay
-from media.storage import LocalDirectoryStorage
+from media.recording import journal, replay
+from media.recording.storage import LocalDirectoryStorage
 from media.testing.recording import decode_recording
-from tests.media.test_recorder_overflow import KEYFRAMES, encode_pattern
+from tests.media.recording.test_recorder_overflow import KEYFRAMES, encode_pattern
 
 
 def test_records_read_back_and_a_torn_tail_is_left_out() -> None:

@@ -2,11 +2,13 @@
 
 During the call the recorder only keeps what it receives: the forwarding path appends each
 packet (RTP-level path: the publisher's RTP packet; frame-level path: the encoded frame), with
-its arrival time, to a deque, and one writer thread shared by all recorders appends what
-gathered to each participant's journal (``media.journal``) every half second. Frames, timing
-and WebM are built from the journal once the recording stops (``media.replay``), so a recorded
-call costs the relay little more than an unrecorded one, and a crash loses at most the last
-half second (``recover`` builds such a file).
+its arrival time, to a deque, and the relay's journal writer thread, shared by its recorders
+(``media.recording.writer``), appends what gathered to each participant's journal
+(``media.recording.journal``) every half second.
+Frames, timing and WebM are built from the journal once the recording stops
+(``media.recording.replay``), so a recorded call costs the relay little more than an
+unrecorded one, and a crash loses at most the last half second (``recover`` builds such a
+file).
 The deque is bounded; when the writer falls behind, packets are dropped and counted, a gap is
 journaled, and the publisher is asked for a keyframe to restart video on. See docs/media.md,
 "Recording".
@@ -20,28 +22,26 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import av
-from aiortc.rtp import RtcpSrPacket
 
-from media import journal, replay
+from media.aiortc import RtcpSrPacket
 from media.feed import Feed
 from media.hooks import RecordingFailed, SegmentWritten
-from media.replay import ReplayConfig
+from media.recording import journal, replay
+from media.recording.replay import ReplayConfig
+from media.recording.segment_writer import SegmentInfo
+from media.recording.storage import LocalDirectoryStorage, RecordingStorage
+from media.recording.sync import ntp_to_unix
+from media.recording.timeline import RecordedSpan, Timeline, file_spans
 from media.room import Room
-from media.segment_writer import SegmentInfo
-from media.storage import LocalDirectoryStorage, RecordingStorage
-from media.sync import ntp_to_unix
-from media.timeline import RecordedSpan, Timeline, file_spans
 
 logger = logging.getLogger(__name__)
 
 _KINDS = ("video", "audio")
-# How long packets gather before the writer wakes: each wake-up is a GIL hand-off the event
-# loop may wait for. A crash loses what gathered (at most this long).
-_BATCH_SECONDS = 0.5
 # Marks where the loop dropped packets (deque full).
 _GAP = ("gap",)
 
@@ -92,43 +92,54 @@ class _KindSink:
     """The recorder's sink on one feed: an ``RtpSink`` (RTP-level path), a ``PacketSink``
     (frame-level path) and a ``SenderReportSink``."""
 
-    def __init__(self, recorder: ParticipantRecorder, kind: str) -> None:
+    def __init__(
+        self,
+        recorder: ParticipantRecorder,
+        kind: str,
+        inbox: deque[tuple[Any, ...]],
+        capacity: int,
+        drop: Callable[[], None],
+        put: Callable[[tuple[Any, ...]], None],
+    ) -> None:
         self._recorder = recorder
         self._kind = kind
-        # The recorder's inbox, bound here: on_rtp runs for every packet.
-        self._inbox = recorder._inbox
+        # The recorder's inbox and its other parts, bound here: on_rtp runs for every packet.
+        self._inbox = inbox
+        self._capacity = capacity
+        self._drop = drop
+        self._put = put
 
     def on_rtp(self, packet: bytes, seq: int, arrival: float, source: object) -> None:
         recorder = self._recorder
         if recorder.state != "recording":
             return
         recorder.received[self._kind] += 1
-        if len(self._inbox) < recorder._capacity:
+        if len(self._inbox) < self._capacity:
             self._inbox.append((self._kind, source, arrival, seq, packet))
         else:
-            recorder._drop()
+            self._drop()
 
     def on_packet(self, packet: av.Packet[Any], source: object) -> None:
         recorder = self._recorder
         if recorder.state != "recording":
             return
         recorder.received[self._kind] += 1
-        if len(self._inbox) < recorder._capacity:
+        if len(self._inbox) < self._capacity:
             self._inbox.append((self._kind, source, time.time(), packet))
         else:
-            recorder._drop()
+            self._drop()
 
     def on_sender_report(
         self, report: RtcpSrPacket, rtp_origin: int | None, source: object
     ) -> None:
         info = report.sender_info
         wallclock = ntp_to_unix(info.ntp_timestamp)
-        self._recorder._put(
+        self._put(
             ("report", self._kind, source, time.time(), info.rtp_timestamp, rtp_origin, wallclock)
         )
 
 
-class _JournalWriter:
+class _JournalRecords:
     """The writer thread's side: turns what the loop queued into journal records."""
 
     def __init__(self) -> None:
@@ -194,55 +205,6 @@ class _JournalWriter:
                 self.stopped = True
 
 
-class _SharedWriter:
-    """One thread appends every recorder's journal: it wakes every half second (at once for a
-    pause, resume or stop) and takes each recorder's turn. A thread per recorder woke ~100
-    times a second at 48 recorders, each wake-up a GIL hand-off the event loop waited for."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: list[ParticipantRecorder] = []
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        # CPU the writer thread has used (user + system, fsync included), across recordings.
-        self.cpu_seconds = 0.0
-
-    def add(self, recorder: ParticipantRecorder) -> None:
-        with self._lock:
-            self._jobs.append(recorder)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="recorder-journals", daemon=True
-                )
-                self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while True:
-            # Packets alone never wake the writer: it takes them in batches.
-            self._wake.wait(_BATCH_SECONDS)
-            self._wake.clear()
-            started = time.thread_time()
-            with self._lock:
-                jobs = list(self._jobs)
-            for recorder in jobs:
-                if recorder._write_turn():
-                    with self._lock:
-                        self._jobs.remove(recorder)
-            self.cpu_seconds += time.thread_time() - started
-
-
-_WRITER = _SharedWriter()
-
-
-def journal_writer_cpu_seconds() -> float:
-    """CPU seconds this process's journal writer thread has used (for /metrics): the part of
-    recording's cost that is not on the event loop."""
-    return _WRITER.cpu_seconds
-
-
 class ParticipantRecorder:
     """One participant's recording in a room: start, pause/resume, stop, finalize.
 
@@ -274,13 +236,18 @@ class ParticipantRecorder:
         self._file: BinaryIO | None = None
         self._synced = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sinks = {kind: _KindSink(self, kind) for kind in _KINDS}
+        self._sinks = {
+            kind: _KindSink(self, kind, self._inbox, self._capacity, self._drop, self._put)
+            for kind in _KINDS
+        }
         self._feeds: dict[str, Feed] = {}
         self._unwatch: Any = None
         self._segments: list[SegmentInfo] = []
         self.received = {"video": 0, "audio": 0}
         self.dropped = 0
-        self._journal = _JournalWriter()
+        # The relay's journal writer thread (media/recording/writer.py).
+        self._writer = room.journal_writer
+        self._journal = _JournalRecords()
         self._written: dict[str, int] = {}
         self._writer_cpu = 0.0
 
@@ -293,7 +260,7 @@ class ParticipantRecorder:
         self._origin = time.time()
         self._timeline.begin(0.0)
         self.state = "recording"
-        _WRITER.add(self)
+        self._writer.add(self)
         self._unwatch = self.room.watch_feeds(self._feeds_created)
         feeds = self.room.feeds(self.participant_id)
         if feeds:
@@ -407,12 +374,13 @@ class ParticipantRecorder:
         if self.state != "failed":
             self._inbox.append(item)
             if wake:
-                _WRITER.wake()
+                self._writer.wake()
 
     # -- writer thread ---------------------------------------------------------------------
 
-    def _write_turn(self) -> bool:
-        """Append what gathered to the journal (writer thread); True once it is closed."""
+    def write_turn(self) -> bool:
+        """Append what gathered to the journal (the writer thread's call); True once it is
+        closed."""
         writer = self._journal
         cpu = time.thread_time()
         try:

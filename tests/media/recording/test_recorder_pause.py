@@ -5,8 +5,8 @@ import itertools
 from pathlib import Path
 
 from media import Relay
-from media.recorder import ParticipantRecorder
-from media.storage import LocalDirectoryStorage
+from media.recording.recorder import ParticipantRecorder
+from media.recording.storage import LocalDirectoryStorage
 from media.testing.client import ClientPool
 from media.testing.recording import decode_recording
 

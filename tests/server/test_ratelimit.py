@@ -1,0 +1,99 @@
+"""Sign-in windows: an attempt reserves its place before the password is checked, atomically,
+in one process (MemoryLimiter) and across processes (RedisLimiter on the real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[Limiter]:
+    if request.param == "memory":
+        yield MemoryLimiter(5, 2.0)
+        return
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(request.getfixturevalue("redis_url"))
+    prefix = f"test-{secrets.token_hex(4)}:"
+    try:
+        yield RedisLimiter(client, prefix, 5, 2.0)
+    finally:
+        keys = await client.keys(prefix + "*")
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_fifty_simultaneous_attempts_get_five_places(limiter: Limiter) -> None:
+    results = await asyncio.gather(*(limiter.reserve("email:a", "ip:1") for _ in range(50)))
+    allowed = [r for r in results if r.allowed]
+    assert len(allowed) == 5
+    assert all(0 < r.retry_after <= 2 for r in results if not r.allowed)
+
+
+async def test_a_full_address_window_refuses_another_account(limiter: Limiter) -> None:
+    for i in range(5):
+        assert (await limiter.reserve(f"email:{i}", "ip:1")).allowed
+    refused = await limiter.reserve("email:new", "ip:1")
+    assert not refused.allowed
+    # A refused attempt takes no place: the other key's window is still empty.
+    assert (await limiter.reserve("email:new", "ip:2")).allowed
+
+
+async def test_a_released_reservation_gives_its_place_back(limiter: Limiter) -> None:
+    first = await limiter.reserve("email:a", "ip:1")
+    for _ in range(4):
+        await limiter.reserve("email:a", "ip:1")
+    assert not (await limiter.reserve("email:a", "ip:1")).allowed
+    await limiter.release(first)
+    assert (await limiter.reserve("email:a", "ip:1")).allowed
+
+
+async def test_reset_empties_one_key_only(limiter: Limiter) -> None:
+    for _ in range(5):
+        await limiter.reserve("email:a", "ip:1")
+    await limiter.reset("email:a")
+    assert (await limiter.reserve("email:a", "ip:2")).allowed
+    assert not (await limiter.reserve("email:b", "ip:1")).allowed
+
+
+async def test_places_come_back_when_the_window_slides() -> None:
+    clock = FakeClock()
+    limiter = MemoryLimiter(2, 10.0, clock=clock)
+    await limiter.reserve("k")
+    clock.now += 4
+    await limiter.reserve("k")
+    refused = await limiter.reserve("k")
+    assert refused.retry_after == 6
+    clock.now += 6
+    assert (await limiter.reserve("k")).allowed
+
+
+@pytest.mark.redis
+async def test_redis_windows_slide_on_the_servers_clock(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    limiter = RedisLimiter(client, f"test-{secrets.token_hex(4)}:", 1, 0.5)
+    try:
+        assert (await limiter.reserve("k")).allowed
+        assert not (await limiter.reserve("k")).allowed
+        await asyncio.sleep(0.6)
+        assert (await limiter.reserve("k")).allowed
+    finally:
+        await limiter.reset("k")
+        await client.aclose()
