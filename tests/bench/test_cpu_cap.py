@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from server.bench import cpu_cap
-from server.bench.cpu_cap import CpuCap, find_hierarchy
-from server.bench.relay_proc import cpu_seconds
-from server.cli import main
+from bench import cpu_cap
+from bench.cpu_cap import CpuCap, find_hierarchy
+from bench.relay_proc import cpu_seconds
+from tandem import main
 
 
 @pytest.fixture
