@@ -1,4 +1,8 @@
-"""`tandem` command line: serve, migrate, create-user, recover-recordings, demo, bench."""
+"""The application's commands: serve, migrate, create-user, recover-recordings, demo.
+
+The `tandem` console script is tandem/ (outside the application), which adds `bench` to these;
+``python -m server.cli`` runs the application's commands alone.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from server.config import ConfigError, Settings, load_settings
 
@@ -171,7 +176,12 @@ def cmd_recover_recordings(settings: Settings) -> int:
     return 0 if recovered == len(outcome) else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*more: Callable[[Any], None]) -> argparse.ArgumentParser:
+    """The application's commands; each of ``more`` adds commands of its own to the same
+    subparsers (the `tandem` entry point adds `bench`), so that they share one usage and help.
+
+    argparse's subparsers object is a private class: ``more`` takes it typed loosely on purpose.
+    """
     parser = argparse.ArgumentParser(
         prog="tandem",
         description="Tandem: telehealth sessions for hybrid therapy practices.",
@@ -208,19 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--host", default="127.0.0.1")
     p_demo.add_argument("--port", type=int, default=8000)
 
-    from server.bench.cli import add_bench_parser
-
-    add_bench_parser(sub)
+    for add in more:
+        add(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        from server.bench.cli import run_bench
-
-        # The benchmark makes its own throwaway database and settings for the relay it starts.
-        return run_bench(args)
+def run(args: argparse.Namespace) -> int:
+    """Runs one of the application's commands, parsed by ``build_parser``."""
     settings = _settings_or_exit()
     if args.command == "serve":
         if args.workers < 1:
@@ -236,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return cmd_demo(settings, args.host, args.port)
     raise AssertionError(args.command)  # argparse only lets known commands through
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

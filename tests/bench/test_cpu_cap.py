@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from server.bench import cpu_cap
-from server.bench.cpu_cap import CpuCap, find_hierarchy
-from server.bench.relay_proc import cpu_seconds
-from server.cli import main
+from bench import cpu_cap
+from bench.cpu_cap import CpuCap, cgroup_of, find_hierarchy
+from bench.relay_proc import cpu_seconds
+from tandem import main
 
 
 @pytest.fixture
@@ -30,19 +30,14 @@ def busy() -> Iterator[subprocess.Popen[bytes]]:
     child.wait()
 
 
-def _own_cgroup(pid: int, cap: CpuCap) -> str:
-    return cpu_cap._cgroup_of(pid, cap.hierarchy)
-
-
 def test_a_capped_busy_loop_gets_its_quota_and_the_group_goes(
     busy: subprocess.Popen[bytes],
 ) -> None:
     cap = CpuCap(0.2)
-    before = _own_cgroup(busy.pid, cap)
+    before = cgroup_of(busy.pid, cap.hierarchy)
     with cap:
-        cap.add(busy.pid)
-        (group,) = [g.path for g in cap._groups]
-        assert _own_cgroup(busy.pid, cap) == group.name
+        group = cap.add(busy.pid)
+        assert cgroup_of(busy.pid, cap.hierarchy) == group.name
         (periods0, _throttled0), = cap.throttling()  # fmt: skip
         cpu0, wall0 = cpu_seconds(busy.pid), time.monotonic()
         time.sleep(2.0)
@@ -54,7 +49,7 @@ def test_a_capped_busy_loop_gets_its_quota_and_the_group_goes(
     assert throttled1 > 0
     assert not group.exists()
     # Moved back where it was, still running.
-    assert _own_cgroup(busy.pid, cap) == before
+    assert cgroup_of(busy.pid, cap.hierarchy) == before
     assert busy.poll() is None
 
 
@@ -62,8 +57,7 @@ def test_the_group_is_removed_when_its_process_has_exited(
     busy: subprocess.Popen[bytes],
 ) -> None:
     cap = CpuCap(0.5)
-    cap.add(busy.pid)
-    (group,) = [g.path for g in cap._groups]
+    group = cap.add(busy.pid)
     busy.kill()
     busy.wait()
     cap.close()

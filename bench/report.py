@@ -110,7 +110,7 @@ def summarize(
     matched = sum(w["video_matched"] for w in windows)
     received = sum(w["video_received"] for w in windows)
     unmatched = sum(w["video_unmatched_total"] for w in windows)
-    # Frames are recognised by their bytes (server/bench/frames.py); a transcoding relay changes
+    # Frames are recognised by their bytes (bench/frames.py); a transcoding relay changes
     # the bytes, so there only counts compare (frames received in the window / sent in it).
     by_identity = matched > 0 or received == 0
     delivered = matched if by_identity else min(received, sent)

@@ -1,7 +1,7 @@
 """`tandem bench relay`: arguments, the runs they ask for, the table and the JSON document.
 
-Imported by server/cli.py when it builds its parser: keep imports here light (aiortc, av and the
-load generator load only when a benchmark actually runs).
+Imported by the `tandem` entry point (tandem/) for every command, when it builds its parser: keep
+imports here light (aiortc, av and the load generator load only when a benchmark actually runs).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return 2
 
     if args.cpu_per_worker is not None:
-        from server.bench.cpu_cap import find_hierarchy
+        from bench.cpu_cap import find_hierarchy
 
         if not 0 < args.cpu_per_worker <= (os.cpu_count() or 1):
             print("tandem bench relay: --cpu-per-worker must be > 0 and at most the cores",
@@ -127,14 +127,14 @@ def run_bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
 
-    from server.bench import flame, report
-    from server.bench.cpu_cap import period_us
-    from server.bench.frames import load_clip
+    from bench import flame, report
+    from bench.cpu_cap import period_us
+    from bench.frames import load_clip
 
     if args.profile and flame.py_spy() is None:
         print("tandem bench relay: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
         return 2
-    from server.bench.run import RunConfig, find_capacity, run_once
+    from bench.run import RunConfig, find_capacity, run_once
 
     document: dict[str, Any] = {"machine": report.machine(), "versions": report.versions()}
     overhead = args.record and args.compare
@@ -144,7 +144,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "load_generator_processes": args.procs, "find_capacity": args.find_capacity,
         "record": args.record, "workers": args.workers, "cpu_per_worker": args.cpu_per_worker,
         "recording_overhead_pairs": args.pairs if overhead else None,
-        # The quota's period, so a stall's length is on record (server/bench/cpu_cap.py).
+        # The quota's period, so a stall's length is on record (bench/cpu_cap.py).
         "cpu_cap_period_us": period_us(args.cpu_per_worker) if args.cpu_per_worker else None,
         "video": "VP8 640x480@30 ~1 Mbps, pre-encoded", "audio": "Opus 20 ms, pre-encoded",
     }  # fmt: skip

@@ -21,10 +21,10 @@ from typing import Any
 import av
 from aiortc import MediaStreamError, RTCRtpCodecParameters, RTCRtpTransceiver
 
+from bench.frames import ClipAudioTrack, ClipVideoTrack
 from media import Counters, ForwardedTrack
 from media.aiortc import negotiated_codec, packetizer
 from media.rtp import FIXED_HEADER, Ingress, InStream, InStreamEvents, OutStream, vp8_frame_start
-from server.bench.frames import ClipAudioTrack, ClipVideoTrack
 
 Track = ClipVideoTrack | ClipAudioTrack
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.bench import report
+from bench import report
 
 
 def test_steal_share_is_the_steal_ticks_over_all_ticks_in_between() -> None:

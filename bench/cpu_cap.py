@@ -92,7 +92,7 @@ def _write_limit(hierarchy: Hierarchy, group: Path, cores: float) -> None:
         (group / "cpu.cfs_quota_us").write_text(str(quota))
 
 
-def _cgroup_of(pid: int, hierarchy: Hierarchy) -> str:
+def cgroup_of(pid: int, hierarchy: Hierarchy) -> str:
     """The process's group in ``hierarchy`` (/proc/<pid>/cgroup), relative to its root."""
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         number, controllers, path = line.split(":", 2)
@@ -125,15 +125,17 @@ class CpuCap:
         self.period_us = period_us(cores)
         self._groups: list[_Group] = []
 
-    def add(self, pid: int) -> None:
+    def add(self, pid: int) -> Path:
+        """Moves ``pid`` into a capped group of its own; returns the group's directory."""
         root = self.hierarchy.root
         path = root / f"{_PREFIX}{os.getpid()}-{len(self._groups)}"
-        origin = root / _cgroup_of(pid, self.hierarchy)
+        origin = root / cgroup_of(pid, self.hierarchy)
         path.mkdir()
         # Recorded before anything can fail, so that close() removes it.
         self._groups.append(_Group(path, origin))
         _write_limit(self.hierarchy, path, self.cores)
         (path / "cgroup.procs").write_text(str(pid))
+        return path
 
     def throttling(self) -> list[tuple[int, int]]:
         """Per group, in the order added: (periods with runnable work, periods throttled)."""

@@ -6,7 +6,7 @@ the same signaling protocol through the same app, router and session code; only 
 rooms differ. It skips what the bench does not exercise: no renegotiation on leave, no
 keyframe requests (aiortc's encoders make their own keyframes).
 
-Run as ``python -m server.bench.transcode --host H --port P`` (settings from the environment).
+Run as ``python -m bench.transcode --host H --port P`` (settings from the environment).
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def main() -> int:
     from server.config import load_settings
     from server.http import pages_video, ws
 
-    parser = argparse.ArgumentParser(prog="python -m server.bench.transcode")
+    parser = argparse.ArgumentParser(prog="python -m bench.transcode")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """A load generator process: runs simulated sessions (therapist + parent) against the relay.
 
-The orchestrator (server/bench/run.py) starts several of these with multiprocessing, waits for
+The orchestrator (bench/run.py) starts several of these with multiprocessing, waits for
 every session to have video both ways, then sends one measurement window (start, end) on the
 shared monotonic clock. Each process reports what it saw in that window as a plain dict.
 """
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+from bench.frames import Clip
+from bench.participant import Participant
 from media.aiortc import install
-from server.bench.frames import Clip
-from server.bench.participant import Participant
 
 log = logging.getLogger(__name__)
 

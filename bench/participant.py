@@ -1,6 +1,6 @@
 """One simulated participant: the documented signaling protocol over a real WebSocket, and an
 aiortc peer connection that sends the pre-encoded clip and receives without decoding, its
-packets sent and taken at the RTP level (server/bench/rtp_media.py)."""
+packets sent and taken at the RTP level (bench/rtp_media.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
+from bench.frames import Clip, ClipAudioTrack, ClipVideoTrack, SendLog
+from bench.rtp_media import RtpPublisher, RtpReceiver
 from media import Counters
 from media.aiortc import (
     add_loopback_candidates,
@@ -33,8 +35,6 @@ from media.aiortc import (
     on_keyframe_request,
     parse_sdp,
 )
-from server.bench.frames import Clip, ClipAudioTrack, ClipVideoTrack, SendLog
-from server.bench.rtp_media import RtpPublisher, RtpReceiver
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from server.bench import flame, report
-from server.bench.cpu_cap import CpuCap
-from server.bench.frames import Clip
-from server.bench.loadgen import Events, LoadSpec, SessionSpec, loadgen_main
-from server.bench.relay_proc import (
+from bench import flame, report
+from bench.cpu_cap import CpuCap
+from bench.frames import Clip
+from bench.loadgen import Events, LoadSpec, SessionSpec, loadgen_main
+from bench.relay_proc import (
     THERAPIST_EMAIL,
     Browser,
     RelayProcess,
@@ -25,7 +25,7 @@ from server.bench.relay_proc import (
     prepare_environment,
     start_relay,
 )
-from server.bench.relay_tree import RelayWindow
+from bench.relay_tree import RelayWindow
 
 Progress = Callable[[str], None]
 
@@ -37,7 +37,7 @@ class RunConfig:
     duration: float
     procs: int
     stagger: float = 0.1
-    # py-spy raw output of the relay during the window (server/bench/flame.py), if wanted.
+    # py-spy raw output of the relay during the window (bench/flame.py), if wanted.
     profile: Path | None = None
     # Time for all sessions to have video both ways before the run counts as failed to start.
     ready_timeout: float = 30.0
@@ -45,7 +45,7 @@ class RunConfig:
     record: bool = False
     # `tandem serve --workers N` (nodes placed through Redis); 1 is one process, no Redis.
     workers: int = 1
-    # Cap each process that hosts sessions at this many cores (server/bench/cpu_cap.py).
+    # Cap each process that hosts sessions at this many cores (bench/cpu_cap.py).
     cpu_per_worker: float | None = None
 
 

@@ -17,7 +17,7 @@ def run_bench(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", "bench", "relay", *args],
+        [sys.executable, "-m", "tandem", "bench", "relay", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, **(env or {})},
     )  # fmt: skip

@@ -22,7 +22,7 @@ from http.client import HTTPResponse
 from pathlib import Path
 from types import MappingProxyType
 
-from server.bench.nodes import Nodes, redis_environment
+from bench.nodes import Nodes, redis_environment
 from server.config import load_settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.migrate import upgrade
@@ -34,11 +34,11 @@ _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 _JOIN_URL = re.compile(r'class="join-url" readonly value="([^"]+)"')
 _TOKEN = re.compile(r"/join/[0-9a-f-]{36}/(.+)$")
 # Forward mode is exactly `tandem serve`; transcode mode is the same app with aiortc's stock
-# decode-and-re-encode relay in place of media.Relay (server/bench/transcode.py).
+# decode-and-re-encode relay in place of media.Relay (bench/transcode.py).
 _COMMANDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "forward": ("-m", "server.cli", "serve"),
-        "transcode": ("-m", "server.bench.transcode"),
+        "transcode": ("-m", "bench.transcode"),
     }
 )
 

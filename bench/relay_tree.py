@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from server.bench.relay_proc import (
+from bench.relay_proc import (
     RelayProcess,
     cpu_seconds,
     metrics,
