@@ -44,10 +44,6 @@ def period_us(cores: float) -> int:
     return max(PERIOD_US, math.ceil(_MIN_QUOTA_US / cores))
 
 
-def _limit_file(hierarchy: Hierarchy) -> str:
-    return "cpu.max" if hierarchy.version == 2 else "cpu.cfs_quota_us"
-
-
 def _candidates() -> list[Hierarchy]:
     found = []
     controllers = _V2 / "cgroup.controllers"

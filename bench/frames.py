@@ -47,10 +47,6 @@ class Clip:
     def video_index(self) -> dict[bytes, int]:
         return {data: i for i, data in enumerate(self.video)}
 
-    @property
-    def video_bitrate(self) -> float:
-        return sum(len(f) for f in self.video) * 8 * FPS / len(self.video)
-
 
 def _encode_video(seconds: int) -> list[bytes]:
     source = av.open(f"testsrc2=size={WIDTH}x{HEIGHT}:rate={FPS}:duration={seconds}", "r", "lavfi")

@@ -31,12 +31,13 @@ from server.http import (
     pages_schedule_booking,
     pages_schedule_feed,
 )
-from server.http.errors import http_exception, server_error
+from server.http.errors import domain_error, http_exception, server_error
 from server.http.security import CSRFMiddleware, SecurityHeadersMiddleware
 from server.http.templating import make_templates
 from server.observability import Metrics, ObservabilityMiddleware
 from server.passwords import Passwords
 from server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from server.services.errors import DomainError
 from server.state import AppState
 
 log = logging.getLogger("tandem.app")
@@ -123,7 +124,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_exception, Exception: server_error},
+        exception_handlers={
+            DomainError: domain_error,
+            HTTPException: http_exception,
+            Exception: server_error,
+        },
         middleware=[
             Middleware(ObservabilityMiddleware, metrics=metrics, routes=routes),
             Middleware(

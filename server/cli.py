@@ -154,10 +154,8 @@ def cmd_demo(settings: Settings, host: str, port: int) -> int:
 
 def cmd_recover_recordings(settings: Settings) -> int:
     """Retry every incomplete recording file that has a journal (start-up tries each once)."""
-    from sqlalchemy import select
-
     from server.db import make_engine, make_sessionmaker
-    from server.models import RecordingFile
+    from server.services.video.recovery import list_incomplete_file_ids
     from server.video.recording import recover_recordings
 
     async def run() -> dict[str, str]:
@@ -165,11 +163,7 @@ def cmd_recover_recordings(settings: Settings) -> int:
         try:
             db = make_sessionmaker(engine)
             async with db() as session:
-                ids = list(
-                    await session.scalars(
-                        select(RecordingFile.id).where(RecordingFile.status == "incomplete")
-                    )
-                )
+                ids = await list_incomplete_file_ids(session)
             return await recover_recordings(db, settings.storage_dir, ids)
         finally:
             await engine.dispose()

@@ -49,10 +49,6 @@ class Settings:
         # The demo runs on http://127.0.0.1, where a Secure cookie would never come back.
         return bool(self.public_base_url and self.public_base_url.startswith("https://"))
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}

@@ -17,7 +17,7 @@ from server.services.audit import Actor, add_audit
 from server.services.clients import CaregiverInput, ClientInput, create_client
 from server.services.documentation.demo_seed import seed_documentation_demo
 from server.services.scheduling.demo_seed import seed_schedule_demo
-from server.video.demo import seed_video_demo
+from server.services.video.demo_seed import seed_video_demo
 
 DEMO_EMAIL = "therapist@demo.tandem.test"
 DEMO_ADMIN_EMAIL = "admin@demo.tandem.test"

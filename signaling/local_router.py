@@ -56,7 +56,7 @@ class SessionHostFactory:
         self._signer = signer
         self._config = config
         self._clock = clock
-        # None: signaling.untapped (records nothing) until the media recorder is wired in.
+        # None: signaling.untapped (records nothing); the server passes its media recorder.
         self._taps = taps
 
     def __call__(self, record: SessionRecord) -> SessionHost:

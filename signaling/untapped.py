@@ -1,9 +1,10 @@
-"""Stand-in media taps until the media recorder and frame tap are wired in.
+"""The taps a session gets when its host is given none: a recorder that writes nothing and a
+snapshot source with no frames.
 
-PLACEHOLDER: `untapped` records nothing and has no frames. The session still runs the whole
-consent flow against it (and persists consents, states and spans), so the protocol can ship
-first; the server swaps in the media recorder (media/recording/recorder.py,
-media/frame_tap.py) by passing its own `SessionTapsFactory` to `SessionHostFactory`.
+The session still runs the whole consent flow against them (and the backend still stores
+consents, states and spans), which is what signaling's own tests exercise. The server passes
+its own `SessionTapsFactory` to `SessionHostFactory` (server/video/recording.py: the media
+recorder and frame tap), so a running Tandem never uses these.
 """
 
 from __future__ import annotations

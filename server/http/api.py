@@ -16,13 +16,12 @@ from server.services.audit import list_audit
 from server.services.clients import (
     CaregiverInput,
     ClientInput,
-    NotFound,
-    ValidationFailed,
     create_client,
     get_client_for,
     list_clients,
     update_client,
 )
+from server.services.errors import ValidationFailed
 
 from .context import actor_for, admin_required, login_required, require_user, unit_of_work
 from .pages_admin import audit_filter_from
@@ -166,14 +165,11 @@ async def clients_show(request: Request) -> Response:
       404: {description: Not in your caseload.}
     """
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            client = await get_client_for(
-                session, user, request.path_params["client_id"], actor_for(request, user)
-            )
-            body = client_json(client)
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
+    async with unit_of_work(request) as session:
+        client = await get_client_for(
+            session, user, request.path_params["client_id"], actor_for(request, user)
+        )
+        body = client_json(client)
     return JSONResponse(body)
 
 
@@ -199,8 +195,6 @@ async def clients_update(request: Request) -> Response:
             )
             await update_client(session, client, data, actor_for(request, user))
             body = client_json(client)
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
     except ValidationFailed as exc:
         return invalid(exc)
     return JSONResponse(body)

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.models import Note, NoteAddendum
 from server.services.clients import get_client_for
-from server.services.documentation.common import (
-    NotAuthor,
-    NotFound,
-    SignedNoteLocked,
-    ValidationFailed,
-)
+from server.services.documentation.common import NoteSigned, ValidationFailed
 from server.services.documentation.fhir import export_client
 from server.services.documentation.notes import (
     get_note_for,
@@ -81,14 +75,11 @@ async def note_show(request: Request) -> Response:
       404: {description: Not your note.}
     """
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            note = await get_note_for(
-                session, user, request.path_params["note_id"], actor_for(request, user)
-            )
-            body = note_json(note, await list_addenda(session, note))
-    except NotFound:
-        raise HTTPException(404, "No such note.") from None
+    async with unit_of_work(request) as session:
+        note = await get_note_for(
+            session, user, request.path_params["note_id"], actor_for(request, user)
+        )
+        body = note_json(note, await list_addenda(session, note))
     return JSONResponse(body)
 
 
@@ -112,13 +103,9 @@ async def note_autosave(request: Request) -> Response:
                 session, user, note, note_edit_from(data), actor_for(request, user)
             )
             body = {"saved": changed, "updated_at": note.updated_at.isoformat()}
-    except NotFound:
-        raise HTTPException(404, "No such note.") from None
-    except SignedNoteLocked as exc:
-        await refused(request, user, "note.update", request.path_params["note_id"], str(exc))
-        raise HTTPException(409, "This note is signed; add an addendum instead.") from None
-    except NotAuthor as exc:
-        raise HTTPException(403, str(exc)) from None
+    except NoteSigned as exc:
+        await refused(request, user, "note.update", request.path_params["note_id"], exc.reason)
+        raise
     except ValidationFailed as exc:
         return invalid(exc)
     return JSONResponse(body)
@@ -134,12 +121,9 @@ async def client_fhir(request: Request) -> Response:
     """
     user = require_user(request)
     actor = actor_for(request, user)
-    try:
-        async with unit_of_work(request) as session:
-            client = await get_client_for(session, user, request.path_params["client_id"], actor)
-            bundle = await export_client(session, client, actor)
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
+    async with unit_of_work(request) as session:
+        client = await get_client_for(session, user, request.path_params["client_id"], actor)
+        bundle = await export_client(session, client, actor)
     return JSONResponse(bundle, media_type="application/fhir+json")
 
 

@@ -7,19 +7,19 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.models import Appointment, AvailabilityBlock
-from server.services.audit import add_audit, record_audit
+from server.services.audit import add_audit
 from server.services.scheduling import availability
 from server.services.scheduling.appointments import (
     BookingRefused,
     book_appointment,
     get_appointment_for,
     list_appointments,
+    record_refused_booking,
     set_status,
 )
 from server.services.scheduling.checks import check_booking, clean_booking
@@ -124,15 +124,7 @@ async def appointments_create(request: Request) -> Response:
     except ValidationFailed as exc:
         return invalid(exc)
     except BookingRefused as exc:
-        await record_audit(
-            app_state(request).db,
-            actor,
-            "appointment.book",
-            object_type="client",
-            object_id=data.client_id or None,
-            outcome="refused",
-            detail={"problems": sorted({p.code for p in exc.problems})},
-        )
+        await record_refused_booking(app_state(request).db, actor, data, exc)
         return JSONResponse(
             {
                 "error": {
@@ -211,14 +203,11 @@ async def appointments_show(request: Request) -> Response:
       404: {description: Not on your schedule.}
     """
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            appt = await get_appointment_for(
-                session, user, request.path_params["appointment_id"], actor_for(request, user)
-            )
-            body = appointment_json(appt)
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
+    async with unit_of_work(request) as session:
+        appt = await get_appointment_for(
+            session, user, request.path_params["appointment_id"], actor_for(request, user)
+        )
+        body = appointment_json(appt)
     return JSONResponse(body)
 
 
@@ -255,8 +244,6 @@ async def appointments_status(request: Request) -> Response:
                 reason=str(payload.get("reason", "") or "")[:300],
             )
             body = appointment_json(appt)
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
     except ValidationFailed as exc:
         return invalid(exc)
     return JSONResponse(body)
@@ -342,13 +329,10 @@ async def availability_delete(request: Request) -> Response:
       404: {description: Not one of your blocks.}
     """
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            await availability.remove_block(
-                session, user, request.path_params["block_id"], actor_for(request, user)
-            )
-    except NotFound:
-        raise HTTPException(404, "No such block.") from None
+    async with unit_of_work(request) as session:
+        await availability.remove_block(
+            session, user, request.path_params["block_id"], actor_for(request, user)
+        )
     return Response(status_code=204)
 
 

@@ -1,4 +1,7 @@
-"""Friendly pages for browsers, JSON for API calls; never a stack trace."""
+"""Friendly pages for browsers, JSON for API calls; never a stack trace.
+
+The one place a service's refusal becomes an HTTP status: pages let DomainError through.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from server.services.errors import Conflict, DomainError, Invalid, NotFound, Refused
 
 from .context import wants_json
 from .templating import render
@@ -58,6 +63,24 @@ def error_response(
     if headers:
         response.headers.update(headers)
     return response
+
+
+# The kinds do not overlap; a DomainError of none of them is a plain bad request.
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Refused, 403),
+    (Conflict, 409),
+    (Invalid, 422),
+)
+
+
+def domain_status(exc: DomainError) -> int:
+    return next((status for kind, status in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(request, domain_status(exc), exc.message)
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

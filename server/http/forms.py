@@ -1,3 +1,5 @@
+"""Form fields into the services' input types (lengths capped before a service sees them)."""
+
 from __future__ import annotations
 
 from starlette.datastructures import FormData

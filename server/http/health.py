@@ -1,3 +1,5 @@
+"""/healthz (database and Redis reachable, for load balancers) and /metrics (Prometheus)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,3 +1,5 @@
+"""The audit log page for administrators, and its filters (shared with the API)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta

@@ -5,56 +5,45 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server.models import Appointment, User, VideoSession, VideoSessionState
-from server.services.appointment_video import (
+from server.models import Appointment, User
+from server.services.audit import Actor
+from server.services.scheduling.appointments import get_appointment_for
+from server.services.video.visits import (
     confirm_parent_location,
+    get_visit_video,
     queue_join_link,
     start_appointment_video,
 )
-from server.services.audit import Actor
-from server.services.clients import NotFound, ValidationFailed
-from server.services.scheduling.appointments import get_appointment_for
-from server.services.video_sessions import link_token, list_links, parse_id
 from server.video.runtime import video_runtime
 from signaling.tokens import LinkGone, LinkInvalid
 
 from .context import actor_for, app_state, client_ip, login_required, require_user, unit_of_work
 from .errors import error_response
-from .pages_video import join_url
+from .pages_video import base_url, join_url
 
 
 async def video_context(request: Request, session: Any, appt: Appointment) -> dict[str, Any]:
     """What the appointment page shows about the visit's video session, if there is one."""
     if not appt.video_session_id or "video" not in app_state(request).extras:
         return {"video": None, "parent_url": None}
-    video = await session.get(VideoSession, parse_id(appt.video_session_id))
-    if video is None:
+    found = await get_visit_video(session, appt, video_runtime(app_state(request)).signer)
+    if found is None:
         return {"video": None, "parent_url": None}
-    signer = video_runtime(app_state(request)).signer
-    parent = next(
-        (
-            link
-            for link in await list_links(session, video)
-            if link.role == "parent" and link.revoked_at is None
-        ),
-        None,
-    )
-    url = join_url(request, video.id, link_token(signer, parent)) if parent else None
-    return {"video": video, "parent_url": url}
+    token = found.parent_token
+    return {
+        "video": found.video,
+        "parent_url": join_url(request, found.video.id, token) if token else None,
+    }
 
 
 async def _appointment(request: Request, session: Any, user: User) -> Appointment:
-    try:
-        return await get_appointment_for(
-            session, user, request.path_params["appointment_id"], actor_for(request, user)
-        )
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
+    return await get_appointment_for(
+        session, user, request.path_params["appointment_id"], actor_for(request, user)
+    )
 
 
 @login_required
@@ -62,19 +51,16 @@ async def start_video(request: Request) -> Response:
     user = require_user(request)
     state = app_state(request)
     runtime = video_runtime(state)
-    try:
-        async with unit_of_work(request) as session:
-            appt = await _appointment(request, session, user)
-            outcome = await start_appointment_video(
-                session,
-                user,
-                appt,
-                runtime.signer,
-                actor_for(request, user),
-                grace=timedelta(minutes=state.settings.join_link_grace_minutes),
-            )
-    except ValidationFailed as exc:
-        raise HTTPException(422, " ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        appt = await _appointment(request, session, user)
+        outcome = await start_appointment_video(
+            session,
+            user,
+            appt,
+            runtime.signer,
+            actor_for(request, user),
+            grace=timedelta(minutes=state.settings.join_link_grace_minutes),
+        )
     if outcome.video is None:
         # The refusal was audited in the unit of work above; the message names state and fix.
         return error_response(request, 409, outcome.licensure.message)
@@ -85,26 +71,17 @@ async def start_video(request: Request) -> Response:
 async def send_join_link(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
-    try:
-        async with unit_of_work(request) as session:
-            appt = await _appointment(request, session, user)
-            info = await video_context(request, session, appt)
-            if info["video"] is None or info["parent_url"] is None:
-                raise HTTPException(409, "Start the video session first, then send its link.")
-            if info["video"].state == VideoSessionState.ended:
-                raise HTTPException(409, "This visit's video session has ended.")
-            await queue_join_link(
-                session,
-                user,
-                appt,
-                str(form.get("caregiver_id", ""))[:64],
-                info["parent_url"],
-                actor_for(request, user),
-            )
-    except NotFound:
-        raise HTTPException(404, "No such caregiver for this client.") from None
-    except ValidationFailed as exc:
-        raise HTTPException(422, " ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        appt = await _appointment(request, session, user)
+        await queue_join_link(
+            session,
+            user,
+            appt,
+            str(form.get("caregiver_id", ""))[:64],
+            video_runtime(app_state(request)).signer,
+            base_url(request),
+            actor_for(request, user),
+        )
     return RedirectResponse(f"/schedule/appointments/{appt.id}?sent=1", status_code=303)
 
 

@@ -1,3 +1,5 @@
+"""Sign-in and sign-out: one generic failure message, audited, rate limited."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

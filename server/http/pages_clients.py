@@ -1,6 +1,7 @@
+"""Client pages: the caseload, the client record with its chart panels, create and edit."""
+
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -9,13 +10,12 @@ from server.models import Client
 from server.services.clients import (
     CaregiverInput,
     ClientInput,
-    NotFound,
-    ValidationFailed,
     create_client,
     get_client_for,
     list_clients,
     update_client,
 )
+from server.services.errors import ValidationFailed
 
 from .context import actor_for, login_required, require_user, unit_of_work
 from .forms import client_input_from_form
@@ -81,27 +81,21 @@ async def client_create(request: Request) -> Response:
 @login_required
 async def client_detail(request: Request) -> Response:
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            client = await get_client_for(
-                session, user, request.path_params["client_id"], actor_for(request, user)
-            )
-            panels = await chart_panels(session, user, client, actor_for(request, user))
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
+    async with unit_of_work(request) as session:
+        client = await get_client_for(
+            session, user, request.path_params["client_id"], actor_for(request, user)
+        )
+        panels = await chart_panels(session, user, client, actor_for(request, user))
     return render(request, "clients/detail.html", {"client": client, **panels})
 
 
 @login_required
 async def client_edit(request: Request) -> Response:
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            client = await get_client_for(
-                session, user, request.path_params["client_id"], actor_for(request, user)
-            )
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
+    async with unit_of_work(request) as session:
+        client = await get_client_for(
+            session, user, request.path_params["client_id"], actor_for(request, user)
+        )
     return render(
         request, "clients/form.html", _form_context(_input_from_client(client), {}, client=client)
     )
@@ -117,8 +111,6 @@ async def client_update(request: Request) -> Response:
                 session, user, request.path_params["client_id"], actor_for(request, user)
             )
             await update_client(session, client, data, actor_for(request, user))
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
     except ValidationFailed as exc:
         return render(
             request,

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from server.models import Client, User
 from server.services.audit import Actor
-from server.services.clients import get_client_for
+from server.services.clients import find_client, get_client_for, list_client_names
 from server.services.documentation.chart import (
     CONSENT_KINDS,
     add_consent,
@@ -22,7 +22,7 @@ from server.services.documentation.chart import (
     add_referral,
     read_chart,
 )
-from server.services.documentation.common import NotFound, ValidationFailed
+from server.services.documentation.common import ValidationFailed
 from server.services.documentation.due import caseload_due
 from server.services.documentation.notes import NOTE_TYPES, unsigned_notes
 from server.services.documentation.plans import (
@@ -54,11 +54,7 @@ async def chart_panels(
 async def dashboard(session: AsyncSession, user: User) -> dict[str, Any]:
     """Context for the home page: unsigned notes to finish, and what falls due."""
     drafts = await unsigned_notes(session, user)
-    names = {
-        c.id: c.full_name
-        for c in [await session.get(Client, cid) for cid in {n.client_id for n in drafts}]
-        if c is not None
-    }
+    names = await list_client_names(session, (n.client_id for n in drafts))
     return {
         "unsigned": [(n, names.get(n.client_id, "")) for n in drafts],
         "due": await caseload_due(session, user),
@@ -67,12 +63,9 @@ async def dashboard(session: AsyncSession, user: User) -> dict[str, Any]:
 
 
 async def _client(request: Request, session: AsyncSession, user: User) -> Client:
-    try:
-        return await get_client_for(
-            session, user, request.path_params["client_id"], actor_for(request, user)
-        )
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
+    return await get_client_for(
+        session, user, request.path_params["client_id"], actor_for(request, user)
+    )
 
 
 def plan_input_from_form(form: FormData) -> PlanInput:
@@ -160,16 +153,13 @@ async def plan_create(request: Request) -> Response:
 @login_required
 async def plan_page(request: Request) -> Response:
     user = require_user(request)
-    try:
-        async with unit_of_work(request) as session:
-            plan = await get_plan_for(
-                session, user, request.path_params["plan_id"], actor_for(request, user)
-            )
-            client = await session.get(Client, plan.client_id)
-            history = await plan_history(session, plan.client_id)
-            charts = goal_charts(plan.goals, await notes_with_measures(session, plan.client_id))
-    except NotFound:
-        raise HTTPException(404, "No such plan of care.") from None
+    async with unit_of_work(request) as session:
+        plan = await get_plan_for(
+            session, user, request.path_params["plan_id"], actor_for(request, user)
+        )
+        client = await find_client(session, plan.client_id)
+        history = await plan_history(session, plan.client_id)
+        charts = goal_charts(plan.goals, await notes_with_measures(session, plan.client_id))
     return render(
         request,
         "documentation/plan.html",
@@ -201,32 +191,29 @@ async def chart_fact_create(request: Request) -> Response:
     def text(name: str) -> str:
         return str(form.get(name, ""))[:500]
 
-    try:
-        async with unit_of_work(request) as session:
-            client = await _client(request, session, user)
-            actor = actor_for(request, user)
-            if kind == "diagnoses":
-                await add_diagnosis(
-                    session, client, text("code"), text("description"), actor,
-                    primary=form.get("primary") == "yes",
-                )  # fmt: skip
-            elif kind == "referrals":
-                await add_referral(
-                    session, client, text("source"), actor, provider=text("provider"),
-                    reason=text("reason"), referred_on=_date_or_none(text("referred_on")),
-                )  # fmt: skip
-            elif kind == "consents":
-                given_on = _date_or_none(text("given_on"))
-                if given_on is None:
-                    raise ValidationFailed({"given_on": "Enter the date as YYYY-MM-DD."})
-                await add_consent(
-                    session, user, client, text("kind"), text("given_by"), given_on, actor,
-                    note=text("note"),
-                )  # fmt: skip
-            else:
-                raise HTTPException(404, "Unknown chart section.")
-    except ValidationFailed as exc:
-        raise HTTPException(422, " ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        client = await _client(request, session, user)
+        actor = actor_for(request, user)
+        if kind == "diagnoses":
+            await add_diagnosis(
+                session, client, text("code"), text("description"), actor,
+                primary=form.get("primary") == "yes",
+            )  # fmt: skip
+        elif kind == "referrals":
+            await add_referral(
+                session, client, text("source"), actor, provider=text("provider"),
+                reason=text("reason"), referred_on=_date_or_none(text("referred_on")),
+            )  # fmt: skip
+        elif kind == "consents":
+            given_on = _date_or_none(text("given_on"))
+            if given_on is None:
+                raise ValidationFailed({"given_on": "Enter the date as YYYY-MM-DD."})
+            await add_consent(
+                session, user, client, text("kind"), text("given_by"), given_on, actor,
+                note=text("note"),
+            )  # fmt: skip
+        else:
+            raise HTTPException(404, "Unknown chart section.")
     return RedirectResponse(f"/clients/{client.id}#chart", status_code=303)
 
 

@@ -6,20 +6,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.models import Appointment, Client, Note, User
+from server.models import Appointment, Note, User
 from server.services.audit import record_audit
-from server.services.clients import get_client_for
-from server.services.documentation.common import (
-    NotAuthor,
-    NotFound,
-    SignedNoteLocked,
-    ValidationFailed,
-)
+from server.services.clients import find_client, get_client_for
+from server.services.documentation.common import NotAuthor, NoteSigned, ValidationFailed
 from server.services.documentation.drafting import draft_note, draft_progress_report
 from server.services.documentation.notes import (
     NOTE_TYPES,
@@ -62,12 +56,9 @@ async def refused(request: Request, user: User, action: str, note_id: object, wh
 
 
 async def _load(session: AsyncSession, request: Request, user: User) -> Note:
-    try:
-        return await get_note_for(
-            session, user, request.path_params["note_id"], actor_for(request, user)
-        )
-    except NotFound:
-        raise HTTPException(404, "No such note.") from None
+    return await get_note_for(
+        session, user, request.path_params["note_id"], actor_for(request, user)
+    )
 
 
 @login_required
@@ -83,7 +74,7 @@ async def note_context(
     session: AsyncSession, user: User, note: Note, errors: dict[str, str] | None = None
 ) -> dict[str, Any]:
     addenda = await list_addenda(session, note)
-    client = await session.get(Client, note.client_id)
+    client = await find_client(session, note.client_id)
     return {
         "note": note,
         "client": client,
@@ -112,11 +103,9 @@ async def note_save(request: Request) -> Response:
         async with unit_of_work(request) as session:
             note = await _load(session, request, user)
             await update_note(session, user, note, note_edit_from(form), actor_for(request, user))
-    except SignedNoteLocked as exc:
-        await refused(request, user, "note.update", request.path_params["note_id"], str(exc))
-        raise HTTPException(409, "This note is signed; add an addendum instead.") from None
-    except NotAuthor as exc:
-        raise HTTPException(403, str(exc)) from None
+    except NoteSigned as exc:
+        await refused(request, user, "note.update", request.path_params["note_id"], exc.reason)
+        raise
     except ValidationFailed as exc:
         return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
@@ -129,16 +118,16 @@ async def note_sign(request: Request) -> Response:
     try:
         async with unit_of_work(request) as session:
             note = await _load(session, request, user)
-            actor = actor_for(request, user)
             # The form carries the last edits: signing what is on screen, not an older save.
-            await update_note(session, user, note, note_edit_from(form), actor)
-            await sign_note(session, user, note, actor)
-    except SignedNoteLocked as exc:
-        await refused(request, user, "note.sign", request.path_params["note_id"], str(exc))
-        raise HTTPException(409, "This note is already signed.") from None
+            await sign_note(
+                session, user, note, actor_for(request, user), edit=note_edit_from(form)
+            )
+    except NoteSigned as exc:
+        await refused(request, user, "note.sign", request.path_params["note_id"], exc.reason)
+        raise
     except NotAuthor as exc:
         await refused(request, user, "note.sign", request.path_params["note_id"], str(exc))
-        raise HTTPException(403, str(exc)) from None
+        raise
     except ValidationFailed as exc:
         return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
@@ -153,8 +142,6 @@ async def addendum_create(request: Request) -> Response:
         async with unit_of_work(request) as session:
             note = await _load(session, request, user)
             await add_addendum(session, user, note, reason, text, actor_for(request, user))
-    except NotAuthor as exc:
-        raise HTTPException(403, str(exc)) from None
     except ValidationFailed as exc:
         return await _with_errors(request, user, exc.errors)
     return RedirectResponse(f"/notes/{note.id}#addenda", status_code=303)
@@ -164,18 +151,11 @@ async def addendum_create(request: Request) -> Response:
 async def note_for_appointment(request: Request) -> Response:
     user = require_user(request)
     actor = actor_for(request, user)
-    try:
-        async with unit_of_work(request) as session:
-            appt: Appointment = await get_appointment_for(
-                session, user, request.path_params["appointment_id"], actor
-            )
-            note = await draft_note(session, user, appt, actor)
-    except NotFound:
-        raise HTTPException(404, "No such appointment.") from None
-    except NotAuthor as exc:
-        raise HTTPException(403, str(exc)) from None
-    except ValidationFailed as exc:
-        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        appt: Appointment = await get_appointment_for(
+            session, user, request.path_params["appointment_id"], actor
+        )
+        note = await draft_note(session, user, appt, actor)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 
@@ -183,16 +163,9 @@ async def note_for_appointment(request: Request) -> Response:
 async def progress_report_create(request: Request) -> Response:
     user = require_user(request)
     actor = actor_for(request, user)
-    try:
-        async with unit_of_work(request) as session:
-            client = await get_client_for(session, user, request.path_params["client_id"], actor)
-            note = await draft_progress_report(session, user, client.id, actor)
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
-    except NotAuthor as exc:
-        raise HTTPException(403, str(exc)) from None
-    except ValidationFailed as exc:
-        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        client = await get_client_for(session, user, request.path_params["client_id"], actor)
+        note = await draft_progress_report(session, user, client.id, actor)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 

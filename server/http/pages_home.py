@@ -1,3 +1,6 @@
+"""The home page: the week's schedule and its health, licensure warnings, notes to finish and
+what falls due, the caseload."""
+
 from __future__ import annotations
 
 from datetime import timedelta

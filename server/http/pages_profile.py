@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -16,7 +15,7 @@ from starlette.routing import Route
 from server.models import User
 from server.services.audit import Actor
 from server.services.scheduling import availability, calendar_feed, profile
-from server.services.scheduling.common import SERVICE_TYPES, NotFound, ValidationFailed
+from server.services.scheduling.common import SERVICE_TYPES, ValidationFailed
 from server.services.scheduling.licensure import expiring_licenses, list_licenses
 
 from .context import actor_for, login_required, require_user, unit_of_work
@@ -77,8 +76,6 @@ def _handler(section: str, action: Action) -> Callable[[Request], Awaitable[Resp
         try:
             async with unit_of_work(request) as session:
                 await action(session, user, form, actor_for(request, user))
-        except NotFound:
-            raise HTTPException(404, "Not found in your profile.") from None
         except ValidationFailed as exc:
             return await _page(
                 request,
@@ -167,11 +164,8 @@ def _remover(
     @login_required
     async def endpoint(request: Request) -> Response:
         user = require_user(request)
-        try:
-            async with unit_of_work(request) as session:
-                await fn(session, user, request.path_params["item_id"], actor_for(request, user))
-        except NotFound:
-            raise HTTPException(404, "Not found in your profile.") from None
+        async with unit_of_work(request) as session:
+            await fn(session, user, request.path_params["item_id"], actor_for(request, user))
         return RedirectResponse(f"/profile#{section}", status_code=303)
 
     return endpoint

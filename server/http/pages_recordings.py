@@ -9,20 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from server.models import Annotation, RecordingFile, User, VideoSession
-from server.services.annotations import get_snapshot, list_annotations
-from server.services.audit import add_audit
-from server.services.recordings import PLAYABLE, list_recordings
-from server.services.video_sessions import (
-    SessionNotFound,
+from server.models import Annotation, User, VideoSession
+from server.services.video.annotations import get_snapshot, list_annotations
+from server.services.video.recordings import (
+    PLAYABLE,
+    list_recordings,
+    playable_path,
+    read_recording_file,
+)
+from server.services.video.sessions import (
     attendance,
     get_session_for,
-    parse_id,
 )
 
 from .context import actor_for, app_state, login_required, require_user, unit_of_work
@@ -57,10 +58,7 @@ def annotation_json(a: Annotation, session_id: object) -> dict[str, Any]:
 
 
 async def _video(request: Request, session: Any, user: User) -> VideoSession:
-    try:
-        return await get_session_for(session, user, request.path_params["session_id"])
-    except SessionNotFound:
-        raise HTTPException(404, "No such video session.") from None
+    return await get_session_for(session, user, request.path_params["session_id"])
 
 
 @login_required
@@ -114,38 +112,18 @@ async def playback(request: Request) -> Response:
     )
 
 
-async def _file_for(request: Request, user: User) -> tuple[RecordingFile, Path]:
+async def _file_for(request: Request, user: User) -> Path:
     state = app_state(request)
     async with unit_of_work(request) as session:
-        try:
-            file_id = parse_id(request.path_params["file_id"])
-        except SessionNotFound:
-            raise HTTPException(404, "No such recording.") from None
-        row = await session.get(RecordingFile, file_id)
-        video = await session.get(VideoSession, row.session_id) if row is not None else None
-        allowed = video is not None and (video.therapist_id == user.id or user.is_admin)
-        add_audit(
+        row = await read_recording_file(
             session,
+            user,
+            request.path_params["file_id"],
             actor_for(request, user),
-            "recording.media_read",
-            object_type="video_session",
-            object_id=row.session_id if row is not None else None,
-            outcome="ok" if allowed else "refused",
-            detail={
-                "file_id": str(file_id),
-                "range": request.headers.get("range", "")[:40],
-            },
+            range_header=request.headers.get("range", ""),
         )
-    if row is None or not allowed:
-        # Same answer whether it exists or not: no probing for other therapists' recordings.
-        raise HTTPException(404, "No such recording.")
-    if row.status not in PLAYABLE:
-        raise HTTPException(409, "This recording is not finalized (it may be incomplete).")
-    root = state.settings.storage_dir.resolve()
-    path = (root / row.storage_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise HTTPException(404, "The recording file is missing from storage.")
-    return row, path
+    # After the commit: the read (or its refusal) stays audited whatever the answer.
+    return playable_path(row, state.settings.storage_dir)
 
 
 async def _stream(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
@@ -163,7 +141,7 @@ async def _stream(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
 @login_required
 async def recording_media(request: Request) -> Response:
     user = require_user(request)
-    _, path = await _file_for(request, user)
+    path = await _file_for(request, user)
     size = (await asyncio.to_thread(path.stat)).st_size
     headers = {
         "accept-ranges": "bytes",
@@ -197,12 +175,9 @@ async def snapshot_image(request: Request) -> Response:
     user = require_user(request)
     async with unit_of_work(request) as session:
         video = await _video(request, session, user)
-        try:
-            snap = await get_snapshot(
-                session, video, request.path_params["annotation_id"], actor_for(request, user)
-            )
-        except LookupError:
-            raise HTTPException(404, "No such snapshot.") from None
+        snap = await get_snapshot(
+            session, video, request.path_params["annotation_id"], actor_for(request, user)
+        )
     return Response(
         snap.image, media_type=snap.content_type, headers={"cache-control": "private, no-store"}
     )

@@ -5,27 +5,22 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.models import Appointment, User
-from server.services.audit import record_audit
 from server.services.clients import list_clients
 from server.services.scheduling.appointments import (
     BookingRefused,
     book_appointment,
     get_appointment_for,
+    record_refused_booking,
     reschedule,
     set_status,
 )
 from server.services.scheduling.checks import BookingInput, Problem
-from server.services.scheduling.common import (
-    SERVICE_TYPES,
-    NotFound,
-    ValidationFailed,
-)
+from server.services.scheduling.common import SERVICE_TYPES, ValidationFailed
 from server.services.scheduling.licensure import check_telehealth_licensure
 from server.services.scheduling.outbox import (
     LoggingSender,
@@ -93,35 +88,23 @@ async def booking_create(request: Request) -> Response:
         context = await _form_context(request, user, data, exc.errors, [])
         return render(request, "schedule/form.html", context, status_code=422)
     except BookingRefused as exc:
-        # The refusal (and its reason) is kept even though nothing was booked.
-        await record_audit(
-            app_state(request).db,
-            actor,
-            "appointment.book",
-            object_type="client",
-            object_id=data.client_id or None,
-            outcome="refused",
-            detail={"problems": sorted({p.code for p in exc.problems}), "date": data.date},
-        )
+        await record_refused_booking(app_state(request).db, actor, data, exc)
         context = await _form_context(request, user, data, {}, exc.problems)
         return render(request, "schedule/form.html", context, status_code=422)
     return RedirectResponse(f"/schedule/appointments/{first}?booked=1", status_code=303)
 
 
 async def _load(request: Request, user: User) -> tuple[Appointment, dict[str, Any]]:
-    try:
-        async with unit_of_work(request) as session:
-            appt = await get_appointment_for(
-                session, user, request.path_params["appointment_id"], actor_for(request, user)
-            )
-            licensure = None
-            if appt.mode == "telehealth":
-                on = appt.starts_at.astimezone(ZoneInfo(user.time_zone)).date()
-                licensure = await check_telehealth_licensure(session, user, appt.client_state, on)
-            outbox = await list_outbox_for(session, appt)
-            video = await video_context(request, session, appt)
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
+    async with unit_of_work(request) as session:
+        appt = await get_appointment_for(
+            session, user, request.path_params["appointment_id"], actor_for(request, user)
+        )
+        licensure = None
+        if appt.mode == "telehealth":
+            on = appt.starts_at.astimezone(ZoneInfo(user.time_zone)).date()
+            licensure = await check_telehealth_licensure(session, user, appt.client_state, on)
+        outbox = await list_outbox_for(session, appt)
+        video = await video_context(request, session, appt)
     return appt, {"licensure": licensure, "outbox": outbox, **video}
 
 
@@ -163,8 +146,6 @@ async def appointment_status(request: Request) -> Response:
                     raise ValidationFailed({"licensure": result.message})
             else:
                 await set_status(session, appt, status, actor_for(request, user), reason=reason)
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
     except ValidationFailed as exc:
         appt, extra = await _load(request, user)
         context = {"a": ApptView(appt, user.time_zone), "appt": appt, "money": money}
@@ -210,8 +191,6 @@ async def appointment_update(request: Request) -> Response:
                 session, user, request.path_params["appointment_id"], actor
             )
             await reschedule(session, user, appt, data, actor, scope=scope)
-    except NotFound:
-        raise HTTPException(404, "No such appointment on your schedule.") from None
     except (ValidationFailed, BookingRefused) as exc:
         errors = exc.errors if isinstance(exc, ValidationFailed) else {}
         problems = exc.problems if isinstance(exc, BookingRefused) else []
@@ -226,16 +205,11 @@ async def appointment_invite(request: Request) -> Response:
     form = await request.form()
     caregiver_id = str(form.get("caregiver_id", ""))[:36]
     state = app_state(request)
-    try:
-        async with unit_of_work(request) as session:
-            appt = await get_appointment_for(
-                session, user, request.path_params["appointment_id"], actor_for(request, user)
-            )
-            await queue_invite(session, user, appt, caregiver_id, actor_for(request, user))
-    except NotFound:
-        raise HTTPException(404, "No such appointment or caregiver.") from None
-    except ValidationFailed as exc:
-        raise HTTPException(422, "; ".join(exc.errors.values())) from None
+    async with unit_of_work(request) as session:
+        appt = await get_appointment_for(
+            session, user, request.path_params["appointment_id"], actor_for(request, user)
+        )
+        await queue_invite(session, user, appt, caregiver_id, actor_for(request, user))
     # Delivery runs after the commit, so a slow or failing sender never loses the message.
     sender: OutboxSender = state.extras.get("outbox_sender") or LoggingSender()
     async with unit_of_work(request) as session:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,15 +13,9 @@ from .context import client_ip, unit_of_work
 
 
 async def calendar_feed(request: Request) -> Response:
-    token = request.path_params["token"]
-    if not 20 <= len(token) <= 100:
-        raise HTTPException(404, "No such calendar.")
     actor = Actor("link", None, "calendar-feed", client_ip(request))
     async with unit_of_work(request) as session:
-        body = await render_feed(session, token, actor)
-    if body is None:
-        # Unknown and revoked look the same: a revoked URL reveals nothing.
-        raise HTTPException(404, "No such calendar.")
+        body = await render_feed(session, request.path_params["token"], actor)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

@@ -11,16 +11,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
-from server.models import Appointment, Client, VideoSession, VideoSessionState
+from server.models import Client, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
-from server.services.clients import NotFound, get_client_for, list_clients
-from server.services.observation import observation_summary
-from server.services.video_sessions import (
-    SessionNotFound,
-    VideoSessionError,
+from server.services.clients import get_client_for, list_clients
+from server.services.video.observation import observation_summary
+from server.services.video.sessions import (
     attendance,
     get_session_for,
     issue_link,
+    join_path,
     link_token,
     list_links,
     list_sessions,
@@ -28,6 +27,7 @@ from server.services.video_sessions import (
     start_session,
     verify_join_link,
 )
+from server.services.video.visits import get_booked_state
 from server.video.runtime import video_runtime
 from signaling.ice import ice_servers
 from signaling.tokens import LinkGone, LinkInvalid
@@ -50,16 +50,13 @@ def base_url(request: Request) -> str:
 
 
 def join_url(request: Request, session_id: object, token: str) -> str:
-    return f"{base_url(request)}/join/{session_id}/{token}"
+    return base_url(request) + join_path(session_id, token)
 
 
 async def _load(request: Request) -> VideoSession:
     user = require_user(request)
     async with unit_of_work(request) as session:
-        try:
-            return await get_session_for(session, user, request.path_params["session_id"])
-        except SessionNotFound:
-            raise HTTPException(404, "No such video session.") from None
+        return await get_session_for(session, user, request.path_params["session_id"])
 
 
 @login_required
@@ -84,37 +81,32 @@ async def session_start(request: Request) -> Response:
     minutes = max(15, min(minutes, 240))
     client_id = str(form.get("client_id", "")).strip()
     actor = actor_for(request, user)
-    try:
-        async with unit_of_work(request) as session:
-            client: Client | None = None
-            if client_id:
-                client = await get_client_for(session, user, client_id, actor)
-            start = utcnow()
-            video = await start_session(
-                session,
-                user,
-                actor,
-                title=str(form.get("title", ""))[:200],
-                client=client,
-                planned_start=start,
-                planned_end=start + timedelta(minutes=minutes),
-            )
-            grace = timedelta(minutes=state.settings.join_link_grace_minutes)
-            parent_name = (
-                client.caregivers[0].name if client is not None and client.caregivers else "Parent"
-            )
-            await issue_link(
-                session, runtime.signer, video, actor, role="parent",
-                display_name=parent_name, grace=grace,
-            )  # fmt: skip
-            await issue_link(
-                session, runtime.signer, video, actor, role="observer",
-                display_name="Observer", grace=grace,
-            )  # fmt: skip
-    except NotFound:
-        raise HTTPException(404, "No such client in your caseload.") from None
-    except VideoSessionError as exc:
-        raise HTTPException(422, str(exc)) from None
+    async with unit_of_work(request) as session:
+        client: Client | None = None
+        if client_id:
+            client = await get_client_for(session, user, client_id, actor)
+        start = utcnow()
+        video = await start_session(
+            session,
+            user,
+            actor,
+            title=str(form.get("title", ""))[:200],
+            client=client,
+            planned_start=start,
+            planned_end=start + timedelta(minutes=minutes),
+        )
+        grace = timedelta(minutes=state.settings.join_link_grace_minutes)
+        parent_name = (
+            client.caregivers[0].name if client is not None and client.caregivers else "Parent"
+        )
+        await issue_link(
+            session, runtime.signer, video, actor, role="parent",
+            display_name=parent_name, grace=grace,
+        )  # fmt: skip
+        await issue_link(
+            session, runtime.signer, video, actor, role="observer",
+            display_name="Observer", grace=grace,
+        )  # fmt: skip
     return RedirectResponse(f"/sessions/{video.id}", status_code=303)
 
 
@@ -123,10 +115,7 @@ async def session_console(request: Request) -> Response:
     user = require_user(request)
     runtime = video_runtime(app_state(request))
     async with unit_of_work(request) as session:
-        try:
-            video = await get_session_for(session, user, request.path_params["session_id"])
-        except SessionNotFound:
-            raise HTTPException(404, "No such video session.") from None
+        video = await get_session_for(session, user, request.path_params["session_id"])
         links = await list_links(session, video)
         present = await attendance(session, video)
         # The summary reads clinical annotations (audited): only worth it once there is a session.
@@ -166,21 +155,16 @@ async def link_create(request: Request) -> Response:
     if role not in ("parent", "observer"):
         raise HTTPException(422, "A link is for a parent or an observer.")
     async with unit_of_work(request) as session:
-        try:
-            video = await get_session_for(session, user, request.path_params["session_id"])
-            await issue_link(
-                session,
-                video_runtime(state).signer,
-                video,
-                actor_for(request, user),
-                role="parent" if role == "parent" else "observer",
-                display_name=str(form.get("display_name", ""))[:80],
-                grace=timedelta(minutes=state.settings.join_link_grace_minutes),
-            )
-        except SessionNotFound:
-            raise HTTPException(404, "No such video session.") from None
-        except VideoSessionError as exc:
-            raise HTTPException(422, str(exc)) from None
+        video = await get_session_for(session, user, request.path_params["session_id"])
+        await issue_link(
+            session,
+            video_runtime(state).signer,
+            video,
+            actor_for(request, user),
+            role="parent" if role == "parent" else "observer",
+            display_name=str(form.get("display_name", ""))[:80],
+            grace=timedelta(minutes=state.settings.join_link_grace_minutes),
+        )
     return RedirectResponse(f"/sessions/{video.id}", status_code=303)
 
 
@@ -189,13 +173,10 @@ async def link_revoke(request: Request) -> Response:
     user = require_user(request)
     runtime = video_runtime(app_state(request))
     async with unit_of_work(request) as session:
-        try:
-            video = await get_session_for(session, user, request.path_params["session_id"])
-            link = await revoke_link(
-                session, video, request.path_params["link_id"], actor_for(request, user)
-            )
-        except SessionNotFound:
-            raise HTTPException(404, "No such link.") from None
+        video = await get_session_for(session, user, request.path_params["session_id"])
+        link = await revoke_link(
+            session, video, request.path_params["link_id"], actor_for(request, user)
+        )
     # After the commit: a connected holder of the link is dropped at once.
     await runtime.router.revoke_link(str(video.id), link.id)
     return RedirectResponse(f"/sessions/{video.id}", status_code=303)
@@ -251,9 +232,8 @@ async def join_page(request: Request) -> Response:
             video, claim = await verify_join_link(
                 session, runtime.signer, session_id, token, now=utcnow()
             )
-            if video.appointment_id is not None and claim.role == "parent":
-                appt = await session.get(Appointment, video.appointment_id)
-                booked_state = appt.client_state if appt is not None else None
+            if claim.role == "parent":
+                booked_state = await get_booked_state(session, video)
     except (LinkInvalid, LinkGone) as exc:
         gone = isinstance(exc, LinkGone)
         await record_audit(

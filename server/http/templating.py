@@ -1,3 +1,6 @@
+"""Jinja2 over web/templates: what every page's context carries (CSRF token, user, path) and
+the `local` filter that shows an instant in a given time zone."""
+
 from __future__ import annotations
 
 from datetime import datetime

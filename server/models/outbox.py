@@ -1,3 +1,6 @@
+"""Messages to families, queued in the same transaction as the change they announce and sent
+after the commit (a failing mail server never loses one)."""
+
 from __future__ import annotations
 
 import uuid

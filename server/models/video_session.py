@@ -1,3 +1,5 @@
+"""Video sessions, the join links issued for them, and who was present when."""
+
 from __future__ import annotations
 
 import enum

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
@@ -164,17 +164,3 @@ async def resolve_login_session(
     if now - row.last_seen_at >= _TOUCH_INTERVAL:
         row.last_seen_at = now
     return user
-
-
-async def purge_expired_sessions(session: AsyncSession, policy: SessionPolicy) -> int:
-    now = utcnow()
-    result = await session.execute(
-        delete(LoginSession).where(
-            (LoginSession.expires_at <= now) | (LoginSession.last_seen_at <= now - policy.idle)
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def count_users(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count(User.id))) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -12,19 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Caregiver, Client, User
 from server.services.audit import Actor, add_audit
+from server.services.errors import NotFound, ValidationFailed, as_uuid
 from server.services.geography import is_state, is_time_zone
 
 MAX_CAREGIVERS = 6
-
-
-class ValidationFailed(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-class NotFound(LookupError):
-    pass
+NO_CLIENT = "No such client in your caseload."
 
 
 @dataclass
@@ -174,15 +167,28 @@ async def get_client_for(
     session: AsyncSession, user: User, client_id: uuid.UUID | str, actor: Actor
 ) -> Client:
     """Reads one client record for a user allowed to see it; the read itself is audited."""
-    try:
-        cid = client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(str(client_id))
-    except ValueError:
-        raise NotFound("client") from None
-    client = await session.get(Client, cid)
+    client = await session.get(Client, as_uuid(client_id, NO_CLIENT))
     if client is None or (client.therapist_id != user.id and not user.is_admin):
-        raise NotFound("client")
+        raise NotFound(NO_CLIENT)
     add_audit(session, actor, "client.read", object_type="client", object_id=client.id)
     return client
+
+
+async def find_client(session: AsyncSession, client_id: uuid.UUID) -> Client | None:
+    """The client by id, for a page that already holds a record of theirs the user may read
+    (a note, a plan): no access check and no audit row of its own."""
+    return await session.get(Client, client_id)
+
+
+async def list_client_names(
+    session: AsyncSession, client_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Full names by id, for lists that name each row's client (no clinical content read)."""
+    wanted = set(client_ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Client).where(Client.id.in_(wanted)))
+    return {c.id: c.full_name for c in rows}
 
 
 async def list_clients(

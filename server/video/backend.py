@@ -10,11 +10,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
-from server.models import JoinLink, VideoSession, VideoSessionState
-from server.services.annotations import find_resent, save_annotation, tags_for_session
+from server.models import VideoSessionState
 from server.services.audit import Actor, record_audit
-from server.services.recordings import apply_recording_update, consent_text, record_consent
-from server.services.video_sessions import SessionNotFound, parse_id, record_presence, set_state
+from server.services.video.annotations import find_resent, save_annotation, tags_for_session
+from server.services.video.common import parse_id
+from server.services.video.recordings import apply_recording_update, consent_text, record_consent
+from server.services.video.sessions import (
+    find_session,
+    is_link_active,
+    record_presence,
+    set_state,
+)
 from signaling.ports import (
     AnnotationDraft,
     ConsentDecision,
@@ -50,12 +56,8 @@ class DatabaseSessionBackend:
         self._db = db
 
     async def load_session(self, session_id: str) -> SessionRecord | None:
-        try:
-            sid = parse_id(session_id)
-        except SessionNotFound:
-            return None
         async with transaction(self._db) as session:
-            video = await session.get(VideoSession, sid)
+            video = await find_session(session, session_id)
             if video is None:
                 return None
             return SessionRecord(
@@ -64,10 +66,7 @@ class DatabaseSessionBackend:
 
     async def link_status(self, session_id: str, link_id: str) -> LinkStatus:
         async with transaction(self._db) as session:
-            link = await session.get(JoinLink, link_id)
-            if link is None or str(link.session_id) != session_id or link.revoked_at is not None:
-                return "revoked"
-            return "ok"
+            return "ok" if await is_link_active(session, session_id, link_id) else "revoked"
 
     async def audit(
         self,

@@ -13,18 +13,27 @@ import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media import LocalDirectoryStorage, ParticipantRecorder, Relay, recover
 from media.frame_tap import FrameTap
 from server.db import transaction, utcnow
-from server.models import Recording, RecordingFile, RecordingSpan
-from server.services.audit import Actor, add_audit
-from server.services.recordings import finish_recording_file, register_recording_file
+from server.models import Recording
+from server.services.audit import Actor
+from server.services.video.recordings import (
+    find_open_recording,
+    finish_recording_file,
+    register_recording_file,
+)
+from server.services.video.recovery import (
+    claim_file_for_recovery,
+    fail_file_recovery,
+    get_recording_file,
+    mark_interrupted_files,
+)
 from signaling.ports import SessionTaps
 
 log = logging.getLogger(__name__)
@@ -87,11 +96,7 @@ class SessionRecorder:
 
     async def _current_recording(self) -> str:
         async with transaction(self._db) as session:
-            rec = await session.scalar(
-                select(Recording)
-                .where(Recording.session_id == self._session_id, Recording.state != "stopped")
-                .order_by(Recording.created_at.desc())
-            )
+            rec = await find_open_recording(session, self._session_id)
             if rec is None:
                 raise RuntimeError("no recording row for the session: consent not stored")
             return rec.id
@@ -250,53 +255,12 @@ async def mark_interrupted_recordings(
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
     storage_root: Path | None = None,
 ) -> list[uuid.UUID]:
-    """At start-up: files still 'recording' belong to a process that died mid-recording,
-    unless (with several nodes) a live node still hosts their session. Returns their ids.
-
-    Their recordings are stopped, and the span that was open is closed where the recording
-    really ended: the last write to its journals (at most ~0.5 s before the process died), so
-    the recorded time is not counted up to whenever the process came back."""
+    """At start-up: files a dead process left 'recording' become incomplete (ids returned);
+    their recordings end at the last write to their journals on disk (mark_interrupted_files)."""
     async with transaction(db) as session:
-        found = await session.scalars(
-            select(RecordingFile).where(RecordingFile.status == "recording")
+        return await mark_interrupted_files(
+            session, SYSTEM, hosted_elsewhere, lambda rec: _last_journal_write(storage_root, rec)
         )
-        rows = []
-        for row in found:
-            if hosted_elsewhere is not None and await hosted_elsewhere(str(row.session_id)):
-                continue
-            rows.append(row)
-        for row in rows:
-            row.status = "incomplete"
-            row.finalized_at = utcnow()
-            add_audit(
-                session,
-                SYSTEM,
-                "recording.file_incomplete",
-                object_type="video_session",
-                object_id=row.session_id,
-                detail={"file_id": str(row.id), "reason": "process stopped while recording"},
-            )
-        for recording_id in {r.recording_id for r in rows}:
-            recording = await session.get(Recording, recording_id)
-            if recording is None or recording.state == "stopped":
-                continue
-            last = _last_journal_write(storage_root, recording)
-            span = await session.scalar(
-                select(RecordingSpan).where(
-                    RecordingSpan.recording_id == recording_id, RecordingSpan.ended_at.is_(None)
-                )
-            )
-            stopped_at = last or utcnow()
-            if span is not None:
-                end = max(span.started_at, min(last, utcnow())) if last else span.started_at
-                span.ended_at = end
-                span.offset_end_ms = span.offset_start_ms + int(
-                    (end - span.started_at).total_seconds() * 1000
-                )
-                recording.recorded_ms = span.offset_end_ms
-                stopped_at = end
-            recording.state, recording.stopped_at = "stopped", stopped_at
-        return [row.id for row in rows]
 
 
 def _last_journal_write(storage_root: Path | None, recording: Recording) -> datetime | None:
@@ -308,32 +272,6 @@ def _last_journal_write(storage_root: Path | None, recording: Recording) -> date
         return None
     written = LocalDirectoryStorage(recording_dir).last_journal_write()
     return None if written is None else datetime.fromtimestamp(written, UTC)
-
-
-# A file left 'recovering' this long belongs to a builder that stopped too: claimed again.
-RECOVERY_STALE_AFTER = timedelta(minutes=10)
-
-
-async def _claim(db: async_sessionmaker[AsyncSession], file_id: uuid.UUID) -> RecordingFile | None:
-    """incomplete -> recovering in one conditional UPDATE: with several workers starting at
-    once, exactly one of them builds each file."""
-    now = utcnow()
-    async with transaction(db) as session:
-        claimed = await session.execute(
-            update(RecordingFile)
-            .where(
-                RecordingFile.id == file_id,
-                (RecordingFile.status == "incomplete")
-                | (
-                    (RecordingFile.status == "recovering")
-                    & (RecordingFile.finalized_at < now - RECOVERY_STALE_AFTER)
-                ),
-            )
-            .values(status="recovering", finalized_at=now)
-        )
-        if getattr(claimed, "rowcount", 0) != 1:
-            return None
-        return await session.get(RecordingFile, file_id)
 
 
 async def recover_recordings(
@@ -354,7 +292,7 @@ async def _recover_one(
     db: async_sessionmaker[AsyncSession], storage_root: Path, file_id: uuid.UUID
 ) -> str:
     async with db() as session:
-        row = await session.get(RecordingFile, file_id)
+        row = await get_recording_file(session, file_id)
         if row is None:
             return "skipped"
         recording_dir = _recording_dir(storage_root, str(row.session_id), row.recording_id)
@@ -364,7 +302,8 @@ async def _recover_one(
         storage.has_journal(participant_id) or storage.is_finalized(participant_id)
     ):
         return "skipped"  # nothing was journaled (or the files are gone): stays incomplete
-    row = await _claim(db, file_id)
+    async with transaction(db) as session:
+        row = await claim_file_for_recovery(session, file_id)
     if row is None:
         return "skipped"  # another worker has it, or it is no longer incomplete
     provisional = row.offset_ms
@@ -373,17 +312,7 @@ async def _recover_one(
     except Exception as exc:
         log.exception("recovering the recording file %s failed", file_id)
         async with transaction(db) as session:
-            failed = await session.get(RecordingFile, file_id)
-            if failed is not None:
-                failed.status = "incomplete"
-                add_audit(
-                    session,
-                    SYSTEM,
-                    "recording.file_recovery_failed",
-                    object_type="video_session",
-                    object_id=failed.session_id,
-                    detail={"file_id": str(file_id), "error": str(exc)[:200]},
-                )
+            await fail_file_recovery(session, file_id, str(exc), SYSTEM)
         return "incomplete"
     async with transaction(db) as session:
         await finish_recording_file(

@@ -1,7 +1,7 @@
 """Recording consent in real browsers: the dialog, the indicator, and the therapist's controls.
 
-The server runs untapped in these tests unless the media recorder is wired in; the consent flow and
-the states it drives are the same either way (docs/signaling.md, "Recording and consent").
+The server records for real (server/video/recording.py); these tests look at the consent flow and
+the states it drives (docs/signaling.md, "Recording and consent").
 """
 
 from __future__ import annotations

@@ -37,16 +37,16 @@ from server.models import (
     VideoSession,
 )
 from server.services.accounts import create_user
-from server.services.annotations import (
+from server.services.audit import Actor
+from server.services.clients import ClientInput, create_client
+from server.services.video.annotations import (
     DEFAULT_TAGS,
     get_snapshot,
     list_annotations,
     set_client_tags,
 )
-from server.services.audit import Actor
-from server.services.clients import ClientInput, create_client
-from server.services.observation import observation_summary
-from server.services.recordings import (
+from server.services.video.observation import observation_summary
+from server.services.video.recordings import (
     CONSENT_TEXT,
     CONSENT_VERSION,
     finish_recording_file,
@@ -54,7 +54,7 @@ from server.services.recordings import (
     list_recordings,
     register_recording_file,
 )
-from server.services.video_sessions import record_presence, start_session
+from server.services.video.sessions import record_presence, start_session
 from server.video.backend import DatabaseSessionBackend
 from server.video.recording import mark_interrupted_recordings, recover_recordings
 from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate, TagOption

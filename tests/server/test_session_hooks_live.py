@@ -1,7 +1,7 @@
 """Recording consent and annotations over real sockets against a real Tandem process.
 
-The runtime still uses signaling.untapped (no media recorder yet): the consent flow, the clocks,
-the acks and the database rows are real; no media is written.
+The process records for real (its files are test_recording_live.py's subject); these tests look
+at the consent flow, the clocks, the acks and the database rows.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from server.http.templating import make_templates
-from server.services.observation import (
+from server.services.video.observation import (
     GoalTally,
     ObservationSummary,
     Presence,

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.db import transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
 from server.services.accounts import create_user
-from server.services.annotations import save_annotation
 from server.services.audit import Actor
 from server.services.clients import CaregiverInput, ClientInput, create_client
 from server.services.documentation.plans import GoalInput, PlanInput, create_plan
-from server.services.recordings import (
+from server.services.video.annotations import save_annotation
+from server.services.video.recordings import (
     CONSENT_TEXT,
     CONSENT_VERSION,
     apply_recording_update,
@@ -28,7 +28,7 @@ from server.services.recordings import (
     record_consent,
     register_recording_file,
 )
-from server.services.video_sessions import record_presence, set_state, start_session
+from server.services.video.sessions import record_presence, set_state, start_session
 from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate
 
 T0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago

@@ -1,38 +1,30 @@
-"""What the documentation modules share: errors, id parsing, access checks on a client."""
+"""What the documentation modules share: their errors and id parsing."""
 
 from __future__ import annotations
 
-import uuid
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from server.models import Client, SignedNoteLocked, User
-from server.services.clients import NotFound, ValidationFailed
+from server.models import SignedNoteLocked
+from server.services.clients import NO_CLIENT
+from server.services.errors import Conflict, NotFound, Refused, ValidationFailed, as_uuid
 
 __all__ = [
+    "NO_CLIENT",
     "NotAuthor",
     "NotFound",
+    "NoteSigned",
     "SignedNoteLocked",
     "ValidationFailed",
     "as_uuid",
-    "client_of",
 ]
 
 
-class NotAuthor(PermissionError):
+class NotAuthor(Refused):
     """Only a note's author may edit or sign it."""
 
 
-def as_uuid(value: object, what: str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(what) from None
+class NoteSigned(Conflict, SignedNoteLocked):
+    """A signed note refuses the change: `str()` tells the person, `reason` is what the refusal's
+    audit row keeps. Still a SignedNoteLocked, the error of the models' own guard behind it."""
 
-
-async def client_of(session: AsyncSession, user: User, client_id: object) -> Client:
-    """The client, if on the user's caseload (admins see every chart)."""
-    client = await session.get(Client, as_uuid(client_id, "client"))
-    if client is None or (client.therapist_id != user.id and not user.is_admin):
-        raise NotFound("client")
-    return client
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
 from server.models import Appointment, Client, Note, User, VideoSession, VideoSessionState
-from server.services.annotations import save_annotation
 from server.services.audit import Actor
-from server.services.video_sessions import record_presence, set_state, start_session
+from server.services.video.annotations import save_annotation
+from server.services.video.sessions import record_presence, set_state, start_session
 from signaling.ports import AnnotationDraft
 
 from .drafting import draft_note

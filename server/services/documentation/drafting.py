@@ -26,12 +26,12 @@ from server.models import (
     User,
     VideoSession,
 )
-from server.services.annotations import list_annotations
 from server.services.audit import Actor, add_audit
-from server.services.observation import GoalTally, ObservationSummary, observation_summary
-from server.services.recordings import PLAYABLE, list_recordings
+from server.services.video.annotations import list_annotations
+from server.services.video.observation import GoalTally, ObservationSummary, observation_summary
+from server.services.video.recordings import PLAYABLE, list_recordings
 
-from .common import NotAuthor, NotFound, ValidationFailed
+from .common import NO_CLIENT, NotAuthor, NotFound, ValidationFailed
 from .plans import active_plan, goals_by_reference
 
 DOCUMENTABLE = ("completed", "in_session", "checked_in")
@@ -331,7 +331,7 @@ async def draft_progress_report(
     now = utcnow()
     client = await session.get(Client, client_id)
     if client is None:
-        raise NotFound("client")
+        raise NotFound(NO_CLIENT)
     client_zone = ZoneInfo(client.time_zone)
     note = Note(
         client_id=client_id, author_id=user.id, appointment_id=None, plan_id=plan.id,

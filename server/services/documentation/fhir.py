@@ -28,7 +28,7 @@ from server.models import (
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
-from server.services.recordings import PLAYABLE
+from server.services.video.recordings import PLAYABLE
 
 from .fhir_resources import (
     appointment_and_encounter,

@@ -13,7 +13,7 @@ from server.db import new_id, utcnow
 from server.models import Note, NoteAddendum, User
 from server.services.audit import Actor, add_audit
 
-from .common import NotAuthor, NotFound, SignedNoteLocked, ValidationFailed, as_uuid
+from .common import NO_CLIENT, NotAuthor, NoteSigned, NotFound, ValidationFailed, as_uuid
 from .hashing import addendum_hash, note_hash, verify
 
 LATE_AFTER = timedelta(hours=24)
@@ -21,6 +21,8 @@ TEXT_FIELDS = ("subjective", "objective", "assessment", "plan", "present")
 MAX_TEXT = 20000
 MODALITIES = ("video", "audio_only")
 NOTE_TYPES = {"progress_note": "Progress note", "progress_report": "Progress report"}
+NO_NOTE = "No such note."
+ALREADY_SIGNED = "This note is already signed."
 
 
 @dataclass
@@ -42,9 +44,9 @@ class NoteEdit:
 
 
 async def get_note_for(session: AsyncSession, user: User, note_id: object, actor: Actor) -> Note:
-    note = await session.get(Note, as_uuid(note_id, "note"))
+    note = await session.get(Note, as_uuid(note_id, NO_NOTE))
     if note is None or (note.author_id != user.id and not user.is_admin):
-        raise NotFound("note")
+        raise NotFound(NO_NOTE)
     add_audit(session, actor, "note.read", object_type="note", object_id=note.id)
     return note
 
@@ -86,18 +88,18 @@ def _measures(note: Note, values: dict[str, str], errors: dict[str, str]) -> lis
     return updated
 
 
-def _refuse_if_signed(note: Note, action: str) -> None:
+def _refuse_if_signed(note: Note, action: str, message: str) -> None:
     if note.is_signed:
         # Callers that keep a record of the refusal write it with record_audit: an audit row in
         # this unit of work would roll back with it.
-        raise SignedNoteLocked(f"note {note.id} is signed; {action} refused")
+        raise NoteSigned(message, reason=f"note {note.id} is signed; {action} refused")
 
 
 async def update_note(
     session: AsyncSession, user: User, note: Note, edit: NoteEdit, actor: Actor
 ) -> list[str]:
     """Applies an edit to a draft; returns the fields that changed."""
-    _refuse_if_signed(note, "edit")
+    _refuse_if_signed(note, "edit", "This note is signed; add an addendum instead.")
     if note.author_id != user.id:
         raise NotAuthor("Only the author edits a note.")
     errors: dict[str, str] = {}
@@ -152,10 +154,22 @@ def visit_end(note: Note) -> datetime | None:
 
 
 async def sign_note(
-    session: AsyncSession, user: User, note: Note, actor: Actor, *, now: datetime | None = None
+    session: AsyncSession,
+    user: User,
+    note: Note,
+    actor: Actor,
+    *,
+    edit: NoteEdit | None = None,
+    now: datetime | None = None,
 ) -> Note:
-    """Locks the note: stores the hash of its canonical content. Only the author signs."""
-    _refuse_if_signed(note, "signing again")
+    """Locks the note: stores the hash of its canonical content. Only the author signs.
+
+    ``edit``: the last edits on screen, applied first, so what is signed is what was shown (a
+    signed note refuses them as "already signed", the answer to the signing)."""
+    if edit is not None:
+        _refuse_if_signed(note, "edit", ALREADY_SIGNED)
+        await update_note(session, user, note, edit, actor)
+    _refuse_if_signed(note, "signing again", ALREADY_SIGNED)
     if note.author_id != user.id:
         raise NotAuthor("Only the author can sign this note.")
     errors: dict[str, str] = {}
@@ -239,7 +253,7 @@ async def unsigned_notes(session: AsyncSession, user: User) -> list[Note]:
 async def client_notes(session: AsyncSession, client_id: object) -> list[Note]:
     rows = await session.scalars(
         select(Note)
-        .where(Note.client_id == as_uuid(client_id, "client"))
+        .where(Note.client_id == as_uuid(client_id, NO_CLIENT))
         .order_by(Note.service_date.desc(), Note.created_at.desc())
     )
     return list(rows)

@@ -34,6 +34,7 @@ ASSISTANCE_LEVELS = {
 DISCIPLINES = {"ot": "Occupational therapy", "pt": "Physical therapy", "slp": "Speech therapy"}
 GOAL_STATUSES = ("active", "met", "not_met", "discontinued")
 MAX_GOALS = 12
+NO_PLAN = "No such plan of care."
 
 
 @dataclass
@@ -213,9 +214,9 @@ async def create_plan(
 async def get_plan_for(
     session: AsyncSession, user: User, plan_id: object, actor: Actor
 ) -> PlanOfCare:
-    plan = await session.get(PlanOfCare, as_uuid(plan_id, "plan"))
+    plan = await session.get(PlanOfCare, as_uuid(plan_id, NO_PLAN))
     if plan is None or (plan.therapist_id != user.id and not user.is_admin):
-        raise NotFound("plan")
+        raise NotFound(NO_PLAN)
     add_audit(session, actor, "plan_of_care.read", object_type="plan_of_care", object_id=plan.id)
     return plan
 

@@ -8,17 +8,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import utcnow
 from server.models import Appointment, AppointmentSeries, User
-from server.services.audit import Actor, add_audit
+from server.services.audit import Actor, add_audit, record_audit
+from server.services.errors import Conflict
 
 from .checks import BookingInput, CleanBooking, Problem, check_booking, clean_booking
 from .common import NotFound, Status, ValidationFailed, as_uuid
 from .profile import rate_for
 from .recurrence import occurrence_on
 
+NO_APPOINTMENT = "No such appointment on your schedule."
 # Where each status may go next. Terminal states stay terminal: a completed visit is a
 # clinical fact, and a cancelled slot may already be re-booked by someone else.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -31,10 +33,26 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class BookingRefused(ValueError):
+class BookingRefused(Conflict):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(p.message for p in problems))
         self.problems = problems
+
+
+async def record_refused_booking(
+    db: async_sessionmaker[AsyncSession], actor: Actor, data: BookingInput, refused: BookingRefused
+) -> None:
+    """A refused booking keeps its audit row and its reasons, in a transaction of its own: the
+    booking's unit of work rolled back with nothing booked."""
+    await record_audit(
+        db,
+        actor,
+        "appointment.book",
+        object_type="client",
+        object_id=data.client_id or None,
+        outcome="refused",
+        detail={"problems": sorted({p.code for p in refused.problems}), "date": data.date},
+    )
 
 
 @dataclass(frozen=True)
@@ -151,9 +169,9 @@ async def get_appointment_for(
     session: AsyncSession, therapist: User, appointment_id: uuid.UUID | str, actor: Actor
 ) -> Appointment:
     """One appointment of the therapist's (admins see all); the read is audited."""
-    appt = await session.get(Appointment, as_uuid(appointment_id))
+    appt = await session.get(Appointment, as_uuid(appointment_id, NO_APPOINTMENT))
     if appt is None or (appt.therapist_id != therapist.id and not therapist.is_admin):
-        raise NotFound("appointment")
+        raise NotFound(NO_APPOINTMENT)
     add_audit(session, actor, "appointment.read", object_type="appointment", object_id=appt.id)
     return appt
 
@@ -244,21 +262,6 @@ async def set_status(
         },
     )
     return appt
-
-
-async def link_video_session(
-    session: AsyncSession, appt: Appointment, video_session_id: str, actor: Actor
-) -> None:
-    """Records which video session belongs to this appointment without changing its status."""
-    appt.video_session_id = video_session_id[:64]
-    add_audit(
-        session,
-        actor,
-        "appointment.video_link",
-        object_type="appointment",
-        object_id=appt.id,
-        detail={"video_session_id": appt.video_session_id},
-    )
 
 
 async def reschedule(

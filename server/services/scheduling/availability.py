@@ -12,8 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.models import AvailabilityBlock, AvailabilityException, Location, User
 from server.services.audit import Actor, add_audit
 
-from .common import Mode, NotFound, ValidationFailed, as_uuid, local_to_utc, parse_date, parse_time
+from .common import (
+    NOT_IN_PROFILE,
+    Mode,
+    NotFound,
+    ValidationFailed,
+    as_uuid,
+    local_to_utc,
+    parse_date,
+    parse_time,
+)
 
+NO_BLOCK = "No such block."
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -56,7 +66,7 @@ async def _clean_block_fields(
         errors["mode"] = "Choose in person or telehealth."
     loc: uuid.UUID | None = None
     if location_id:
-        location = await session.get(Location, as_uuid(location_id))
+        location = await session.get(Location, as_uuid(location_id, NOT_IN_PROFILE))
         if location is None or location.therapist_id != therapist.id:
             errors["location_id"] = "Choose one of your locations."
         else:
@@ -108,9 +118,9 @@ async def add_block(
 async def remove_block(
     session: AsyncSession, therapist: User, block_id: uuid.UUID | str, actor: Actor
 ) -> None:
-    block = await session.get(AvailabilityBlock, as_uuid(block_id))
+    block = await session.get(AvailabilityBlock, as_uuid(block_id, NO_BLOCK))
     if block is None or block.therapist_id != therapist.id:
-        raise NotFound("block")
+        raise NotFound(NO_BLOCK)
     add_audit(
         session,
         actor,
@@ -188,9 +198,9 @@ async def add_exception(
 async def remove_exception(
     session: AsyncSession, therapist: User, exception_id: uuid.UUID | str, actor: Actor
 ) -> None:
-    row = await session.get(AvailabilityException, as_uuid(exception_id))
+    row = await session.get(AvailabilityException, as_uuid(exception_id, NOT_IN_PROFILE))
     if row is None or row.therapist_id != therapist.id:
-        raise NotFound("exception")
+        raise NotFound(NOT_IN_PROFILE)
     add_audit(
         session,
         actor,

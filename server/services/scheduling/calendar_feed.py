@@ -19,10 +19,11 @@ from server.db import utcnow
 from server.models import Appointment, CalendarFeed, User
 from server.services.audit import Actor, add_audit
 
-from .common import MODE_LABELS, Mode, Status
+from .common import MODE_LABELS, Mode, NotFound, Status
 
 FEED_PAST_DAYS = 30
 FEED_FUTURE_DAYS = 180
+NO_CALENDAR = "No such calendar."
 
 
 def hash_token(token: str) -> str:
@@ -109,18 +110,21 @@ def build_calendar(therapist: User, appointments: list[Appointment]) -> bytes:
     return data
 
 
-async def render_feed(session: AsyncSession, token: str, actor: Actor) -> bytes | None:
-    """The feed for a token, or None when unknown or revoked (the caller answers 404)."""
+async def render_feed(session: AsyncSession, token: str, actor: Actor) -> bytes:
+    """The feed for a token; unknown and revoked are the same NotFound, so a revoked URL
+    reveals nothing."""
+    if not 20 <= len(token) <= 100:
+        raise NotFound(NO_CALENDAR)
     feed = await session.scalar(
         select(CalendarFeed).where(
             CalendarFeed.token_hash == hash_token(token), CalendarFeed.revoked_at.is_(None)
         )
     )
     if feed is None:
-        return None
+        raise NotFound(NO_CALENDAR)
     therapist = await session.get(User, feed.therapist_id)
     if therapist is None or not therapist.is_active:
-        return None
+        raise NotFound(NO_CALENDAR)
     now = utcnow()
     rows = await session.scalars(
         select(Appointment)

@@ -12,13 +12,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Appointment, Client, Location, User
-from server.services.geography import is_state, state_name
+from server.services.geography import is_state
 
 from .availability import ConcreteBlock, blocks_between
-from .common import SERVICE_TYPES, Mode, ValidationFailed, as_uuid, parse_date, parse_time
+from .common import (
+    SERVICE_TYPES,
+    Mode,
+    NotFound,
+    ValidationFailed,
+    as_uuid,
+    parse_date,
+    parse_time,
+)
 from .licensure import check_telehealth_licensure
 from .profile import get_preferences
 from .recurrence import MAX_OCCURRENCES, Occurrence, occurrence_on, weekly_occurrences
+
+CHOOSE_CLIENT = "Choose a client from your caseload."
+CHOOSE_LOCATION = "Choose where the in-person visit happens."
 
 
 @dataclass
@@ -84,11 +95,15 @@ async def clean_booking(
     errors: dict[str, str] = {}
     client: Client | None = None
     try:
-        client = await session.get(Client, as_uuid(data.client_id)) if data.client_id else None
-    except LookupError:
+        client = (
+            await session.get(Client, as_uuid(data.client_id, CHOOSE_CLIENT))
+            if data.client_id
+            else None
+        )
+    except NotFound:
         client = None
     if client is None or client.therapist_id != therapist.id or client.archived_at is not None:
-        errors["client_id"] = "Choose a client from your caseload."
+        errors["client_id"] = CHOOSE_CLIENT
         client = None
     day, start = parse_date(data.date), parse_time(data.start_time)
     if day is None:
@@ -105,12 +120,12 @@ async def clean_booking(
     location: Location | None = None
     if data.mode == Mode.in_person:
         location = (
-            await session.get(Location, as_uuid(data.location_id))
+            await session.get(Location, as_uuid(data.location_id, CHOOSE_LOCATION))
             if _is_uuid(data.location_id)
             else None
         )
         if location is None or location.therapist_id != therapist.id:
-            errors["location_id"] = "Choose where the in-person visit happens."
+            errors["location_id"] = CHOOSE_LOCATION
             location = None
     client_state = (data.client_state or (client.home_state if client else "")).strip().upper()
     if data.mode == Mode.telehealth and not is_state(client_state):
@@ -269,7 +284,3 @@ async def check_booking(
                     Problem("licensure", prefix + licensure.message, False, occ.starts_at)
                 )
     return result
-
-
-def describe_state(code: str) -> str:
-    return f"{state_name(code)} ({code})"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from server.services.clients import NotFound, ValidationFailed
+from server.services.errors import NotFound, ValidationFailed, as_uuid
 
 __all__ = [
+    "NOT_IN_PROFILE",
     "SERVICE_TYPES",
     "Mode",
     "NotFound",
@@ -57,15 +57,10 @@ SERVICE_TYPES: dict[str, str] = {
     "speech_reevaluation": "Speech re-evaluation",
 }
 
+NOT_IN_PROFILE = "Not found in your profile."
+
 MODE_LABELS = {m.value: m.label for m in Mode}
 STATUS_LABELS = {s.value: s.label for s in Status}
-
-
-def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound("id") from None
 
 
 def local_to_utc(day: date, wall: time, zone: str) -> datetime:

@@ -77,7 +77,7 @@ def emailable_caregiver(appt: Appointment, caregiver_id: str) -> Caregiver:
     """The client's caregiver to write to; refused when unknown or without an email address."""
     caregiver = next((c for c in appt.client.caregivers if str(c.id) == caregiver_id), None)
     if caregiver is None:
-        raise NotFound("caregiver")
+        raise NotFound("No such caregiver for this client.")
     if not caregiver.email:
         raise ValidationFailed({"caregiver_id": f"{caregiver.name} has no email address on file."})
     return caregiver

@@ -13,7 +13,7 @@ from server.models import License, Location, Rate, SchedulePreferences, User
 from server.services.audit import Actor, add_audit
 from server.services.geography import is_state, is_time_zone
 
-from .common import SERVICE_TYPES, Mode, NotFound, ValidationFailed, as_uuid
+from .common import NOT_IN_PROFILE, SERVICE_TYPES, Mode, NotFound, ValidationFailed, as_uuid
 
 
 async def set_time_zone(session: AsyncSession, therapist: User, zone: str, actor: Actor) -> None:
@@ -76,9 +76,9 @@ async def add_license(
 async def remove_license(
     session: AsyncSession, therapist: User, license_id: uuid.UUID | str, actor: Actor
 ) -> None:
-    row = await session.get(License, as_uuid(license_id))
+    row = await session.get(License, as_uuid(license_id, NOT_IN_PROFILE))
     if row is None or row.therapist_id != therapist.id:
-        raise NotFound("license")
+        raise NotFound(NOT_IN_PROFILE)
     add_audit(
         session,
         actor,
@@ -123,9 +123,9 @@ async def archive_location(
     session: AsyncSession, therapist: User, location_id: uuid.UUID | str, actor: Actor
 ) -> None:
     """Archived, never deleted: booked appointments still name it."""
-    row = await session.get(Location, as_uuid(location_id))
+    row = await session.get(Location, as_uuid(location_id, NOT_IN_PROFILE))
     if row is None or row.therapist_id != therapist.id:
-        raise NotFound("location")
+        raise NotFound(NOT_IN_PROFILE)
     row.archived_at = utcnow()
     add_audit(session, actor, "location.archive", object_type="location", object_id=row.id)
 

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Annotation, AnnotationSnapshot, AnnotationTag, Client, VideoSession
 from server.services.audit import Actor, add_audit
-from server.services.video_sessions import SessionNotFound, parse_id
+from server.services.errors import Invalid, NotFound, as_uuid
 from signaling.ports import AnnotationDraft, TagOption
+
+from .common import SessionNotFound, parse_id
 
 DEFAULT_TAGS: tuple[TagOption, ...] = tuple(
     TagOption(label)
@@ -30,11 +32,12 @@ DEFAULT_TAGS: tuple[TagOption, ...] = tuple(
     )
 )
 MAX_TAGS = 40
+NO_SNAPSHOT = "No such snapshot."
 # Snapshots come from the media frame tap; its encoding is whatever the tap produced.
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
-class AnnotationError(ValueError):
+class AnnotationError(Invalid):
     pass
 
 
@@ -50,7 +53,7 @@ def image_type(data: bytes) -> str:
 async def tags_for_session(session: AsyncSession, session_id: str) -> list[TagOption]:
     video = await session.get(VideoSession, parse_id(session_id))
     if video is None:
-        raise SessionNotFound(session_id)
+        raise SessionNotFound()
     if video.client_id is None:
         return list(DEFAULT_TAGS)
     return await client_tags(session, video.client_id)
@@ -182,14 +185,11 @@ class SnapshotImage:
 async def get_snapshot(
     session: AsyncSession, video: VideoSession, annotation_id: object, actor: Actor
 ) -> SnapshotImage:
-    try:
-        aid = parse_id(annotation_id)
-    except SessionNotFound:
-        raise LookupError(str(annotation_id)) from None
+    aid = as_uuid(annotation_id, NO_SNAPSHOT)
     annotation = await session.get(Annotation, aid)
     snap = await session.get(AnnotationSnapshot, aid)
     if annotation is None or snap is None or annotation.session_id != video.id:
-        raise LookupError(str(annotation_id))
+        raise NotFound(NO_SNAPSHOT)
     add_audit(
         session,
         actor,

@@ -11,14 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Appointment, OutboxMessage, User, VideoSession, VideoSessionState
 from server.services.audit import Actor, add_audit
-from server.services.clients import ValidationFailed
+from server.services.errors import Conflict, ValidationFailed
 from server.services.scheduling.appointments import set_status
 from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
 from server.services.scheduling.outbox import emailable_caregiver, queue_email
 from server.services.scheduling.session_gate import begin_telehealth_session
-from server.services.video_sessions import issue_link, parse_id, start_session, verify_join_link
 from signaling.tokens import TokenSigner
+
+from .common import parse_id
+from .sessions import (
+    issue_link,
+    join_path,
+    link_token,
+    list_links,
+    start_session,
+    verify_join_link,
+)
 
 # A visit started early or run late still gets a usable window for its links.
 MIN_REMAINING = timedelta(minutes=15)
@@ -33,8 +42,47 @@ class StartOutcome:
     licensure: LicensureResult
 
 
+@dataclass(frozen=True)
+class VisitVideo:
+    video: VideoSession
+    parent_token: str | None  # the parent's join link (the first not revoked), signed again
+
+
 def _today(therapist: User, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(therapist.time_zone))
+
+
+async def find_visit_session(session: AsyncSession, appt: Appointment) -> VideoSession | None:
+    """The video session started for this visit, if any."""
+    if not appt.video_session_id:
+        return None
+    return await session.get(VideoSession, parse_id(appt.video_session_id))
+
+
+async def get_visit_video(
+    session: AsyncSession, appt: Appointment, signer: TokenSigner
+) -> VisitVideo | None:
+    """What the appointment page shows of the visit's video session, if one was started."""
+    video = await find_visit_session(session, appt)
+    if video is None:
+        return None
+    parent = next(
+        (
+            link
+            for link in await list_links(session, video)
+            if link.role == "parent" and link.revoked_at is None
+        ),
+        None,
+    )
+    return VisitVideo(video, link_token(signer, parent) if parent else None)
+
+
+async def get_booked_state(session: AsyncSession, video: VideoSession) -> str | None:
+    """The state the visit was booked for (where the family was expected to be), if any."""
+    if video.appointment_id is None:
+        return None
+    appt = await session.get(Appointment, video.appointment_id)
+    return appt.client_state if appt is not None else None
 
 
 async def start_appointment_video(
@@ -59,13 +107,12 @@ async def start_appointment_video(
         raise ValidationFailed(
             {"starts_at": "You can start the video session up to an hour before the visit."}
         )
-    if appt.video_session_id:
-        existing = await session.get(VideoSession, parse_id(appt.video_session_id))
-        if existing is not None and existing.state != VideoSessionState.ended:
-            result = await check_telehealth_licensure(
-                session, therapist, appt.client_state, _today(therapist, now).date()
-            )
-            return StartOutcome(existing if result.allowed else None, result)
+    existing = await find_visit_session(session, appt)
+    if existing is not None and existing.state != VideoSessionState.ended:
+        result = await check_telehealth_licensure(
+            session, therapist, appt.client_state, _today(therapist, now).date()
+        )
+        return StartOutcome(existing if result.allowed else None, result)
     result = await begin_telehealth_session(session, therapist, appt, actor)
     if not result.allowed:
         return StartOutcome(None, result)
@@ -102,9 +149,17 @@ async def queue_join_link(
     therapist: User,
     appt: Appointment,
     caregiver_id: str,
-    join_url: str,
+    signer: TokenSigner,
+    base_url: str,
     actor: Actor,
 ) -> OutboxMessage:
+    """Emails the parent's join link of the visit's session (started, not ended) to a caregiver."""
+    found = await get_visit_video(session, appt, signer)
+    if found is None or found.parent_token is None:
+        raise Conflict("Start the video session first, then send its link.")
+    if found.video.state == VideoSessionState.ended:
+        raise Conflict("This visit's video session has ended.")
+    join_url = base_url + join_path(found.video.id, found.parent_token)
     caregiver = emailable_caregiver(appt, caregiver_id)
     local = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone))
     body = "\n".join(

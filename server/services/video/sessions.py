@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from server.db import utcnow
 from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
 from server.models import VideoSessionState as State
 from server.services.audit import Actor, add_audit
+from server.services.errors import Invalid, NotFound
 from signaling.tokens import (
     JoinLinkClaim,
     LinkGone,
@@ -22,15 +22,13 @@ from signaling.tokens import (
     new_join_link_claim,
 )
 
+from .common import SessionNotFound, parse_id
+
 DEFAULT_LENGTH = timedelta(minutes=60)
 MAX_LENGTH = timedelta(hours=4)
 
 
-class VideoSessionError(ValueError):
-    pass
-
-
-class SessionNotFound(LookupError):
+class VideoSessionError(Invalid):
     pass
 
 
@@ -40,11 +38,9 @@ class IssuedLink:
     token: str
 
 
-def parse_id(value: object) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        raise SessionNotFound(str(value)) from None
+def join_path(session_id: object, token: str) -> str:
+    """Where a join link opens, under the site's address."""
+    return f"/join/{session_id}/{token}"
 
 
 async def start_session(
@@ -128,7 +124,7 @@ async def revoke_link(
 ) -> JoinLink:
     link = await session.get(JoinLink, link_id)
     if link is None or link.session_id != video.id:
-        raise SessionNotFound(link_id)
+        raise NotFound("No such link.")
     if link.revoked_at is None:
         link.revoked_at = utcnow()
     add_audit(
@@ -142,10 +138,24 @@ async def revoke_link(
     return link
 
 
+async def find_session(session: AsyncSession, session_id: object) -> VideoSession | None:
+    """The session by id, for the runtime (no user: the signaling layer checked who asks)."""
+    try:
+        return await session.get(VideoSession, parse_id(session_id))
+    except SessionNotFound:
+        return None
+
+
+async def is_link_active(session: AsyncSession, session_id: str, link_id: str) -> bool:
+    """Whether a join link of this session still admits its holder (not revoked)."""
+    link = await session.get(JoinLink, link_id)
+    return link is not None and str(link.session_id) == session_id and link.revoked_at is None
+
+
 async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
     video = await session.get(VideoSession, parse_id(session_id))
     if video is None or (video.therapist_id != user.id and not user.is_admin):
-        raise SessionNotFound(str(session_id))
+        raise SessionNotFound()
     return video
 
 

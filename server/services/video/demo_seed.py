@@ -11,8 +11,9 @@ from server.config import Settings
 from server.db import utcnow
 from server.models import Client, User, VideoSession, VideoSessionState
 from server.services.audit import Actor
-from server.services.video_sessions import issue_link, link_token, list_links, start_session
 from signaling.tokens import TokenSigner
+
+from .sessions import issue_link, link_token, list_links, start_session
 
 DEMO_TITLE = "Demo: parent coaching with Maya"
 

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Annotation, Recording, RecordingSpan, VideoSession
 from server.services.audit import Actor, add_audit
-from server.services.video_sessions import attendance
+
+from .sessions import attendance
 
 TRIAL_SUCCESS = "trial success"
 TRIAL_FAIL = "trial fail"

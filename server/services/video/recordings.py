@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +20,14 @@ from server.models import (
     RecordingConsent,
     RecordingFile,
     RecordingSpan,
+    User,
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
-from server.services.video_sessions import parse_id
+from server.services.errors import Conflict, NotFound, as_uuid
 from signaling.ports import ConsentDecision, ConsentText, RecordingUpdate
+
+from .common import parse_id
 
 # Bump the version whenever the text changes: each decision stores both, so what anyone agreed
 # to can be shown later word for word. PENDING REVIEW by the practice (retention, access).
@@ -46,6 +50,7 @@ CONSENT_TEXT = (
 FILE_STATUSES = ("recording", "finalized", "incomplete", "recovering", "recovered")
 # Files that can be played, attached to a note and exported.
 PLAYABLE = ("finalized", "recovered")
+NO_RECORDING = "No such recording."
 
 
 def consent_text() -> ConsentText:
@@ -153,6 +158,16 @@ async def apply_recording_update(
 # --- the recorder's files (called by the media recorder's wiring) ------------------------------
 
 
+async def find_open_recording(session: AsyncSession, session_id: str) -> Recording | None:
+    """The session's recording that has not stopped (the one consent was just given for)."""
+    found: Recording | None = await session.scalar(
+        select(Recording)
+        .where(Recording.session_id == session_id, Recording.state != "stopped")
+        .order_by(Recording.created_at.desc())
+    )
+    return found
+
+
 async def register_recording_file(
     session: AsyncSession,
     session_id: str,
@@ -203,7 +218,7 @@ async def finish_recording_file(
         raise ValueError(f"a file finishes finalized, incomplete or recovered, not {status!r}")
     row = await session.get(RecordingFile, file_id)
     if row is None:
-        raise LookupError(str(file_id))
+        raise NotFound(NO_RECORDING)
     row.status, row.sha256, row.duration_ms = status, sha256, duration_ms
     if offset_ms is not None:  # else the recorder's start, as registered, stays
         row.offset_ms = offset_ms
@@ -268,3 +283,38 @@ async def list_consents(
         session, actor, "recording.consent_read", object_type="video_session", object_id=video.id
     )
     return list(rows)
+
+
+async def read_recording_file(
+    session: AsyncSession, user: User, file_id: object, actor: Actor, *, range_header: str
+) -> RecordingFile | None:
+    """The file if the user may play it (the session's therapist, or an admin), else None: the
+    same answer whether it exists or not. The read is audited either way, refusals included
+    (which is why this answers None rather than raising: the audit row must commit)."""
+    file_id = as_uuid(file_id, NO_RECORDING)
+    row = await session.get(RecordingFile, file_id)
+    video = await session.get(VideoSession, row.session_id) if row is not None else None
+    allowed = video is not None and (video.therapist_id == user.id or user.is_admin)
+    add_audit(
+        session,
+        actor,
+        "recording.media_read",
+        object_type="video_session",
+        object_id=row.session_id if row is not None else None,
+        outcome="ok" if allowed else "refused",
+        detail={"file_id": str(file_id), "range": range_header[:40]},
+    )
+    return row if allowed else None
+
+
+def playable_path(row: RecordingFile | None, storage_root: Path) -> Path:
+    """Where a file read with read_recording_file is on disk, if it can be played."""
+    if row is None:
+        raise NotFound(NO_RECORDING)
+    if row.status not in PLAYABLE:
+        raise Conflict("This recording is not finalized (it may be incomplete).")
+    root = storage_root.resolve()
+    path = (root / row.storage_path).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFound("The recording file is missing from storage.")
+    return path
