@@ -1,6 +1,7 @@
 """A documentation test world on the real database: therapist, client, plan of care, visits.
 
-Shared by tests/server/test_documentation_*.py (test modules cannot import each other).
+Shared by the documentation tests in tests/server/ and tests/e2e/ (test modules cannot import
+each other).
 """
 
 from __future__ import annotations
