@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, serving
+from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
 
 from signaling.placement import LeastLoadedSelector
@@ -47,11 +47,10 @@ def workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[LiveServer, str]]:
     env = prepare_environment(tmp_path, redis_url=redis_url)
     env["TANDEM_REDIS_PREFIX"] = prefix
     create_account(env, EMAIL)
-    server = start_server(env, tmp_path, extra_args=("--workers", "2"))
     try:
-        yield server, prefix
+        with serving(env, tmp_path, extra_args=("--workers", "2")) as server:
+            yield server, prefix
     finally:
-        server.stop()
         r = redis.Redis.from_url(redis_url)
         r.delete(f"{prefix}nodes", f"{prefix}session_node")
 
@@ -84,14 +83,11 @@ async def test_sessions_spread_over_workers_and_calls_work(
         assert sorted(owners.values()) == [2, 2], owners
         # A full call in the last session, wherever its sockets and its media landed.
         session_id, urls, therapist = sessions[-1]
-        token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
-        parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
+        parent = ProtocolClient(
+            server.base_url, session_id, token=join_token(urls["parent"]), tone_hz=660
+        )
         clients.append(parent)
-        await parent.join()
-        await parent.expect("welcome")
-        await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
-        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-        await parent.expect("admitted")
+        await admit(therapist, parent)
         await therapist.wait_media_from(parent.participant_id or "", frames=10)
         await parent.wait_media_from(therapist.participant_id or "", frames=10)
     finally:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fast_passwords import FAST_PASSWORDS
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import transaction
+from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
 from server.services.accounts import create_user
 from server.services.audit import Actor
@@ -108,6 +110,23 @@ async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> Do
         )  # fmt: skip
         plan = await create_plan(session, user, client, plan_input(**plan_kw), actor)
     return DocWorld(db, user, client, plan)
+
+
+@asynccontextmanager
+async def open_world(database_url: str) -> AsyncIterator[DocWorld]:
+    """A new world on the database at ``database_url``; its engine is disposed when the block
+    ends (the rows stay, and so do the loaded attributes of the world's objects)."""
+    engine = make_engine(database_url)
+    try:
+        yield await make_world(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def held_world(database_url: str) -> tuple[DocWorld, HeldSession]:
+    """A new world with a held telehealth session (`held_telehealth_session`)."""
+    async with open_world(database_url) as world:
+        return world, await held_telehealth_session(world)
 
 
 @dataclass(frozen=True)

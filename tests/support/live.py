@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,3 +152,24 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.log()}")
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
+    """``start_server``, stopped when the block ends."""
+    server = start_server(env, tmp, name, extra_args)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def serving_therapist(tmp: Path, email: str) -> Iterator[LiveServer]:
+    """A fresh Tandem on SQLite with one therapist account (password TEST_PASSWORD), serving."""
+    env = prepare_environment(tmp)
+    create_account(env, email)
+    with serving(env, tmp) as server:
+        yield server

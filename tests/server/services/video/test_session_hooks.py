@@ -14,16 +14,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from fast_passwords import FAST_PASSWORDS
 from live import prepare_environment
+from schema_drift import drift
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media import LocalDirectoryStorage
 from server.config import Settings
-from server.db import Base, make_engine, make_sessionmaker, transaction
+from server.db import make_engine, make_sessionmaker, transaction
 from server.models import (
     Annotation,
     AnnotationSnapshot,
@@ -417,38 +416,7 @@ async def test_the_observation_summary_tallies_a_session(world: World) -> None:
 
 async def test_the_hook_tables_match_the_models(world: World) -> None:
     """The hand-written migration and the models agree (what `alembic check` would say)."""
-
-    def diff(connection: object) -> list[object]:
-        context = MigrationContext.configure(
-            connection,  # type: ignore[arg-type]
-            opts={"compare_type": True},
-        )
-        changes = compare_metadata(context, Base.metadata)
-        return [c for c in changes if HOOK_TABLES & _tables(c)]
-
-    engine = make_engine(world.database_url)
-    try:
-        async with engine.connect() as conn:
-            changes = await conn.run_sync(diff)
-    finally:
-        await engine.dispose()
-    assert changes == []
-
-
-def _tables(change: object) -> set[str]:
-    found: set[str] = set()
-    items = change if isinstance(change, list) else [change]
-    for item in items:
-        for part in item if isinstance(item, tuple) else (item,):
-            name = getattr(part, "name", None)
-            table = getattr(part, "table", None)
-            if isinstance(part, str):
-                found.add(part)
-            if table is not None:
-                found.add(str(getattr(table, "name", "")))
-            if name:
-                found.add(str(name))
-    return found
+    assert await drift(world.database_url, HOOK_TABLES) == []
 
 
 async def test_an_interrupted_file_is_recovered_once_with_its_offset(
