@@ -79,7 +79,7 @@ async def test_sessions_spread_over_workers_and_calls_work(
             await therapist.join()
             await therapist.expect("welcome")
             sessions.append((session_id, urls, therapist))
-        owners = Counter(v.decode() for v in store.hvals(f"{prefix}session_node"))
+        owners = Counter(store.hvals(f"{prefix}session_node"))  # worker id -> sessions
         assert sorted(owners.values()) == [2, 2], owners
         # A full call in the last session, wherever its sockets and its media landed.
         session_id, urls, therapist = sessions[-1]

@@ -32,7 +32,7 @@ from server.services.video.recordings import (
     register_recording_file,
 )
 from server.services.video.sessions import record_presence, set_state, start_session
-from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate
+from signaling.ports import AnnotationDraft, AnnotationKind, ConsentDecision, RecordingUpdate
 
 T0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago
 CERT_START = date(2026, 10, 1)
@@ -177,19 +177,18 @@ async def held_telehealth_session(world: DocWorld, starts_at: datetime = T0) -> 
             session, vid, RecordingUpdate(rid, "recording", at, 0, f"user:{tid}", ("t_1", "p_1")),
             world.actor,
         )  # fmt: skip
-        marks: list[tuple[str, str | None, str | None, str | None]] = [
-            *[("tag", "independent", str(goal1.id), None)] * 7,
-            *[("tag", "verbal cue", str(goal1.id), None)] * 3,
-            *[("tag", "trial success", str(goal2.id), None)] * 2,
-            ("tag", "trial fail", str(goal2.id), None),
-            ("note", None, None, "Used tripod grasp after a model."),
-            ("snapshot", None, None, None),
+        tagged = [("independent", goal1, 7), ("verbal cue", goal1, 3),
+                  ("trial success", goal2, 2), ("trial fail", goal2, 1)]  # fmt: skip
+        marks: list[tuple[AnnotationKind, str | None, str | None, str | None]] = [
+            ("tag", tag, str(goal.id), None) for tag, goal, count in tagged for _ in range(count)
         ]
+        marks += [("note", None, None, "Used tripod grasp after a model."),
+                  ("snapshot", None, None, None)]  # fmt: skip
         for i, (kind, tag, goal, note_text) in enumerate(marks):
             await save_annotation(
                 session, vid,
                 AnnotationDraft(
-                    "t_1", "therapist", tid, None, kind,  # type: ignore[arg-type]
+                    "t_1", "therapist", tid, None, kind,
                     session_ms=60_000 + i * 90_000, recording_ms=60_000 + i * 90_000,
                     recording_id=rid, at=at + timedelta(seconds=60 + i * 90), text=note_text,
                     tag=tag, goal_id=goal,

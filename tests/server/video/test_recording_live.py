@@ -79,7 +79,7 @@ async def finalized_files(
 
 def decoded_numbers(data: bytes) -> tuple[list[int], int]:
     numbers, audio = [], 0
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         for frame in container.decode():
             if isinstance(frame, av.VideoFrame):
                 number = decode_frame_number(frame)

@@ -78,10 +78,9 @@ async def test_note_is_drafted_from_the_live_session(
         await therapist.send(
             {"type": "note", "client_ref": "n1", "text": "Reached across midline for the block"}
         )
-        for ref in [f"t{i}" for i in range(len(marks))] + ["n1"]:
-            await therapist.expect_matching(
-                "annotation_saved", lambda m, r=ref: m["client_ref"] == r
-            )
+        refs = [f"t{i}" for i in range(len(marks))] + ["n1"]
+        acks = [await therapist.expect("annotation_saved") for _ in refs]
+        assert sorted(ack["client_ref"] for ack in acks) == sorted(refs)
         await asyncio.sleep(1.5)
         await therapist.send({"type": "end"})
         await parent.expect("ended")

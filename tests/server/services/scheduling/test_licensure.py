@@ -119,8 +119,7 @@ async def test_session_start_rechecks_licensure(settings: Settings) -> None:
             session, user, appt, actor, video_session_id="vs-9", confirmed_state="WI"
         )
         assert not refused.allowed
-        assert appt.status == "booked"
-        assert appt.video_session_id is None
+        assert (appt.status, appt.video_session_id) == ("booked", None)
         audit = await session.scalar(
             select(AuditEntry).where(
                 AuditEntry.action == "appointment.session_start",

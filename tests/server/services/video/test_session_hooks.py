@@ -9,9 +9,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fast_passwords import FAST_PASSWORDS
@@ -56,7 +57,14 @@ from server.services.video.recordings import (
 from server.services.video.sessions import record_presence, start_session
 from server.video.backend import DatabaseSessionBackend
 from server.video.recording import mark_interrupted_recordings, recover_recordings
-from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate, TagOption
+from signaling.ports import (
+    AnnotationDraft,
+    AnnotationKind,
+    ConsentDecision,
+    RecordingUpdate,
+    TagOption,
+)
+from signaling.protocol import RecordingState
 
 T0 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 HOOK_TABLES = {
@@ -117,42 +125,26 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     await engine.dispose()
 
 
-def decision(world: World, pid: str, accepted: bool, at: datetime, **kw: object) -> ConsentDecision:
-    fields: dict[str, object] = {
-        "recording_id": world.rid,
-        "request_id": "c_one",
-        "participant_id": pid,
-        "role": "parent",
-        "name": "Pat",
-        "user_id": None,
-        "link_id": "link-1",
-        "accepted": accepted,
-        "text": CONSENT_TEXT,
-        "version": CONSENT_VERSION,
-        "at": at,
-    }
-    fields.update(kw)
-    return ConsentDecision(**fields)  # type: ignore[arg-type]
+def decision(world: World, pid: str, accepted: bool, at: datetime, **kw: Any) -> ConsentDecision:
+    parent = ConsentDecision(
+        recording_id=world.rid, request_id="c_one", participant_id=pid, role="parent",
+        name="Pat", user_id=None, link_id="link-1", accepted=accepted, text=CONSENT_TEXT,
+        version=CONSENT_VERSION, at=at,
+    )  # fmt: skip
+    return replace(parent, **kw)
 
 
-def update(world: World, state: str, at: datetime, offset_ms: int) -> RecordingUpdate:
-    return RecordingUpdate(world.rid, state, at, offset_ms, "user:x", ("t_1", "p_1"))  # type: ignore[arg-type]
+def update(world: World, state: RecordingState, at: datetime, offset_ms: int) -> RecordingUpdate:
+    return RecordingUpdate(world.rid, state, at, offset_ms, "user:x", ("t_1", "p_1"))
 
 
-def draft(kind: str = "tag", **kw: object) -> AnnotationDraft:
-    fields: dict[str, object] = {
-        "author_participant_id": "t_1",
-        "author_role": "therapist",
-        "author_user_id": None,
-        "author_link_id": None,
-        "kind": kind,
-        "session_ms": 1000,
-        "recording_ms": None,
-        "recording_id": None,
-        "at": T0,
-    }
-    fields.update(kw)
-    return AnnotationDraft(**fields)  # type: ignore[arg-type]
+def draft(kind: AnnotationKind = "tag", **kw: Any) -> AnnotationDraft:
+    therapists = AnnotationDraft(
+        author_participant_id="t_1", author_role="therapist", author_user_id=None,
+        author_link_id=None, kind=kind, session_ms=1000, recording_ms=None, recording_id=None,
+        at=T0,
+    )  # fmt: skip
+    return replace(therapists, **kw)
 
 
 async def audits(world: World, prefix: str) -> list[AuditEntry]:
@@ -313,9 +305,9 @@ async def test_drawings_and_snapshots_keep_their_payload_and_image(world: World)
     )
     snap_id = snap.annotation_id
     async with transaction(world.db) as session:
-        drawing = await session.get(Annotation, uuid.UUID(drawing_id))
-        assert drawing is not None
-        assert drawing.payload == payload
+        drawn = await session.get(Annotation, uuid.UUID(drawing_id))
+        assert drawn is not None
+        assert drawn.payload == payload
         video = await session.get(VideoSession, uuid.UUID(world.session_id))
         assert video is not None
         image = await get_snapshot(session, video, snap_id, Actor("user", str(world.therapist.id)))
