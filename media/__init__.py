@@ -1,6 +1,7 @@
 """Tandem's media relay: a forwarding SFU on aiortc (see docs/media.md)."""
 
-from media.config import IceServer, RelayConfig
+from media.aiortc import PortRangeExhausted
+from media.config import IceServer, PortRange, RelayConfig
 from media.errors import NegotiationError, PublishNotAllowed
 from media.forwarded_track import ForwardedTrack
 from media.frame_tap import FrameTap, Snapshot
@@ -47,6 +48,8 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantRecorder",
+    "PortRange",
+    "PortRangeExhausted",
     "PublishNotAllowed",
     "RecordedSpan",
     "RecorderConfig",

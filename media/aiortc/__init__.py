@@ -21,6 +21,7 @@ from aiortc.rtp import RtcpSrPacket
 from aiortc.sdp import SessionDescription
 
 from media.aiortc.dtls import keep_on, kept_on, rtp_transmitter, srtp_unprotector
+from media.aiortc.host_candidates import PortRangeExhausted, local_candidates
 from media.aiortc.ice import (
     DatagramHandler,
     add_loopback_candidates,
@@ -79,6 +80,7 @@ __all__ = [
     "Negotiated",
     "PassthroughQueue",
     "PassthroughTrack",
+    "PortRangeExhausted",
     "ReceiveCodecs",
     "RtcpSrPacket",
     "SendParameters",
@@ -95,6 +97,7 @@ __all__ = [
     "is_installed",
     "keep_on",
     "kept_on",
+    "local_candidates",
     "log_task_error",
     "make_passthrough_receiver",
     "negotiated_codec",

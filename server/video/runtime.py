@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from media import IceServer, Relay, RelayConfig
+from media import IceServer, PortRange, Relay, RelayConfig
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.metrics import RelayCollector
@@ -62,7 +62,15 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     forwarding: Literal["rtp", "frames"] = (
         "frames" if settings.relay_forwarding == "frames" else "rtp"
     )
-    relay = Relay(RelayConfig(ice_servers=_relay_ice(ice), forwarding=forwarding))
+    ports = settings.relay_ports
+    relay = Relay(
+        RelayConfig(
+            ice_servers=_relay_ice(ice),
+            forwarding=forwarding,
+            port_range=PortRange(*ports) if ports is not None else None,
+            announced_address=settings.relay_announced_address,
+        )
+    )
     backend = DatabaseSessionBackend(state.db)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
