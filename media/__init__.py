@@ -18,6 +18,7 @@ from media.hooks import (
 )
 from media.negotiation import force_codecs
 from media.peer import OfferSink, StateSink
+from media.probe import ProbeBusy, ProbeLimits, Prober, ProbeRefused
 from media.recording.recorder import (
     ParticipantRecorder,
     RecorderConfig,
@@ -50,6 +51,10 @@ __all__ = [
     "ParticipantRecorder",
     "PortRange",
     "PortRangeExhausted",
+    "ProbeBusy",
+    "ProbeLimits",
+    "ProbeRefused",
+    "Prober",
     "PublishNotAllowed",
     "RecordedSpan",
     "RecorderConfig",

@@ -28,6 +28,7 @@ from media.aiortc.ice import (
     datagram_protocols,
     ice_connection,
     intercept_datagrams,
+    selected_candidate_types,
 )
 from media.aiortc.negotiated import (
     Negotiated,
@@ -118,6 +119,7 @@ __all__ = [
     "rtp_timestamp_origin",
     "rtp_transmitter",
     "rtx_ssrcs",
+    "selected_candidate_types",
     "send_nack",
     "send_parameters",
     "send_pli",

@@ -58,6 +58,15 @@ def ice_connection(dtls: RTCDtlsTransport) -> Any:
     return dtls.transport._connection
 
 
+def selected_candidate_types(dtls: RTCDtlsTransport) -> tuple[str, str] | None:
+    """The types (host, srflx, prflx, relay) of the local and remote candidates of the pair ICE
+    nominated for the connection under ``dtls`` (None until one is)."""
+    pair = ice_connection(dtls)._nominated.get(1)
+    if pair is None:
+        return None
+    return pair.local_candidate.type, pair.remote_candidate.type
+
+
 def datagram_protocols(dtls: RTCDtlsTransport) -> list[Any]:
     """The connection's UDP protocols (one per gathered local candidate; grows in place)."""
     protocols: list[Any] = ice_connection(dtls)._protocols
