@@ -131,7 +131,7 @@ class Prober:
                 await pc.setLocalDescription(answer)
             except OSError as exc:  # no port to bind (PortRangeExhausted): the relay's trouble
                 answered.set_exception(ProbeBusy(str(exc)))
-                outcome = "no port"
+                outcome = f"failed: {exc}"
                 return
             except Exception as exc:  # aiortc raises ValueError, InvalidStateError, ...
                 answered.set_exception(ProbeRefused(f"offer not answerable: {exc}"))
