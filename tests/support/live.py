@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,3 +152,16 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.log()}")
+
+
+@contextlib.contextmanager
+def serving_with_account(tmp: Path, email: str) -> Iterator[LiveServer]:
+    """A fresh database with a therapist ``email`` (password TEST_PASSWORD), served until the
+    block ends: a test module's server."""
+    env = prepare_environment(tmp)
+    create_account(env, email)
+    live = start_server(env, tmp)
+    try:
+        yield live
+    finally:
+        live.stop()
