@@ -1,6 +1,7 @@
 """Tandem's media relay: a forwarding SFU on aiortc (see docs/media.md)."""
 
-from media.config import IceServer, RelayConfig
+from media.aiortc import PortRangeExhausted
+from media.config import IceServer, PortRange, RelayConfig
 from media.errors import NegotiationError, PublishNotAllowed
 from media.forwarded_track import ForwardedTrack
 from media.frame_tap import FrameTap, Snapshot
@@ -17,6 +18,7 @@ from media.hooks import (
 )
 from media.negotiation import force_codecs
 from media.peer import OfferSink, StateSink
+from media.probe import ProbeBusy, ProbeLimits, Prober, ProbeRefused
 from media.recording.recorder import (
     ParticipantRecorder,
     RecorderConfig,
@@ -47,6 +49,12 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantRecorder",
+    "PortRange",
+    "PortRangeExhausted",
+    "ProbeBusy",
+    "ProbeLimits",
+    "ProbeRefused",
+    "Prober",
     "PublishNotAllowed",
     "RecordedSpan",
     "RecorderConfig",

@@ -27,8 +27,8 @@ from media import negotiation
 from media.aiortc import (
     Negotiated,
     PassthroughTrack,
-    add_loopback_candidates,
     install_counting_encoder,
+    local_candidates,
     make_passthrough_receiver,
     on_keyframe_request,
     remember_negotiated,
@@ -238,8 +238,12 @@ class Peer:
                 return
             offer = await self.pc.createOffer()
             offer_sdp = restore_negotiated(offer.sdp, self.pc.getTransceivers(), self._negotiated)
-            if self._config.include_loopback:
-                add_loopback_candidates(self.pc)
+            local_candidates(
+                self.pc,
+                loopback=self._config.include_loopback,
+                ports=self._config.port_range,
+                announced=self._config.announced_address,
+            )
             await self.pc.setLocalDescription(RTCSessionDescription(offer_sdp, "offer"))
             self._revision += 1
             self._pending = self._revision

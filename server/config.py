@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -40,6 +41,10 @@ class Settings:
     # "rtp" (packets forwarded below aiortc's per-packet objects) or "frames" (through aiortc's
     # receivers and senders); media/config.py RelayConfig.forwarding.
     relay_forwarding: str = "rtp"
+    # The UDP ports (first, last) the relay's connections bind; None: any the kernel picks.
+    relay_ports: tuple[int, int] | None = None
+    # The address the relay's ICE candidates carry (a host behind 1:1 NAT); None: its own.
+    relay_announced_address: str | None = None
     # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
     metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -92,6 +97,43 @@ def _urls(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> tuple[
         if not url.startswith(schemes):
             raise ConfigError(f"{ENV_PREFIX}{name}: {url!r} must start with one of {schemes}")
     return urls
+
+
+def _relay_ports(env: Mapping[str, str]) -> tuple[int, int] | None:
+    name = ENV_PREFIX + "RELAY_PORTS"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"(\d{1,5})\s*-\s*(\d{1,5})", raw)
+    if match is None:
+        raise ConfigError(f"{name} must be a UDP port range like 40000-40999, got {raw!r}")
+    first, last = int(match[1]), int(match[2])
+    # Below 1024 the server would need privileges it should not have.
+    if not 1024 <= first <= last <= 65535:
+        raise ConfigError(
+            f"{name} must run from a lower to a higher port, both between 1024 and 65535,"
+            f" got {raw!r}"
+        )
+    return first, last
+
+
+def _announced_address(env: Mapping[str, str]) -> str | None:
+    name = ENV_PREFIX + "RELAY_ANNOUNCED_ADDRESS"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IP address (the relay's public address behind 1:1 NAT, e.g."
+            f" 203.0.113.10), got {raw!r}; a host name cannot go into ICE candidates"
+        ) from None
+    if address.is_unspecified or address.is_loopback or address.is_multicast:
+        raise ConfigError(f"{name} must be an address browsers can reach, got {raw!r}")
+    if address.is_link_local:
+        raise ConfigError(f"{name} must not be a link-local address, got {raw!r}")
+    return str(address)
 
 
 def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
@@ -198,5 +240,7 @@ def load_settings(
         turn_ttl_seconds=_int(env, "TURN_TTL_SECONDS", 3600, 60, 86400),
         join_link_grace_minutes=_int(env, "JOIN_LINK_GRACE_MINUTES", 30, 0, 24 * 60),
         relay_forwarding=relay_forwarding,
+        relay_ports=_relay_ports(env),
+        relay_announced_address=_announced_address(env),
         metrics_token=metrics_token,
     )

@@ -49,6 +49,14 @@ class MemoryLimiter:
         self.window = window_seconds
         self._clock = clock
         self._hits: dict[str, deque[tuple[float, str]]] = {}
+        # Keys are pruned when asked about again; a key never asked about again (one address of
+        # many) is dropped by a sweep once per window, so memory follows the recent keys only.
+        self._next_sweep = clock() + window_seconds
+
+    @property
+    def tracked(self) -> int:
+        """How many keys have hits held in memory."""
+        return len(self._hits)
 
     def _prune(self, key: str, now: float) -> deque[tuple[float, str]]:
         hits = self._hits.get(key)
@@ -63,6 +71,10 @@ class MemoryLimiter:
     async def reserve(self, *keys: str) -> Reservation:
         # No await from here to the end: the check and the count are one step on the loop.
         now = self._clock()
+        if now >= self._next_sweep:
+            for key in list(self._hits):
+                self._prune(key, now)
+            self._next_sweep = now + self.window
         wait = 0.0
         for key in keys:
             hits = self._prune(key, now)

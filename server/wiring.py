@@ -6,7 +6,13 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from server.config import Settings, load_settings
-from server.http import pages_appointment_video, pages_recordings, pages_video, ws
+from server.http import (
+    pages_appointment_video,
+    pages_join_probe,
+    pages_recordings,
+    pages_video,
+    ws,
+)
 from server.video.runtime import video_extension
 
 
@@ -16,6 +22,7 @@ def build_app(settings: Settings) -> Starlette:
         extra_routes=[
             *pages_video.routes,
             *pages_appointment_video.routes,
+            *pages_join_probe.routes,
             *pages_recordings.routes,
             *ws.routes,
         ],

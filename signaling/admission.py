@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from signaling.ports import SessionBackend
+from signaling.ports import LinkInfo, SessionBackend
 from signaling.protocol import Join
 from signaling.tokens import JoinLinkClaim, LinkGone, LinkInvalid, RejoinClaim, TokenSigner
 
@@ -15,6 +15,8 @@ from signaling.tokens import JoinLinkClaim, LinkGone, LinkInvalid, RejoinClaim, 
 class JoinDecision:
     rejoin: RejoinClaim | None = None
     knock: JoinLinkClaim | None = None
+    # The link as the server's records have it (its name, the confirmed location).
+    link: LinkInfo | None = None
     # Why a presented rejoin credential was not honoured, for the audit trail.
     rejoin_refused: str | None = None
 
@@ -38,8 +40,8 @@ async def decide_join(
             # The host forgets removed participants' credentials; so does a restarted host.
             if not can_rejoin(claim):
                 raise LinkInvalid("credential no longer valid")
-            await _require_active(backend, session_id, claim.link_id)
-            return JoinDecision(rejoin=claim)
+            info = await _require_active(backend, session_id, claim.link_id)
+            return JoinDecision(rejoin=claim, link=info)
         except (LinkInvalid, LinkGone) as exc:
             if msg.token is None:
                 raise
@@ -47,10 +49,20 @@ async def decide_join(
     if msg.token is None:
         raise LinkInvalid("a join link is required")
     link = signer.verify_join_link(msg.token, session_id=session_id, now=now)
-    await _require_active(backend, session_id, link.link_id)
-    return JoinDecision(knock=link, rejoin_refused=refused)
+    info = await _require_active(backend, session_id, link.link_id)
+    return JoinDecision(knock=link, link=info, rejoin_refused=refused)
 
 
-async def _require_active(backend: SessionBackend, session_id: str, link_id: str) -> None:
-    if await backend.link_status(session_id, link_id) != "ok":
+class LocationRequired(Exception):
+    """A parent of a telehealth visit knocked without a confirmed, licensed location."""
+
+
+async def _require_active(backend: SessionBackend, session_id: str, link_id: str) -> LinkInfo:
+    info = await backend.link_info(session_id, link_id)
+    if info is None:
+        raise LinkInvalid("unknown link")
+    if info.status == "revoked":
         raise LinkGone("link revoked")
+    if info.status == "location_required":
+        raise LocationRequired("confirm your location on the check page first")
+    return info

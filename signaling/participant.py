@@ -66,6 +66,7 @@ class Participant:
     link_id: str | None = None
     client_id: str | None = None
     link_expires_at: datetime | None = None
+    location: str | None = None
     # Therapist only.
     user_id: str | None = None
     phase: Phase = "lobby"

@@ -9,7 +9,9 @@ from typing import Any, Literal, Protocol
 
 from signaling.protocol import RecordingState, Role, SessionState
 
-LinkStatus = Literal["ok", "revoked"]
+# "location_required": a parent of a visit under the licensure gate has not confirmed, on the
+# check page, a state the therapist may see them in (the gate runs on the server at join).
+LinkStatus = Literal["ok", "revoked", "location_required"]
 Outcome = Literal["success", "denied", "failure"]
 
 
@@ -31,6 +33,16 @@ class TherapistIdentity:
 
 # Link holders (parents, observers) are anonymous at connect time: their token comes in `join`.
 Identity = TherapistIdentity | None
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the server's records say about a join link (never the token: it carries ids only)."""
+
+    status: LinkStatus
+    display_name: str
+    # The state the holder confirmed being in (two letters), shown to the therapist in the lobby.
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,9 @@ class SessionBackend(Protocol):
 
     async def load_session(self, session_id: str) -> SessionRecord | None: ...
 
-    async def link_status(self, session_id: str, link_id: str) -> LinkStatus: ...
+    async def link_info(self, session_id: str, link_id: str) -> LinkInfo | None:
+        """None: no such link for this session."""
+        ...
 
     async def audit(
         self,

@@ -47,6 +47,7 @@ ErrorCode = Literal[
     "unsupported_version",
     "not_joined",
     "session_full",
+    "location_required",
     "already_joined",
     "forbidden",
     "link_invalid",
@@ -260,6 +261,8 @@ class Waiting(_Message):
     name: str
     role: Role
     since: datetime
+    # The US state the parent confirmed being in on the check page (licensure), if asked.
+    location: str | None = None
 
 
 class LobbyUpdate(_Message):

@@ -58,7 +58,13 @@ class Roster:
     def lobby_update(self) -> LobbyUpdate:
         return LobbyUpdate(
             waiting=[
-                Waiting(participant_id=p.participant_id, name=p.name, role=p.role, since=p.since)
+                Waiting(
+                    participant_id=p.participant_id,
+                    name=p.name,
+                    role=p.role,
+                    since=p.since,
+                    location=p.location,
+                )
                 for p in self._people.values()
                 if p.phase == "lobby"
             ]

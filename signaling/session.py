@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from signaling.admission import decide_join
+from signaling.admission import LocationRequired, decide_join
 from signaling.annotations import Annotations
 from signaling.consent import RecordingControl
 from signaling.host_context import HostContext, ms_between
@@ -208,8 +208,10 @@ class SessionHost:
                 now=now,
                 can_rejoin=self._can_rejoin,
             )
-        except (LinkInvalid, LinkGone) as exc:
+        except (LinkInvalid, LinkGone, LocationRequired) as exc:
             await self._audit("anonymous", "session.join", "denied", {"why": str(exc)}, link.remote)
+            if isinstance(exc, LocationRequired):
+                return await _refuse(link, "location_required", str(exc), CloseCode.FORBIDDEN)
             if isinstance(exc, LinkGone):
                 return await _refuse(link, "link_gone", str(exc), CloseCode.GONE)
             return await _refuse(link, "link_invalid", str(exc), CloseCode.FORBIDDEN)
@@ -220,8 +222,9 @@ class SessionHost:
             await self._audit(who.actor, "session.rejoin", "success", {}, link.remote)
             await self._enter(who)
             return who
-        claim = decision.knock
+        claim, info = decision.knock, decision.link
         assert claim is not None
+        assert info is not None
         who = self.roster.waiting(claim.link_id, msg.client_id)
         if who is None and self.roster.active_count() >= self._config.max_participants:
             detail = {"link_id": claim.link_id, "why": "session_full"}
@@ -231,10 +234,11 @@ class SessionHost:
             )
         if who is None:
             pid = f"p_{secrets.token_urlsafe(9)}"
-            who = Participant(pid, claim.role, claim.display_name, now)
+            who = Participant(pid, claim.role, info.display_name, now)
             who.link_id, who.client_id = claim.link_id, msg.client_id
             who.link_expires_at = claim.expires_at
             self.roster.add(who)
+        who.location = info.location
         await self._attach(who, link)
         detail = {"link_id": claim.link_id}
         if decision.rejoin_refused:
@@ -409,7 +413,6 @@ class SessionHost:
             who.link_id,
             who.client_id,
             role,
-            who.name,
             who.link_expires_at,
         )
         await who.send(Admitted(rejoin=self._signer.issue_rejoin(claim)))

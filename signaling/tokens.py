@@ -1,4 +1,9 @@
-"""Signed join links and rejoin credentials."""
+"""Signed join links and rejoin credentials.
+
+Both are signed over ids only (session, participant, link, device, role, expiry): links end up
+in email, browser history and proxy logs, and the payload of a signed token is readable base64.
+Who the holder is (the name the therapist gave the link) is read from the server's records.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,6 @@ class LinkGone(Exception):
 class JoinLinkClaim:
     session_id: str
     role: LinkRole
-    display_name: str
     link_id: str
     expires_at: datetime
 
@@ -40,7 +44,6 @@ class RejoinClaim:
     link_id: str
     client_id: str
     role: LinkRole
-    display_name: str
     expires_at: datetime
 
 
@@ -48,10 +51,8 @@ def new_link_id() -> str:
     return secrets.token_urlsafe(LINK_ID_BYTES)
 
 
-def new_join_link_claim(
-    session_id: str, role: LinkRole, display_name: str, expires_at: datetime
-) -> JoinLinkClaim:
-    return JoinLinkClaim(session_id, role, display_name, new_link_id(), expires_at)
+def new_join_link_claim(session_id: str, role: LinkRole, expires_at: datetime) -> JoinLinkClaim:
+    return JoinLinkClaim(session_id, role, new_link_id(), expires_at)
 
 
 def _ts(moment: datetime) -> int:
@@ -81,18 +82,17 @@ class TokenSigner:
         payload = {
             "s": claim.session_id,
             "r": claim.role,
-            "n": claim.display_name,
             "l": claim.link_id,
             "e": _ts(claim.expires_at),
         }
         return str(self._links.dumps(payload))
 
     def verify_join_link(self, token: str, *, session_id: str, now: datetime) -> JoinLinkClaim:
-        data = _load(self._links, token, ("s", "r", "n", "l", "e"))
+        # Links issued before names left the token still carry "n": it is ignored.
+        data = _load(self._links, token, ("s", "r", "l", "e"))
         claim = JoinLinkClaim(
             session_id=_str(data["s"]),
             role=_role(data["r"]),
-            display_name=_str(data["n"]),
             link_id=_str(data["l"]),
             expires_at=_when(data["e"]),
         )
@@ -109,7 +109,6 @@ class TokenSigner:
             "l": claim.link_id,
             "c": claim.client_id,
             "r": claim.role,
-            "n": claim.display_name,
             "e": _ts(claim.expires_at),
         }
         return str(self._rejoin.dumps(payload))
@@ -117,14 +116,13 @@ class TokenSigner:
     def verify_rejoin(
         self, token: str, *, session_id: str, client_id: str, now: datetime
     ) -> RejoinClaim:
-        data = _load(self._rejoin, token, ("s", "p", "l", "c", "r", "n", "e"))
+        data = _load(self._rejoin, token, ("s", "p", "l", "c", "r", "e"))
         claim = RejoinClaim(
             session_id=_str(data["s"]),
             participant_id=_str(data["p"]),
             link_id=_str(data["l"]),
             client_id=_str(data["c"]),
             role=_role(data["r"]),
-            display_name=_str(data["n"]),
             expires_at=_when(data["e"]),
         )
         if claim.session_id != session_id:

@@ -21,12 +21,14 @@ from aiortc.rtp import RtcpSrPacket
 from aiortc.sdp import SessionDescription
 
 from media.aiortc.dtls import keep_on, kept_on, rtp_transmitter, srtp_unprotector
+from media.aiortc.host_candidates import PortRangeExhausted, local_candidates
 from media.aiortc.ice import (
     DatagramHandler,
     add_loopback_candidates,
     datagram_protocols,
     ice_connection,
     intercept_datagrams,
+    selected_candidate_types,
 )
 from media.aiortc.negotiated import (
     Negotiated,
@@ -79,6 +81,7 @@ __all__ = [
     "Negotiated",
     "PassthroughQueue",
     "PassthroughTrack",
+    "PortRangeExhausted",
     "ReceiveCodecs",
     "RtcpSrPacket",
     "SendParameters",
@@ -95,6 +98,7 @@ __all__ = [
     "is_installed",
     "keep_on",
     "kept_on",
+    "local_candidates",
     "log_task_error",
     "make_passthrough_receiver",
     "negotiated_codec",
@@ -115,6 +119,7 @@ __all__ = [
     "rtp_timestamp_origin",
     "rtp_transmitter",
     "rtx_ssrcs",
+    "selected_candidate_types",
     "send_nack",
     "send_parameters",
     "send_pli",

@@ -9,7 +9,7 @@ tests/media/aiortc/test_ice.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiortc import RTCDtlsTransport, RTCPeerConnection
@@ -19,17 +19,25 @@ from media.aiortc.version import check_version
 DatagramHandler = Callable[[bytes, int], None]
 
 
+def fresh_connections(pc: RTCPeerConnection, marker: str) -> Iterator[Any]:
+    """The aioice connections of ``pc`` that have not started gathering and do not carry
+    ``marker`` yet; each is marked as it is handed out, so an adaptation is made once."""
+    transports = pc._RTCPeerConnection__iceTransports  # type: ignore[attr-defined]  # private
+    for transport in transports:
+        connection = transport.iceGatherer._connection
+        if connection._local_candidates_start or getattr(connection, marker, False):
+            continue
+        setattr(connection, marker, True)
+        yield connection
+
+
 def add_loopback_candidates(pc: RTCPeerConnection) -> None:
     """Offer 127.0.0.1 as a host candidate on every ICE connection not yet gathering.
 
     aioice skips 127.0.0.1 when listing host addresses; on a host whose only interface is loopback
     (CI, the demo) nothing could connect. Done per connection, not by patching aioice globally.
     """
-    transports = pc._RTCPeerConnection__iceTransports  # type: ignore[attr-defined]  # private
-    for transport in transports:
-        connection = transport.iceGatherer._connection
-        if connection._local_candidates_start or getattr(connection, "_tandem_loopback", False):
-            continue
+    for connection in fresh_connections(pc, "_tandem_loopback"):
         original = connection.get_component_candidates
 
         async def get_component_candidates(
@@ -43,12 +51,20 @@ def add_loopback_candidates(pc: RTCPeerConnection) -> None:
             return await _original(component=component, addresses=addresses, timeout=timeout)
 
         connection.get_component_candidates = get_component_candidates
-        connection._tandem_loopback = True
 
 
 def ice_connection(dtls: RTCDtlsTransport) -> Any:
     """The aioice ``Connection`` under a DTLS transport (created with the peer connection)."""
     return dtls.transport._connection
+
+
+def selected_candidate_types(dtls: RTCDtlsTransport) -> tuple[str, str] | None:
+    """The types (host, srflx, prflx, relay) of the local and remote candidates of the pair ICE
+    nominated for the connection under ``dtls`` (None until one is)."""
+    pair = ice_connection(dtls)._nominated.get(1)
+    if pair is None:
+        return None
+    return pair.local_candidate.type, pair.remote_candidate.type
 
 
 def datagram_protocols(dtls: RTCDtlsTransport) -> list[Any]:

@@ -29,6 +29,7 @@ TITLES = {
     422: "Some details need fixing",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Busy: try again shortly",
 }
 
 CODES = {
@@ -42,6 +43,7 @@ CODES = {
     422: "invalid",
     429: "rate_limited",
     500: "internal_error",
+    503: "unavailable",
 }
 
 

@@ -12,8 +12,8 @@ from starlette.routing import Route
 from server.models import Appointment, User
 from server.services.audit import Actor
 from server.services.scheduling.appointments import get_appointment_for
+from server.services.video.location import confirm_location as confirm_family_location
 from server.services.video.visits import (
-    confirm_parent_location,
     get_visit_video,
     queue_join_link,
     start_appointment_video,
@@ -93,7 +93,7 @@ async def confirm_location(request: Request) -> Response:
     actor = Actor("link", None, "parent (join link)", client_ip(request))
     try:
         async with unit_of_work(request) as session:
-            result = await confirm_parent_location(
+            result = await confirm_family_location(
                 session,
                 runtime.signer,
                 request.path_params["session_id"],

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
-from server.models import Client, VideoSession, VideoSessionState
+from server.models import Client, User, VideoSession, VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.clients import get_client_for, list_clients
+from server.services.geography import US_STATES
+from server.services.scheduling.licensure import LicensureResult
+from server.services.video.location import check_client_licensure
 from server.services.video.observation import observation_summary
 from server.services.video.sessions import (
     attendance,
+    find_link,
     get_session_for,
     issue_link,
     join_path,
@@ -72,42 +77,67 @@ async def session_list(request: Request) -> Response:
 async def session_start(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
-    state = app_state(request)
-    runtime = video_runtime(state)
     try:
         minutes = int(str(form.get("minutes", "60")))
     except ValueError:
         minutes = 60
     minutes = max(15, min(minutes, 240))
     client_id = str(form.get("client_id", "")).strip()
+    title = str(form.get("title", ""))[:200]
     actor = actor_for(request, user)
+    refusal: LicensureResult | None = None
+    video: VideoSession | None = None
     async with unit_of_work(request) as session:
         client: Client | None = None
         if client_id:
             client = await get_client_for(session, user, client_id, actor)
-        start = utcnow()
-        video = await start_session(
-            session,
-            user,
-            actor,
-            title=str(form.get("title", ""))[:200],
-            client=client,
-            planned_start=start,
-            planned_end=start + timedelta(minutes=minutes),
-        )
-        grace = timedelta(minutes=state.settings.join_link_grace_minutes)
-        parent_name = (
-            client.caregivers[0].name if client is not None and client.caregivers else "Parent"
-        )
-        await issue_link(
-            session, runtime.signer, video, actor, role="parent",
-            display_name=parent_name, grace=grace,
-        )  # fmt: skip
-        await issue_link(
-            session, runtime.signer, video, actor, role="observer",
-            display_name="Observer", grace=grace,
-        )  # fmt: skip
+            # The same gate as a telehealth visit's start: video only where licensed.
+            licensure = await check_client_licensure(session, user, client, actor)
+            if not licensure.allowed:
+                refusal = licensure
+        if refusal is None:
+            video = await _start_with_links(request, session, user, client, actor, title, minutes)
+    if video is None:
+        assert refusal is not None
+        # The refusal was audited in the unit of work above, which created nothing else.
+        return error_response(request, 409, refusal.message)
     return RedirectResponse(f"/sessions/{video.id}", status_code=303)
+
+
+async def _start_with_links(
+    request: Request,
+    session: AsyncSession,
+    user: User,
+    client: Client | None,
+    actor: Actor,
+    title: str,
+    minutes: int,
+) -> VideoSession:
+    state = app_state(request)
+    runtime = video_runtime(state)
+    start = utcnow()
+    video = await start_session(
+        session,
+        user,
+        actor,
+        title=title,
+        client=client,
+        planned_start=start,
+        planned_end=start + timedelta(minutes=minutes),
+    )
+    grace = timedelta(minutes=state.settings.join_link_grace_minutes)
+    parent_name = (
+        client.caregivers[0].name if client is not None and client.caregivers else "Parent"
+    )
+    await issue_link(
+        session, runtime.signer, video, actor, role="parent",
+        display_name=parent_name, grace=grace,
+    )  # fmt: skip
+    await issue_link(
+        session, runtime.signer, video, actor, role="observer",
+        display_name="Observer", grace=grace,
+    )  # fmt: skip
+    return video
 
 
 @login_required
@@ -217,7 +247,8 @@ async def therapist_call(request: Request) -> Response:
     video = await _load(request)
     if video.state == VideoSessionState.ended:
         return RedirectResponse(f"/sessions/{video.id}", status_code=303)
-    config = _call_config(request, video, "therapist", displayName=user.name)
+    # The lobby names the state each parent confirmed being in (the licensure gate).
+    config = _call_config(request, video, "therapist", displayName=user.name, states=US_STATES)
     return render(request, "sessions/call.html", {"video": video, "config": config})
 
 
@@ -232,6 +263,7 @@ async def join_page(request: Request) -> Response:
             video, claim = await verify_join_link(
                 session, runtime.signer, session_id, token, now=utcnow()
             )
+            link = await find_link(session, claim.link_id)
             if claim.role == "parent":
                 booked_state = await get_booked_state(session, video)
     except (LinkInvalid, LinkGone) as exc:
@@ -255,19 +287,27 @@ async def join_page(request: Request) -> Response:
         return error_response(
             request, 403, "This link is not valid. Check that you copied all of it."
         )
+    # The name is the therapist's label for the link, read from the records (never the token).
+    name = link.display_name if link is not None else "Guest"
     await record_audit(
         state.db,
-        Actor("link", claim.link_id, claim.display_name, client_ip(request)),
+        Actor("link", claim.link_id, name, client_ip(request)),
         "join_link.open",
         object_type="video_session",
         object_id=video.id,
         detail={"role": claim.role},
     )
-    config = _call_config(request, video, claim.role, token=token, displayName=claim.display_name)
+    config = _call_config(request, video, claim.role, token=token, displayName=name)
     return render(
         request,
         "sessions/join.html",
-        {"video": video, "claim": claim, "config": config, "booked_state": booked_state},
+        {
+            "video": video,
+            "claim": claim,
+            "display_name": name,
+            "config": config,
+            "booked_state": booked_state,
+        },
     )
 
 

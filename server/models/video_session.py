@@ -58,6 +58,10 @@ class JoinLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Parents of visits under the licensure gate confirm where they are before they knock; the
+    # socket's join is refused until a state the therapist may see them in is stored here.
+    location_state: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    location_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SessionAttendance(Base):

@@ -14,10 +14,10 @@ from server.models import VideoSessionState
 from server.services.audit import Actor, record_audit
 from server.services.video.annotations import find_resent, save_annotation, tags_for_session
 from server.services.video.common import parse_id
+from server.services.video.location import link_info
 from server.services.video.recordings import apply_recording_update, consent_text, record_consent
 from server.services.video.sessions import (
     find_session,
-    is_link_active,
     record_presence,
     set_state,
 )
@@ -25,7 +25,7 @@ from signaling.ports import (
     AnnotationDraft,
     ConsentDecision,
     ConsentText,
-    LinkStatus,
+    LinkInfo,
     Outcome,
     RecordingUpdate,
     SavedAnnotation,
@@ -64,9 +64,9 @@ class DatabaseSessionBackend:
                 str(video.id), str(video.therapist_id), video.state.value, video.live_at
             )
 
-    async def link_status(self, session_id: str, link_id: str) -> LinkStatus:
+    async def link_info(self, session_id: str, link_id: str) -> LinkInfo | None:
         async with transaction(self._db) as session:
-            return "ok" if await is_link_active(session, session_id, link_id) else "revoked"
+            return await link_info(session, session_id, link_id)
 
     async def audit(
         self,

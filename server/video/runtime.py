@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from media import IceServer, Relay, RelayConfig
+from media import IceServer, PortRange, Prober, Relay, RelayConfig
+from server.ratelimit import Limiter, MemoryLimiter
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.metrics import RelayCollector
@@ -26,6 +27,8 @@ from signaling.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
+PROBES_PER_MINUTE = 10
+
 
 @dataclass
 class VideoRuntime:
@@ -35,6 +38,9 @@ class VideoRuntime:
     ice: IceConfig
     local: LocalRouter
     node_id: str
+    # The join page's connection checks (server/http/pages_join_probe.py); None: not offered.
+    prober: Prober | None = None
+    probe_limiter: Limiter | None = None
 
 
 def video_runtime(state: AppState) -> VideoRuntime:
@@ -62,7 +68,15 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     forwarding: Literal["rtp", "frames"] = (
         "frames" if settings.relay_forwarding == "frames" else "rtp"
     )
-    relay = Relay(RelayConfig(ice_servers=_relay_ice(ice), forwarding=forwarding))
+    ports = settings.relay_ports
+    relay = Relay(
+        RelayConfig(
+            ice_servers=_relay_ice(ice),
+            forwarding=forwarding,
+            port_range=PortRange(*ports) if ports is not None else None,
+            announced_address=settings.relay_announced_address,
+        )
+    )
     backend = DatabaseSessionBackend(state.db)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +113,12 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         # Built from their journals in the background (child processes at nice 10): start-up
         # and the sessions that start meanwhile do not wait for them.
         recorders.spawn(recover_recordings(state.db, settings.storage_dir, interrupted))
-    state.extras["video"] = VideoRuntime(relay, router, signer, ice, local, node_id)
+    # Per process, like the probes it admits: a link or an address gets a few checks a minute.
+    prober = Prober(relay.config)
+    probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
+    state.extras["video"] = VideoRuntime(
+        relay, router, signer, ice, local, node_id, prober, probe_limiter
+    )
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)
     log.info("video runtime started", extra={"node": node_id, "redis": bool(redis_router)})
@@ -110,4 +129,5 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         # Recordings first, while their media is still flowing: finalize, then close sessions.
         await recorders.shutdown()
         await router.close()
+        await prober.close()
         await relay.close()

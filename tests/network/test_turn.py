@@ -13,19 +13,12 @@ from e2e_flows import (
     wait_until,
 )
 from netcall import NetCall, selected_pair
-from services import service_missing
-from turn import start_turn, turn_missing
 
 pytestmark = [pytest.mark.network, pytest.mark.browser]
 
 
 def test_parent_without_udp_connects_through_turn_over_tcp(call: NetCall) -> None:
-    missing = turn_missing()
-    if missing:
-        service_missing(missing)
-    server = call.sites.server
-    turn = start_turn(server, call.sites.link.address(server), call.folder)
-    call.logs.append(turn.log_path)
+    turn = call.start_turn()
     call.sites.link.block_udp()
     live = call.serve(TANDEM_TURN_URLS=turn.urls("tcp"), TANDEM_TURN_SECRET=turn.secret)
 

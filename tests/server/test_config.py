@@ -55,6 +55,19 @@ def test_postgres_urls_map_to_the_async_driver(tmp_path: Path) -> None:
         ("TANDEM_LOG_LEVEL", "LOUD", "LOG_LEVEL"),
         ("TANDEM_TURN_URLS", "turn:turn.example.org", "TURN_SECRET"),
         ("TANDEM_STUN_URLS", "http://stun.example.org", "STUN_URLS"),
+        ("TANDEM_RELAY_PORTS", "40000", "RELAY_PORTS must be a UDP port range like"),
+        ("TANDEM_RELAY_PORTS", "40000:40999", "RELAY_PORTS must be a UDP port range like"),
+        ("TANDEM_RELAY_PORTS", "low-high", "RELAY_PORTS must be a UDP port range like"),
+        ("TANDEM_RELAY_PORTS", "40999-40000", "RELAY_PORTS must run from a lower"),
+        ("TANDEM_RELAY_PORTS", "500-600", "between 1024 and 65535"),
+        ("TANDEM_RELAY_PORTS", "60000-70000", "between 1024 and 65535"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "relay.example.org", "must be an IP address"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "203.0.113", "must be an IP address"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "0.0.0.0", "an address browsers can reach"),  # noqa: S104
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "127.0.0.1", "an address browsers can reach"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "::", "an address browsers can reach"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "224.0.0.5", "an address browsers can reach"),
+        ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "fe80::1", "link-local"),
     ],
 )
 def test_invalid_settings_are_refused_by_name(
@@ -62,6 +75,25 @@ def test_invalid_settings_are_refused_by_name(
 ) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings({"TANDEM_VAR_DIR": str(tmp_path), name: value}, dotenv=None)
+
+
+def test_relay_port_range_and_announced_address(tmp_path: Path) -> None:
+    settings = load_settings({"TANDEM_VAR_DIR": str(tmp_path)}, dotenv=None)
+    assert (settings.relay_ports, settings.relay_announced_address) == (None, None)
+    settings = load_settings(
+        {
+            "TANDEM_VAR_DIR": str(tmp_path),
+            "TANDEM_RELAY_PORTS": " 40000 - 40999 ",
+            "TANDEM_RELAY_ANNOUNCED_ADDRESS": "2001:DB8::0:10",
+        },
+        dotenv=None,
+    )
+    assert settings.relay_ports == (40000, 40999)
+    assert settings.relay_announced_address == "2001:db8::10"
+    one_port = load_settings(
+        {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_RELAY_PORTS": "40000-40000"}, dotenv=None
+    )
+    assert one_port.relay_ports == (40000, 40000)
 
 
 def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:

@@ -83,6 +83,22 @@ async def test_places_come_back_when_the_window_slides() -> None:
     assert (await limiter.reserve("k")).allowed
 
 
+async def test_keys_nobody_asks_about_again_are_dropped_after_a_window() -> None:
+    # Each of many addresses asks once (the join page's checks reserve before the link is
+    # checked): memory must not keep one entry per address that ever came.
+    clock = FakeClock()
+    limiter = MemoryLimiter(2, 10.0, clock=clock)
+    for n in range(1000):
+        await limiter.reserve(f"ip:{n}")
+    assert limiter.tracked == 1000
+    clock.now += 5
+    await limiter.reserve("ip:late")
+    assert limiter.tracked == 1001  # still in their window
+    clock.now += 5.5
+    await limiter.reserve("ip:now")
+    assert limiter.tracked == 2  # "ip:late" and "ip:now"
+
+
 @pytest.mark.redis
 async def test_redis_windows_slide_on_the_servers_clock(redis_url: str) -> None:
     import redis.asyncio as aioredis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -11,7 +12,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def start_server(
     raise RuntimeError(f"server did not start:\n{server.log()}")
 
 
-@contextmanager
+@contextlib.contextmanager
 def serving(
     env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = ()
 ) -> Iterator[LiveServer]:
@@ -166,9 +166,10 @@ def serving(
         server.stop()
 
 
-@contextmanager
-def serving_therapist(tmp: Path, email: str) -> Iterator[LiveServer]:
-    """A fresh Tandem on SQLite with one therapist account (password TEST_PASSWORD), serving."""
+@contextlib.contextmanager
+def serving_with_account(tmp: Path, email: str) -> Iterator[LiveServer]:
+    """A fresh database with a therapist ``email`` (password TEST_PASSWORD), served until the
+    block ends: a test module's server."""
     env = prepare_environment(tmp)
     create_account(env, email)
     with serving(env, tmp) as server:

@@ -119,6 +119,23 @@ class Namespace:
     def iptables(self, *args: str, check: bool = True) -> None:
         self.run("iptables", "-w", *args, check=check)
 
+    def route(self, destination: str, *, via: str | None = None, device: str | None = None) -> None:
+        """Reach ``destination`` (an address no link has, e.g. a NAT's public one) through the
+        gateway ``via`` or straight out of ``device``."""
+        where = ("via", via) if via is not None else ("dev", str(device))
+        run("ip", "-n", self.name, "route", "add", destination, *where)
+
+    def one_to_one_nat(self, public: str, private: str, out_device: str) -> None:
+        """Translate ``public`` to ``private`` for UDP, as a cloud's 1:1 NAT does for a VM:
+        what arrives for ``public`` (from a link, or from this namespace itself) goes to
+        ``private``, and what ``private`` starts sending out of ``out_device`` leaves as
+        ``public``. No interface here has ``public``."""
+        to_private = ("-d", public, "-p", "udp", "-j", "DNAT", "--to-destination", private)
+        self.iptables("-t", "nat", "-A", "PREROUTING", *to_private)
+        self.iptables("-t", "nat", "-A", "OUTPUT", *to_private)
+        self.iptables("-t", "nat", "-A", "POSTROUTING", "-s", private, "-o", out_device,
+                      "-p", "udp", "-j", "SNAT", "--to-source", public)  # fmt: skip
+
     def executable(self, program: str, folder: Path) -> Path:
         """A wrapper that runs ``program`` inside this namespace (for Playwright's executable_path:
         the browser it launches, with its pipes, lives in the namespace)."""

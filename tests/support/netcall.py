@@ -9,7 +9,8 @@ from typing import Any
 from e2e_flows import Browsers, Live, Participant
 from live import LiveServer, prepare_with_therapist, start_server
 from netbed import Namespace, Sites
-from services import CHROMIUM
+from services import CHROMIUM, service_missing
+from turn import Turn, start_turn, turn_missing
 
 EMAIL = "therapist@example.test"
 
@@ -41,6 +42,17 @@ class NetCall:
             ready=lambda url: ns.probe_ok("http-ok", f"{url}/healthz"),
         )  # fmt: skip
         return self.live
+
+    def start_turn(self) -> Turn:
+        """A coturn in the server's namespace at its link address (its log kept with the
+        test's); skips, or fails under TANDEM_REQUIRE_SERVICES, without coturn."""
+        missing = turn_missing()
+        if missing:
+            service_missing(missing)
+        ns = self.sites.server
+        turn = start_turn(ns, self.sites.link.address(ns), self.folder)
+        self.logs.append(turn.log_path)
+        return turn
 
     def launch(self, who: str) -> Participant:
         """A browser for ``who`` (the therapist beside the server, anyone else at the parent's)."""

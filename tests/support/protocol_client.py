@@ -57,6 +57,20 @@ def join_urls(http: httpx.Client, session_id: str) -> dict[str, str]:
     return urls
 
 
+def confirm_location(base_url: str, session_id: str, token: str, state: str) -> None:
+    """What the parent's check page does before knocking: confirm the state they are in."""
+    with httpx.Client(base_url=base_url, timeout=10) as parent:
+        page = parent.get(f"/join/{session_id}/{token}", headers={"accept": "text/html"}).text
+        csrf = re.search(r'data-csrf="([0-9a-f]+)"', page)
+        assert csrf, "the join page asks for no location"
+        response = parent.post(
+            f"/join/{session_id}/{token}/location",
+            data={"state": state},
+            headers={"x-csrf-token": csrf.group(1), "accept": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+
+
 def csrf_token(http: httpx.Client, page: str) -> str:
     match = CSRF.search(http.get(page, headers={"accept": "text/html"}).text)
     assert match

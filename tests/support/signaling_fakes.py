@@ -15,7 +15,7 @@ from signaling.ports import (
     AnnotationDraft,
     ConsentDecision,
     ConsentText,
-    LinkStatus,
+    LinkInfo,
     MediaErrors,
     OnOffer,
     OnState,
@@ -32,6 +32,9 @@ from signaling.session import SessionConfig
 from signaling.tokens import TokenSigner, new_join_link_claim
 
 SECRET = "test-secret-please-ignore"
+# Link id -> the name the therapist gave the link: what the server's join_links table holds.
+# Shared by every MemoryBackend of the test process (link ids are random: no clashes).
+LINK_NAMES: dict[str, str] = {}
 # Generous: only a hang should hit it; no test asserts speed.
 WAIT_SECONDS = 5.0
 
@@ -78,6 +81,9 @@ class MemoryBackend:
     fail_saves: bool = False
     fail_consents: bool = False
     consent_version: str = "test-1"
+    # Link ids whose holder has not confirmed a licensed location; confirmed ones by link id.
+    location_required: set[str] = field(default_factory=set)
+    locations: dict[str, str] = field(default_factory=dict)
 
     def add(self, session_id: str, therapist: str = "u1") -> None:
         self.sessions[session_id] = SessionRecord(session_id, therapist, "open")
@@ -85,8 +91,15 @@ class MemoryBackend:
     async def load_session(self, session_id: str) -> SessionRecord | None:
         return self.sessions.get(session_id)
 
-    async def link_status(self, session_id: str, link_id: str) -> LinkStatus:
-        return "revoked" if link_id in self.revoked else "ok"
+    async def link_info(self, session_id: str, link_id: str) -> LinkInfo | None:
+        name = LINK_NAMES.get(link_id)
+        if name is None:
+            return None
+        if link_id in self.revoked:
+            return LinkInfo("revoked", name)
+        if link_id in self.location_required:
+            return LinkInfo("location_required", name)
+        return LinkInfo("ok", name, self.locations.get(link_id))
 
     async def audit(
         self,
@@ -329,9 +342,10 @@ def join_link(
     claim = new_join_link_claim(
         session_id,
         "observer" if role == "observer" else "parent",
-        name,
         datetime.now(UTC) + timedelta(hours=hours),
     )
+    # The server keeps the name with the link (the token carries ids only).
+    LINK_NAMES[claim.link_id] = name
     return TokenSigner(SECRET).issue_join_link(claim), claim.link_id
 
 

@@ -98,7 +98,7 @@ async def issue_link(
     name = " ".join(display_name.split())[:80]
     if not name:
         raise VideoSessionError("Enter the name the participant will be shown as.")
-    claim = new_join_link_claim(str(video.id), role, name, video.planned_end + grace)
+    claim = new_join_link_claim(str(video.id), role, video.planned_end + grace)
     link = JoinLink(
         id=claim.link_id,
         session_id=video.id,
@@ -150,6 +150,10 @@ async def is_link_active(session: AsyncSession, session_id: str, link_id: str) -
     """Whether a join link of this session still admits its holder (not revoked)."""
     link = await session.get(JoinLink, link_id)
     return link is not None and str(link.session_id) == session_id and link.revoked_at is None
+
+
+async def find_link(session: AsyncSession, link_id: str) -> JoinLink | None:
+    return await session.get(JoinLink, link_id)
 
 
 async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
@@ -260,5 +264,5 @@ def link_token(signer: TokenSigner, link: JoinLink) -> str:
     """Signing is deterministic, so a link's URL can be shown again without storing the token."""
     role: LinkRole = "observer" if link.role == "observer" else "parent"
     return signer.issue_join_link(
-        JoinLinkClaim(str(link.session_id), role, link.display_name, link.id, link.expires_at)
+        JoinLinkClaim(str(link.session_id), role, link.id, link.expires_at)
     )

@@ -9,10 +9,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
-from server.models import Appointment, OutboxMessage, User, VideoSession, VideoSessionState
+from server.models import (
+    Appointment,
+    Client,
+    OutboxMessage,
+    User,
+    VideoSession,
+    VideoSessionState,
+)
 from server.services.audit import Actor, add_audit
 from server.services.errors import Conflict, ValidationFailed
-from server.services.scheduling.appointments import set_status
 from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.licensure import LicensureResult, check_telehealth_licensure
 from server.services.scheduling.outbox import emailable_caregiver, queue_email
@@ -26,7 +32,6 @@ from .sessions import (
     link_token,
     list_links,
     start_session,
-    verify_join_link,
 )
 
 # A visit started early or run late still gets a usable window for its links.
@@ -78,11 +83,15 @@ async def get_visit_video(
 
 
 async def get_booked_state(session: AsyncSession, video: VideoSession) -> str | None:
-    """The state the visit was booked for (where the family was expected to be), if any."""
-    if video.appointment_id is None:
-        return None
-    appt = await session.get(Appointment, video.appointment_id)
-    return appt.client_state if appt is not None else None
+    """Where the family was expected to be: the visit's booked state, or for an ad hoc session
+    for a client, the client's home state; None for a session with no client (no gate)."""
+    if video.appointment_id is not None:
+        appt = await session.get(Appointment, video.appointment_id)
+        return appt.client_state if appt is not None else None
+    if video.client_id is not None:
+        client = await session.get(Client, video.client_id)
+        return client.home_state if client is not None else None
+    return None
 
 
 async def start_appointment_video(
@@ -185,44 +194,3 @@ async def queue_join_link(
         body=body,
         audit_action="appointment.join_link_sent",
     )
-
-
-async def confirm_parent_location(
-    session: AsyncSession,
-    signer: TokenSigner,
-    session_id: str,
-    token: str,
-    state_code: str,
-    actor: Actor,
-) -> LicensureResult | None:
-    """The parent says where they are at check-in; the licensure gate runs on that state.
-
-    Returns None when the session has no appointment (ad hoc sessions have nothing to check).
-    """
-    video, claim = await verify_join_link(session, signer, session_id, token, now=utcnow())
-    if video.appointment_id is None:
-        return None
-    appt = await session.get(Appointment, video.appointment_id)
-    therapist = await session.get(User, video.therapist_id)
-    if appt is None or therapist is None:
-        return None
-    state = state_code.strip().upper()[:2]
-    result = await check_telehealth_licensure(
-        session, therapist, state, _today(therapist, utcnow()).date()
-    )
-    add_audit(
-        session,
-        actor,
-        "appointment.location_confirm",
-        object_type="appointment",
-        object_id=appt.id,
-        outcome="ok" if result.allowed else "refused",
-        detail={"state": state, "booked_state": appt.client_state, "link_id": claim.link_id},
-    )
-    if result.allowed:
-        # The session runs where the family really is: the booking follows the confirmation.
-        if state != appt.client_state:
-            appt.client_state = state
-        if appt.status == Status.booked:
-            await set_status(session, appt, Status.checked_in, actor)
-    return result

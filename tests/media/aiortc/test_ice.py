@@ -58,6 +58,10 @@ def test_aioice_changes_protocols_and_nominated_pairs_in_place() -> None:
     assert "self._protocols.append(relay_protocol)" in source
     assert "self._protocols =" not in source
     assert "self._nominated: dict[int, CandidatePair] = {}" in source
+    # selected_candidate_types reads a nominated pair's candidates.
+    pair = inspect.getsource(ice.CandidatePair)
+    assert "def local_candidate(self) -> Candidate:" in pair
+    assert "self.remote_candidate = remote_candidate" in pair
     assert "self._nominated =" not in source
     # Each protocol parses every datagram as STUN first; only what fails goes on.
     received = inspect.getsource(ice.StunProtocol.datagram_received)

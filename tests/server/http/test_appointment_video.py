@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
-from server.models import Appointment, License, OutboxMessage
+from server.models import Appointment, AuditEntry, License, OutboxMessage
 
 HTML = {"accept": "text/html"}
 ZONE = ZoneInfo("America/Chicago")
@@ -85,6 +85,19 @@ def expire_licenses(settings: Settings) -> None:
         await engine.dispose()
 
     asyncio.run(run())
+
+
+def knock(parent: TestClient, join_path: str) -> tuple[str, str]:
+    """A raw signaling join with the link's token, as a script would send it without the page."""
+    _, session_id, token = join_path.rsplit("/", 2)
+    with parent.websocket_connect(
+        f"/ws/sessions/{session_id}", headers={"origin": "http://testserver"}
+    ) as ws:
+        ws.send_json({"type": "join", "v": 1, "client_id": "raw-socket-01", "token": token})
+        reply = ws.receive_json()
+    if reply["type"] == "error":
+        return "error", reply["code"]
+    return reply["type"], "lobby" if reply.get("lobby") else "room"
 
 
 def test_start_video_from_the_appointment_in_one_click(
@@ -164,13 +177,21 @@ def test_parent_confirms_their_state_at_check_in(
     csrf = re.search(r'data-csrf="([0-9a-f]+)"', lobby.text)
     assert csrf
     headers = {"x-csrf-token": csrf.group(1), "accept": "application/json"}
+    # Before any confirmation, and after the page refused Wisconsin, a raw socket join (the
+    # page script skipped) is refused by the server itself.
+    assert knock(parent, join_path) == ("error", "location_required")
     elsewhere = parent.post(f"{join_path}/location", data={"state": "WI"}, headers=headers)
     assert elsewhere.status_code == 409
     assert "Wisconsin (WI)" in elsewhere.json()["message"]
     assert appointment(settings, appt_id).client_state == "IL"
+    assert knock(parent, join_path) == ("error", "location_required")
     home = parent.post(f"{join_path}/location", data={"state": "IL"}, headers=headers)
     assert home.status_code == 200
     assert home.json()["allowed"] is True
+    assert knock(parent, join_path) == ("welcome", "lobby")
+    # Saying Wisconsin afterwards takes the confirmation back.
+    parent.post(f"{join_path}/location", data={"state": "WI"}, headers=headers)
+    assert knock(parent, join_path) == ("error", "location_required")
     no_csrf = parent.post(f"{join_path}/location", data={"state": "IL"})
     assert no_csrf.status_code == 403
 
@@ -209,3 +230,50 @@ def test_join_link_goes_out_through_the_outbox(
     assert len(rows) == 1
     assert rows[0].recipient == "jonas@example.test"
     assert "/join/" in rows[0].body
+
+
+def test_an_ad_hoc_session_for_a_client_passes_the_same_gate(
+    client: TestClient, therapist: Any, helpers: Any, settings: Settings
+) -> None:
+    licensed = practice(client, helpers)  # an Illinois client; the therapist holds IL only
+    headers = {"x-csrf-token": helpers.form(client, "/")["csrf_token"]}
+    away = client.post(
+        "/api/v1/clients",
+        json={"first_name": "Mia", "last_name": "Lund", "date_of_birth": "2019-02-01",
+              "time_zone": "America/Chicago", "home_state": "WI", "caregivers": []},
+        headers=headers,
+    )  # fmt: skip
+    assert away.status_code == 201, away.text
+    refused = client.post(
+        "/sessions",
+        data=helpers.form(client, "/sessions", title="Ad hoc", client_id=away.json()["id"]),
+        headers=HTML,
+    )
+    assert refused.status_code == 409
+    assert "Wisconsin" in refused.text
+    rows = [r for r in audit_rows(settings, "video_session.start") if r.object_type == "client"]
+    refusals = [(r.object_id, r.outcome, r.detail.get("reason")) for r in rows]
+    assert refusals == [(away.json()["id"], "refused", "licensure")]
+    allowed = client.post(
+        "/sessions", data=helpers.form(client, "/sessions", title="Ad hoc", client_id=licensed)
+    )
+    assert allowed.status_code == 303
+    # Its parent link is gated like a visit's: the family confirms where they are first.
+    console = client.get(allowed.headers["location"], headers=HTML).text
+    match = re.search(r'class="join-url" readonly value="http://testserver(/join/[^"]+)"', console)
+    assert match
+    client.cookies.clear()
+    assert knock(client, match.group(1)) == ("error", "location_required")
+
+
+def audit_rows(settings: Settings, action: str) -> list[AuditEntry]:
+    async def run() -> list[AuditEntry]:
+        engine = make_engine(settings.database_url)
+        async with transaction(make_sessionmaker(engine)) as session:
+            rows = list(
+                await session.scalars(select(AuditEntry).where(AuditEntry.action == action))
+            )
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())

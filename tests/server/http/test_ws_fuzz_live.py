@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import websockets
 from fuzz_frames import frames
-from live import TEST_PASSWORD, LiveServer, serving_therapist
+from live import TEST_PASSWORD, LiveServer, serving_with_account
 from live_call import join_token, new_call
 from protocol_client import ProtocolClient, login
 
@@ -24,7 +24,7 @@ SEED = 7
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serving_therapist(tmp_path, EMAIL) as live:
+    with serving_with_account(tmp_path, EMAIL) as live:
         yield live
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import TEST_PASSWORD, LiveServer, serving_therapist
+from live import TEST_PASSWORD, LiveServer, serving_with_account
 from live_call import LiveCall, join_token, new_call
 from protocol_client import ProtocolClient, csrf_token, login, start_session
 
@@ -21,7 +21,7 @@ EMAIL = "live@example.test"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with serving_therapist(tmp_path_factory.mktemp("live"), EMAIL) as live:
+    with serving_with_account(tmp_path_factory.mktemp("live"), EMAIL) as live:
         yield live
 
 

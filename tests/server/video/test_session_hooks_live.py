@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from live import TEST_PASSWORD, LiveServer, serving_therapist
+from live import TEST_PASSWORD, LiveServer, serving_with_account
 from live_call import LiveCall, new_call
 from protocol_client import ProtocolClient, login
 from sqlalchemy import select
@@ -25,7 +25,7 @@ EMAIL = "hooks-live@example.test"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with serving_therapist(tmp_path_factory.mktemp("hooks-live"), EMAIL) as live:
+    with serving_with_account(tmp_path_factory.mktemp("hooks-live"), EMAIL) as live:
         yield live
 
 

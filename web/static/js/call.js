@@ -295,7 +295,8 @@ export class CallController {
       const li = document.createElement("li");
       li.dataset.participant = w.participant_id;
       const label = document.createElement("span");
-      label.textContent = `${w.name} (${ROLE_LABEL[w.role]}) is waiting`;
+      const where = w.location ? ` · in ${(this.config.states || {})[w.location] || w.location}` : "";
+      label.textContent = `${w.name} (${ROLE_LABEL[w.role]}) is waiting${where}`;
       const admit = document.createElement("button");
       admit.type = "button";
       admit.className = "button primary admit";

@@ -1,5 +1,7 @@
-// Parent and observer join page: device check (preview, level meter, pickers), then the lobby.
+// Parent and observer join page: device check (preview, level meter, pickers) and connection
+// check, then the lobby.
 import { CallController } from "./call.js";
+import { checkConnection, showResult } from "./connection-check.js";
 import { fillSelect, getLocalMedia, LevelMeter, listDevices } from "./devices.js";
 
 const root = document.getElementById("call");
@@ -10,6 +12,8 @@ const micSelect = document.getElementById("check-mic");
 const camSelect = document.getElementById("check-cam");
 const joinButton = document.getElementById("btn-join");
 const checkStatus = document.getElementById("check-status");
+const netStatus = document.getElementById("net-status");
+const netRetry = document.getElementById("net-retry");
 let stream = null;
 
 async function capture(options = {}) {
@@ -46,6 +50,21 @@ async function setup() {
   camSelect.addEventListener("change", () => capture({ audioDeviceId: micSelect.value, videoDeviceId: camSelect.value }));
 }
 
+// Can video get through from this network? Told now, while the parent can still change networks.
+async function checkNetwork() {
+  netRetry.hidden = true;
+  showResult(netStatus, "checking");
+  const { result } = await checkConnection({
+    iceServers: config.iceServers,
+    url: `${location.pathname}/probe`,
+    csrf: netStatus.dataset.csrf,
+  });
+  showResult(netStatus, result);
+  netRetry.hidden = !(result === "blocked" || result === "unavailable");
+}
+
+netRetry.addEventListener("click", checkNetwork);
+
 // Licensure depends on where the family is during the visit: confirm it before knocking.
 async function confirmLocation() {
   const select = document.getElementById("location-state");
@@ -76,4 +95,6 @@ joinButton.addEventListener("click", async () => {
   call.start();
 });
 
-setup();
+// After the camera check: a browser shows real host addresses (not mDNS names) once it has
+// camera permission, so the check then sees the network as the call will.
+setup().then(checkNetwork);

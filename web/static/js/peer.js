@@ -10,7 +10,7 @@ function midsWhereRelayReceives(sdp) {
   return mids;
 }
 
-function waitForIceGathering(pc, timeoutMs = 3000) {
+export function waitForIceGathering(pc, timeoutMs = 3000) {
   // The relay (aiortc) does not trickle ICE: the answer must carry the candidates.
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {

@@ -16,7 +16,7 @@ import pytest
 from doc_world import DocWorld, open_world
 from live import LiveServer, prepare_environment, serving
 from live_call import join_and_admit
-from protocol_client import ProtocolClient, csrf_token, login
+from protocol_client import ProtocolClient, confirm_location, csrf_token, login
 
 from server.config import load_settings
 from server.db import utcnow
@@ -64,6 +64,7 @@ async def test_note_is_drafted_from_the_live_session(
     goal1, goal2 = (str(g.id) for g in world.plan.goals)
     http = await asyncio.to_thread(login, server.base_url, world.therapist.email, PASSWORD)
     session_id, token = await asyncio.to_thread(prepare_visit, http, str(visit.id))
+    await asyncio.to_thread(confirm_location, server.base_url, session_id, token, "IL")
     therapist = ProtocolClient(server.base_url, session_id, cookie=http.cookies["tandem_session"])
     parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
     try:
