@@ -3,12 +3,11 @@ add an addendum."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from doc_world import DocWorld, HeldSession, held_world
+from doc_world import DocWorld, HeldSession, build_held_world
 from e2e_flows import Live, Participant
 
 from server.config import load_settings
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def seed(env: dict[str, str]) -> tuple[DocWorld, HeldSession]:
-    return asyncio.run(held_world(load_settings(env, dotenv=None).database_url))
+    return build_held_world(load_settings(env, dotenv=None).database_url)
 
 
 def test_draft_edit_sign_addendum(live: Live, launch: Callable[[str], Participant]) -> None:

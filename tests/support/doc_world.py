@@ -6,6 +6,7 @@ each other).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -123,12 +124,6 @@ async def open_world(database_url: str) -> AsyncIterator[DocWorld]:
         await engine.dispose()
 
 
-async def held_world(database_url: str) -> tuple[DocWorld, HeldSession]:
-    """A new world with a held telehealth session (`held_telehealth_session`)."""
-    async with open_world(database_url) as world:
-        return world, await held_telehealth_session(world)
-
-
 @dataclass(frozen=True)
 class HeldSession:
     appointment: Appointment
@@ -210,3 +205,13 @@ async def held_telehealth_session(world: DocWorld, starts_at: datetime = T0) -> 
         await set_state(session, vid, VideoSessionState.ended)
         video.ended_at = end
         return HeldSession(appt, video.id, rid)
+
+
+def build_held_world(database_url: str) -> tuple[DocWorld, HeldSession]:
+    """A therapist's world with one held telehealth session, from synchronous test code."""
+
+    async def run() -> tuple[DocWorld, HeldSession]:
+        async with open_world(database_url) as world:
+            return world, await held_telehealth_session(world)
+
+    return asyncio.run(run())

@@ -6,7 +6,7 @@ import asyncio
 import re
 from typing import Any
 
-from doc_world import DocWorld, HeldSession, held_world
+from doc_world import DocWorld, HeldSession, build_held_world
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -19,7 +19,7 @@ HTML = {"accept": "text/html"}
 
 
 def build(settings: Settings) -> tuple[DocWorld, HeldSession]:
-    return asyncio.run(held_world(settings.database_url))
+    return build_held_world(settings.database_url)
 
 
 def audit_outcomes(settings: Settings, object_id: str, action: str) -> list[str]:
