@@ -81,6 +81,9 @@ def add_bench_parser(sub: Any) -> None:
     relay.add_argument("--record", action="store_true",
                        help="record every session (the parent consents through the protocol)"
                        )  # fmt: skip
+    from bench.login_burst import add_parser as add_login_burst
+
+    add_login_burst(which)
 
 
 def _progress(line: str) -> None:
@@ -92,6 +95,10 @@ def _progress(line: str) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "login-burst":
+        from bench.login_burst import run_login_burst
+
+        return run_login_burst(args)
     if args.bench_command != "relay":
         raise AssertionError(args.bench_command)  # argparse only lets known benchmarks through
     if args.soak and args.duration == 20.0:

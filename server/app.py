@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +38,7 @@ from server.http.templating import make_templates
 from server.observability import Metrics, ObservabilityMiddleware
 from server.passwords import Passwords
 from server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from server.services.audit import AuditLog
 from server.services.errors import DomainError
 from server.state import AppState
 
@@ -64,6 +66,15 @@ def base_routes() -> list[BaseRoute]:
         *api_documentation.routes,
         Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
     ]
+
+
+async def _flush_audit_summaries(audit: AuditLog, every: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await audit.flush()
+        except Exception:  # the database may be briefly away; the next round writes them
+            log.exception("writing audit summaries failed")
 
 
 def create_app(
@@ -95,16 +106,20 @@ def create_app(
                 settings.login_max_failures, settings.login_window_seconds
             )
         passwords = Passwords()
+        db = make_sessionmaker(engine)
+        audit = AuditLog(db)
         state = AppState(
             settings=settings,
             engine=engine,
-            db=make_sessionmaker(engine),
+            db=db,
             passwords=passwords,
             metrics=metrics,
             login_limiter=login_limiter,
+            audit=audit,
             redis=redis_client,
         )
         app.state.tandem = state
+        flusher = asyncio.create_task(_flush_audit_summaries(audit), name="audit-summaries")
         try:
             async with contextlib.AsyncExitStack() as stack:
                 for extension in extensions or []:
@@ -115,6 +130,12 @@ def create_app(
                 )
                 yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            # Refusals counted but not yet summarized are written before the process goes.
+            with contextlib.suppress(Exception):
+                await audit.flush(everything=True)
             passwords.close()
             if redis_client is not None:
                 await redis_client.aclose()

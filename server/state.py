@@ -13,6 +13,7 @@ from server.observability import Metrics
 from server.passwords import Passwords
 from server.ratelimit import Limiter
 from server.services.accounts import SessionPolicy
+from server.services.audit import AuditLog
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppState:
     passwords: Passwords
     metrics: Metrics
     login_limiter: Limiter
+    audit: AuditLog
     redis: Any | None = None  # redis.asyncio.Redis when configured
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -124,7 +124,7 @@ async def appointments_create(request: Request) -> Response:
     except ValidationFailed as exc:
         return invalid(exc)
     except BookingRefused as exc:
-        await record_refused_booking(app_state(request).db, actor, data, exc)
+        await record_refused_booking(app_state(request).audit, actor, data, exc)
         return JSONResponse(
             {
                 "error": {

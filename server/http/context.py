@@ -33,6 +33,12 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def operation_of(request: Request) -> str:
+    """What was asked, for the audit log: the method and route template (no ids, no query)."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"[:120]
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
         "accept", ""

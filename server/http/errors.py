@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.services.errors import Conflict, DomainError, Invalid, NotFound, Refused
 
-from .context import wants_json
+from .context import app_state, operation_of, wants_json
 from .templating import render
 
 log = logging.getLogger("tandem.errors")
@@ -82,6 +82,18 @@ def domain_status(exc: DomainError) -> int:
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    refusal = exc.refusal
+    if refusal is not None:
+        # Written here, once for every service: the request's unit of work has rolled back.
+        await app_state(request).audit.record(
+            refusal.actor,
+            refusal.action,
+            object_type=refusal.object_type,
+            object_id=refusal.object_id,
+            outcome="refused",
+            # Which operation was refused (a read, an edit, a signature): the route, not its ids.
+            detail={"reason": refusal.reason, "request": operation_of(request)},
+        )
     return error_response(request, domain_status(exc), exc.message)
 
 

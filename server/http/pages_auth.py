@@ -52,7 +52,7 @@ async def login_submit(request: Request) -> Response:
     if not reservation.allowed:
         state.metrics.logins.labels("rate_limited").inc()
         await record_audit(
-            state.db,
+            state.audit,
             Actor("anonymous", None, email, ip),
             "auth.login",
             outcome="refused",
@@ -81,7 +81,7 @@ async def login_submit(request: Request) -> Response:
     if user is None:
         state.metrics.logins.labels("failed").inc()
         await record_audit(
-            state.db,
+            state.audit,
             Actor("anonymous", None, email, ip),
             "auth.login",
             outcome="refused",

@@ -27,7 +27,7 @@ from server.services.documentation.notes import (
 )
 from server.services.scheduling.appointments import get_appointment_for
 
-from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .context import actor_for, app_state, login_required, operation_of, require_user, unit_of_work
 from .templating import render
 
 EDIT_FIELDS = (
@@ -50,8 +50,9 @@ def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
 async def refused(request: Request, user: User, action: str, note_id: object, why: str) -> None:
     """A refusal keeps its audit row: written in a transaction of its own."""
     await record_audit(
-        app_state(request).db, actor_for(request, user), action, object_type="note",
-        object_id=str(note_id), outcome="refused", detail={"reason": why},
+        app_state(request).audit, actor_for(request, user), action, object_type="note",
+        object_id=str(note_id), outcome="refused",
+        detail={"reason": why, "request": operation_of(request)},
     )  # fmt: skip
 
 

@@ -86,7 +86,7 @@ async def join_probe(request: Request) -> Response:
             )
     except (LinkInvalid, LinkGone) as exc:
         await record_audit(
-            state.db,
+            state.audit,
             Actor.anonymous(ip),
             "join_link.probe",
             object_type="video_session",

@@ -58,7 +58,9 @@ def annotation_json(a: Annotation, session_id: object) -> dict[str, Any]:
 
 
 async def _video(request: Request, session: Any, user: User) -> VideoSession:
-    return await get_session_for(session, user, request.path_params["session_id"])
+    return await get_session_for(
+        session, user, request.path_params["session_id"], actor_for(request, user)
+    )
 
 
 @login_required

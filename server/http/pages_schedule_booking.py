@@ -88,7 +88,7 @@ async def booking_create(request: Request) -> Response:
         context = await _form_context(request, user, data, exc.errors, [])
         return render(request, "schedule/form.html", context, status_code=422)
     except BookingRefused as exc:
-        await record_refused_booking(app_state(request).db, actor, data, exc)
+        await record_refused_booking(app_state(request).audit, actor, data, exc)
         context = await _form_context(request, user, data, {}, exc.problems)
         return render(request, "schedule/form.html", context, status_code=422)
     return RedirectResponse(f"/schedule/appointments/{first}?booked=1", status_code=303)

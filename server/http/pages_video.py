@@ -61,7 +61,9 @@ def join_url(request: Request, session_id: object, token: str) -> str:
 async def _load(request: Request) -> VideoSession:
     user = require_user(request)
     async with unit_of_work(request) as session:
-        return await get_session_for(session, user, request.path_params["session_id"])
+        return await get_session_for(
+            session, user, request.path_params["session_id"], actor_for(request, user)
+        )
 
 
 @login_required
@@ -145,7 +147,9 @@ async def session_console(request: Request) -> Response:
     user = require_user(request)
     runtime = video_runtime(app_state(request))
     async with unit_of_work(request) as session:
-        video = await get_session_for(session, user, request.path_params["session_id"])
+        video = await get_session_for(
+            session, user, request.path_params["session_id"], actor_for(request, user)
+        )
         links = await list_links(session, video)
         present = await attendance(session, video)
         # The summary reads clinical annotations (audited): only worth it once there is a session.
@@ -185,7 +189,9 @@ async def link_create(request: Request) -> Response:
     if role not in ("parent", "observer"):
         raise HTTPException(422, "A link is for a parent or an observer.")
     async with unit_of_work(request) as session:
-        video = await get_session_for(session, user, request.path_params["session_id"])
+        video = await get_session_for(
+            session, user, request.path_params["session_id"], actor_for(request, user)
+        )
         await issue_link(
             session,
             video_runtime(state).signer,
@@ -203,7 +209,9 @@ async def link_revoke(request: Request) -> Response:
     user = require_user(request)
     runtime = video_runtime(app_state(request))
     async with unit_of_work(request) as session:
-        video = await get_session_for(session, user, request.path_params["session_id"])
+        video = await get_session_for(
+            session, user, request.path_params["session_id"], actor_for(request, user)
+        )
         link = await revoke_link(
             session, video, request.path_params["link_id"], actor_for(request, user)
         )
@@ -218,7 +226,7 @@ async def session_end(request: Request) -> Response:
     video = await _load(request)
     await video_runtime(app_state(request)).router.end_session(str(video.id))
     await record_audit(
-        app_state(request).db,
+        app_state(request).audit,
         actor_for(request, user),
         "video_session.end",
         object_type="video_session",
@@ -269,7 +277,7 @@ async def join_page(request: Request) -> Response:
     except (LinkInvalid, LinkGone) as exc:
         gone = isinstance(exc, LinkGone)
         await record_audit(
-            state.db,
+            state.audit,
             Actor.anonymous(client_ip(request)),
             "join_link.open",
             object_type="video_session",
@@ -290,7 +298,7 @@ async def join_page(request: Request) -> Response:
     # The name is the therapist's label for the link, read from the records (never the token).
     name = link.display_name if link is not None else "Guest"
     await record_audit(
-        state.db,
+        state.audit,
         Actor("link", claim.link_id, name, client_ip(request)),
         "join_link.open",
         object_type="video_session",

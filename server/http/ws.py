@@ -75,7 +75,7 @@ async def session_socket(websocket: WebSocket) -> None:
     origin = websocket.headers.get("origin")
     if origin != expected_origin(state, websocket):
         await record_audit(
-            state.db,
+            state.audit,
             Actor.anonymous(remote),
             "signaling.connect",
             object_type="video_session",

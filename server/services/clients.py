@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import utcnow
 from server.models import Caregiver, Client, User
 from server.services.audit import Actor, add_audit
-from server.services.errors import NotFound, ValidationFailed, as_uuid
+from server.services.errors import ValidationFailed, not_found_for, owned_id
 from server.services.geography import is_state, is_time_zone
 
 MAX_CAREGIVERS = 6
@@ -167,9 +167,10 @@ async def get_client_for(
     session: AsyncSession, user: User, client_id: uuid.UUID | str, actor: Actor
 ) -> Client:
     """Reads one client record for a user allowed to see it; the read itself is audited."""
-    client = await session.get(Client, as_uuid(client_id, NO_CLIENT))
+    cid = owned_id(client_id, NO_CLIENT, actor, "client.read", "client")
+    client = await session.get(Client, cid)
     if client is None or (client.therapist_id != user.id and not user.is_admin):
-        raise NotFound(NO_CLIENT)
+        raise not_found_for(NO_CLIENT, actor, "client.read", "client", cid, exists=bool(client))
     add_audit(session, actor, "client.read", object_type="client", object_id=client.id)
     return client
 

@@ -8,9 +8,33 @@ page words it again. The HTTP layer maps each kind to a status in one place
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+
+from server.services.audit import Actor
+
+
+@dataclass(frozen=True)
+class AccessRefusal:
+    """What the audit log keeps of a refused read or change of someone's record.
+
+    The service decides that a refusal matters and says so on the error; the HTTP layer's one
+    handler writes it (server/http/errors.py) through the app's AuditLog, in a transaction of its
+    own (the request's unit of work rolls back) and aggregated (nobody can flood the log).
+    """
+
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: str
+    # "not_owner": the record exists and is someone else's; "no_such_record": nothing there.
+    reason: str
 
 
 class DomainError(Exception):
+    def __init__(self, *args: object, refusal: AccessRefusal | None = None) -> None:
+        super().__init__(*args)
+        self.refusal = refusal
+
     @property
     def message(self) -> str:
         return str(self)
@@ -42,6 +66,35 @@ class ValidationFailed(Invalid):
     @property
     def message(self) -> str:
         return " ".join(self.errors.values())
+
+
+def not_found_for(
+    message: str,
+    actor: Actor | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    *,
+    exists: bool,
+) -> NotFound:
+    """The answer when a user asks for a record that is not theirs (or not there): the same
+    sentence either way, so nothing can be probed; the audit log keeps which it was."""
+    refusal = None
+    if actor is not None:
+        reason = "not_owner" if exists else "no_such_record"
+        refusal = AccessRefusal(actor, action, object_type, str(object_id)[:64], reason)
+    return NotFound(message, refusal=refusal)
+
+
+def owned_id(
+    value: object, message: str, actor: Actor | None, action: str, object_type: str
+) -> uuid.UUID:
+    """An id from a URL or form for a record the user must own: malformed, it names nothing
+    (refused as not found, and audited like any other miss)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise not_found_for(message, actor, action, object_type, value, exists=False) from None
 
 
 def as_uuid(value: object, missing: str, error: type[NotFound] = NotFound) -> uuid.UUID:

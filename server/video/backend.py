@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
 from server.models import VideoSessionState
-from server.services.audit import Actor, record_audit
+from server.services.audit import Actor, AuditLog, record_audit
 from server.services.video.annotations import find_resent, save_annotation, tags_for_session
 from server.services.video.common import parse_id
 from server.services.video.location import link_info
@@ -52,8 +52,12 @@ def _actor(actor: str, remote: str | None) -> Actor:
 
 
 class DatabaseSessionBackend:
-    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], audit_log: AuditLog | None = None
+    ) -> None:
         self._db = db
+        # Signaling refusals (forbidden messages, bad links) go through the app's aggregating log.
+        self._audit_log = audit_log or AuditLog(db)
 
     async def load_session(self, session_id: str) -> SessionRecord | None:
         async with transaction(self._db) as session:
@@ -79,7 +83,7 @@ class DatabaseSessionBackend:
         remote: str | None,
     ) -> None:
         await record_audit(
-            self._db,
+            self._audit_log,
             _actor(actor, remote),
             action if "." in action else f"signaling.{action}",
             object_type=object_type,

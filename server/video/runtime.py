@@ -77,7 +77,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             announced_address=settings.relay_announced_address,
         )
     )
-    backend = DatabaseSessionBackend(state.db)
+    backend = DatabaseSessionBackend(state.db, state.audit)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
     recorders = Recorders(relay, state.db, settings.storage_dir)

@@ -3,30 +3,20 @@ add an addendum."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from doc_world import DocWorld, HeldSession, held_telehealth_session, make_world
+from doc_world import DocWorld, HeldSession, build_held_world
 from e2e_flows import Live, Participant
 
 from server.config import load_settings
-from server.db import make_engine, make_sessionmaker
 
 pytestmark = pytest.mark.browser
 
 
 def seed(env: dict[str, str]) -> tuple[DocWorld, HeldSession]:
-    async def run() -> tuple[DocWorld, HeldSession]:
-        engine = make_engine(load_settings(env, dotenv=None).database_url)
-        try:
-            world = await make_world(make_sessionmaker(engine))
-            return world, await held_telehealth_session(world)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return build_held_world(load_settings(env, dotenv=None).database_url)
 
 
 def test_draft_edit_sign_addendum(live: Live, launch: Callable[[str], Participant]) -> None:

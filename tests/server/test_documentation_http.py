@@ -6,7 +6,7 @@ import asyncio
 import re
 from typing import Any
 
-from doc_world import DocWorld, HeldSession, held_telehealth_session, make_world
+from doc_world import DocWorld, HeldSession, build_held_world
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -19,15 +19,7 @@ HTML = {"accept": "text/html"}
 
 
 def build(settings: Settings) -> tuple[DocWorld, HeldSession]:
-    async def run() -> tuple[DocWorld, HeldSession]:
-        engine = make_engine(settings.database_url)
-        try:
-            world = await make_world(make_sessionmaker(engine))
-            return world, await held_telehealth_session(world)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return build_held_world(settings.database_url)
 
 
 def audit_outcomes(settings: Settings, object_id: str, action: str) -> list[str]:

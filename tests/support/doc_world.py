@@ -5,6 +5,7 @@ Shared by tests/server/test_documentation_*.py (test modules cannot import each 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from fast_passwords import FAST_PASSWORDS
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import transaction
+from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
 from server.services.accounts import create_user
 from server.services.audit import Actor
@@ -191,3 +192,17 @@ async def held_telehealth_session(world: DocWorld, starts_at: datetime = T0) -> 
         await set_state(session, vid, VideoSessionState.ended)
         video.ended_at = end
         return HeldSession(appt, video.id, rid)
+
+
+def build_held_world(database_url: str) -> tuple[DocWorld, HeldSession]:
+    """A therapist's world with one held telehealth session, from synchronous test code."""
+
+    async def run() -> tuple[DocWorld, HeldSession]:
+        engine = make_engine(database_url)
+        try:
+            world = await make_world(make_sessionmaker(engine))
+            return world, await held_telehealth_session(world)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db import new_id, utcnow
 from server.models import Note, NoteAddendum, User
 from server.services.audit import Actor, add_audit
+from server.services.errors import not_found_for, owned_id
 
-from .common import NO_CLIENT, NotAuthor, NoteSigned, NotFound, ValidationFailed, as_uuid
+from .common import NO_CLIENT, NotAuthor, NoteSigned, ValidationFailed, as_uuid
 from .hashing import addendum_hash, note_hash, verify
 
 LATE_AFTER = timedelta(hours=24)
@@ -44,9 +45,10 @@ class NoteEdit:
 
 
 async def get_note_for(session: AsyncSession, user: User, note_id: object, actor: Actor) -> Note:
-    note = await session.get(Note, as_uuid(note_id, NO_NOTE))
+    nid = owned_id(note_id, NO_NOTE, actor, "note.read", "note")
+    note = await session.get(Note, nid)
     if note is None or (note.author_id != user.id and not user.is_admin):
-        raise NotFound(NO_NOTE)
+        raise not_found_for(NO_NOTE, actor, "note.read", "note", nid, exists=note is not None)
     add_audit(session, actor, "note.read", object_type="note", object_id=note.id)
     return note
 

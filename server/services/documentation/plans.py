@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Client, Goal, PlanOfCare, User
 from server.services.audit import Actor, add_audit
+from server.services.errors import not_found_for, owned_id
 
-from .common import NotFound, ValidationFailed, as_uuid
+from .common import ValidationFailed
 
 MEASURES = {
     "percent_trials": "%",
@@ -214,9 +215,11 @@ async def create_plan(
 async def get_plan_for(
     session: AsyncSession, user: User, plan_id: object, actor: Actor
 ) -> PlanOfCare:
-    plan = await session.get(PlanOfCare, as_uuid(plan_id, NO_PLAN))
+    pid = owned_id(plan_id, NO_PLAN, actor, "plan_of_care.read", "plan_of_care")
+    plan = await session.get(PlanOfCare, pid)
     if plan is None or (plan.therapist_id != user.id and not user.is_admin):
-        raise NotFound(NO_PLAN)
+        exists = plan is not None
+        raise not_found_for(NO_PLAN, actor, "plan_of_care.read", "plan_of_care", pid, exists=exists)
     add_audit(session, actor, "plan_of_care.read", object_type="plan_of_care", object_id=plan.id)
     return plan
 

@@ -8,15 +8,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
 from server.models import Appointment, AppointmentSeries, User
-from server.services.audit import Actor, add_audit, record_audit
-from server.services.errors import Conflict
+from server.services.audit import Actor, AuditLog, add_audit, record_audit
+from server.services.errors import Conflict, not_found_for, owned_id
 
 from .checks import BookingInput, CleanBooking, Problem, check_booking, clean_booking
-from .common import NotFound, Status, ValidationFailed, as_uuid
+from .common import Status, ValidationFailed
 from .profile import rate_for
 from .recurrence import occurrence_on
 
@@ -40,12 +40,12 @@ class BookingRefused(Conflict):
 
 
 async def record_refused_booking(
-    db: async_sessionmaker[AsyncSession], actor: Actor, data: BookingInput, refused: BookingRefused
+    log: AuditLog, actor: Actor, data: BookingInput, refused: BookingRefused
 ) -> None:
     """A refused booking keeps its audit row and its reasons, in a transaction of its own: the
     booking's unit of work rolled back with nothing booked."""
     await record_audit(
-        db,
+        log,
         actor,
         "appointment.book",
         object_type="client",
@@ -169,9 +169,14 @@ async def get_appointment_for(
     session: AsyncSession, therapist: User, appointment_id: uuid.UUID | str, actor: Actor
 ) -> Appointment:
     """One appointment of the therapist's (admins see all); the read is audited."""
-    appt = await session.get(Appointment, as_uuid(appointment_id, NO_APPOINTMENT))
+    aid = owned_id(appointment_id, NO_APPOINTMENT, actor, "appointment.read", "appointment")
+    appt = await session.get(Appointment, aid)
     if appt is None or (appt.therapist_id != therapist.id and not therapist.is_admin):
-        raise NotFound(NO_APPOINTMENT)
+        exists = appt is not None
+        refused = not_found_for(
+            NO_APPOINTMENT, actor, "appointment.read", "appointment", aid, exists=exists
+        )
+        raise refused
     add_audit(session, actor, "appointment.read", object_type="appointment", object_id=appt.id)
     return appt
 

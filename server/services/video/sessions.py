@@ -12,7 +12,7 @@ from server.db import utcnow
 from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
 from server.models import VideoSessionState as State
 from server.services.audit import Actor, add_audit
-from server.services.errors import Invalid, NotFound
+from server.services.errors import Invalid, NotFound, not_found_for, owned_id
 from signaling.tokens import (
     JoinLinkClaim,
     LinkGone,
@@ -22,7 +22,7 @@ from signaling.tokens import (
     new_join_link_claim,
 )
 
-from .common import SessionNotFound, parse_id
+from .common import NO_SESSION, SessionNotFound, parse_id
 
 DEFAULT_LENGTH = timedelta(minutes=60)
 MAX_LENGTH = timedelta(hours=4)
@@ -156,10 +156,17 @@ async def find_link(session: AsyncSession, link_id: str) -> JoinLink | None:
     return await session.get(JoinLink, link_id)
 
 
-async def get_session_for(session: AsyncSession, user: User, session_id: object) -> VideoSession:
-    video = await session.get(VideoSession, parse_id(session_id))
+async def get_session_for(
+    session: AsyncSession, user: User, session_id: object, actor: Actor | None = None
+) -> VideoSession:
+    """The user's session (admins see all); another's, or none, is refused and audited."""
+    sid = owned_id(session_id, NO_SESSION, actor, "video_session.read", "video_session")
+    video = await session.get(VideoSession, sid)
     if video is None or (video.therapist_id != user.id and not user.is_admin):
-        raise SessionNotFound()
+        refused = not_found_for(
+            NO_SESSION, actor, "video_session.read", "video_session", sid, exists=bool(video)
+        )
+        raise SessionNotFound(refusal=refused.refusal)
     return video
 
 
