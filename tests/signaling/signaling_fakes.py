@@ -17,6 +17,7 @@ from signaling.ports import (
     ConsentText,
     LinkStatus,
     MediaErrors,
+    OnAudioOnly,
     OnOffer,
     OnState,
     Outcome,
@@ -215,6 +216,7 @@ class FakeRoom:
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None:
         self.members[participant_id] = (publish, on_offer)
         self.joins.append(participant_id)
