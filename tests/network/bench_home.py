@@ -26,12 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,8 @@ from e2e_flows import (
 from netbed import Impairment, NetBed, Sites, bed_missing
 from netcall import NetCall
 from turn import start_turn, turn_missing
+from video_samples import SAMPLE_MS, SAMPLER_JS, sender, series
 
-SAMPLE_MS = 200
-FREEZE_S = 0.5
 START_S = 15.0
 DELAY_MS = 80
 LOSS = 0.02
@@ -86,129 +84,24 @@ SCENARIOS = {
     )
 }
 
-# Runs in each page: a getStats sample every SAMPLE_MS into window.__benchSamples.
-SAMPLER_JS = """(interval) => {
-  if (window.__benchSamples) return;
-  const samples = [];
-  window.__benchSamples = samples;
-  const tick = async () => {
-    const call = window.tandemCall;
-    const pc = call && call.peer && call.peer.pc;
-    if (!pc) return;
-    const report = await pc.getStats();
-    const s = { t: Date.now(), inbound: {}, out: null, pair: null };
-    report.forEach((r) => {
-      if (r.type === "inbound-rtp" && r.kind === "video") {
-        const pid = call.trackOwner.get(r.trackIdentifier);
-        if (!pid) return;
-        const d = s.inbound[pid] || { frames: 0, bytes: 0, width: 0 };
-        d.frames += r.framesDecoded || 0;
-        d.bytes += r.bytesReceived || 0;
-        d.width = Math.max(d.width, r.frameWidth || 0);
-        s.inbound[pid] = d;
-      } else if (r.type === "outbound-rtp" && r.kind === "video") {
-        s.out = { bytes: (r.bytesSent || 0) + (r.headerBytesSent || 0),
-                  rtx: r.retransmittedBytesSent || 0, target: r.targetBitrate || 0,
-                  width: r.frameWidth || 0, limit: r.qualityLimitationReason || "" };
-      } else if (r.type === "candidate-pair" && r.nominated && r.state === "succeeded") {
-        s.pair = { available: r.availableOutgoingBitrate || 0 };
-      }
-    });
-    samples.push(s);
-  };
-  setInterval(() => { tick().catch(() => {}); }, interval);
-}"""
-
-
-@dataclass
-class Series:
-    """One receiver's samples of one publisher's video: (ms, framesDecoded)."""
-
-    points: list[tuple[float, int]] = field(default_factory=list)
-
-    def first_frame(self, after: float) -> float | None:
-        return next((t for t, f in self.points if t >= after and f > 0), None)
-
-    def frozen(self, start: float, end: float) -> tuple[float, int]:
-        """Seconds of stretches without a new frame longer than FREEZE_S overlapping
-        [start, end) (clipped to it), and how many such stretches."""
-        total, count = 0.0, 0
-        last_change: float | None = None
-        last_frames: int | None = None
-        stretches: list[tuple[float, float]] = []
-        for t, frames in self.points:
-            if last_frames is None or frames != last_frames:
-                if last_change is not None and t - last_change > FREEZE_S * 1000:
-                    stretches.append((last_change, t))
-                last_change, last_frames = t, frames
-        if last_change is not None and end - last_change > FREEZE_S * 1000:
-            stretches.append((last_change, end))  # still frozen at the end
-        for a, b in stretches:
-            overlap = min(b, end) - max(a, start)
-            if overlap > 0:
-                total += overlap / 1000
-                count += 1
-        return total, count
-
-    def at(self, t: float) -> int:
-        """framesDecoded at the last sample at or before t."""
-        value = 0
-        for ts, frames in self.points:
-            if ts > t:
-                break
-            value = frames
-        return value
-
-    def fps(self, start: float, end: float) -> float:
-        return (self.at(end) - self.at(start)) / ((end - start) / 1000)
-
-
-def _series(samples: list[dict[str, Any]], publisher: str) -> Series:
-    return Series([(s["t"], s["inbound"][publisher]["frames"])
-                   for s in samples if publisher in s["inbound"]])  # fmt: skip
-
-
-def _sender(samples: list[dict[str, Any]], start: float, end: float) -> dict[str, Any]:
-    """What a browser sent (outbound video) over [start, end]."""
-    inside = [s for s in samples if start <= s["t"] <= end and s["out"] is not None]
-    if len(inside) < 2:
-        return {}
-    a, b = inside[0], inside[-1]
-    seconds = (b["t"] - a["t"]) / 1000
-    widths = [s["out"]["width"] for s in inside if s["out"]["width"]]
-    limits: dict[str, int] = {}
-    for s in inside:
-        limits[s["out"]["limit"]] = limits.get(s["out"]["limit"], 0) + 1
-    available = [s["pair"]["available"] for s in inside if s["pair"] and s["pair"]["available"]]
-    return {
-        "kbit_s": round((b["out"]["bytes"] - a["out"]["bytes"]) * 8 / seconds / 1000, 1),
-        "rtx_kbit_s": round((b["out"]["rtx"] - a["out"]["rtx"]) * 8 / seconds / 1000, 1),
-        "target_kbit_s": round(statistics.mean(s["out"]["target"] for s in inside) / 1000, 1),
-        "width_median": statistics.median(widths) if widths else 0,
-        "quality_limitation": max(limits, key=lambda k: limits[k]),
-        "available_outgoing_kbit_s": (
-            round(statistics.mean(available) / 1000, 1) if available else None
-        ),
-    }
-
 
 def _direction(
     samples: list[dict[str, Any]], publisher: str, admitted: float, call_s: float
 ) -> dict[str, Any]:
-    series = _series(samples, publisher)
-    t0 = series.first_frame(admitted)
+    frames = series(samples, publisher)
+    t0 = frames.first_frame(admitted)
     if t0 is None:
         return {"t0_s": None}
     window = (t0 + START_S * 1000, t0 + call_s * 1000)
-    frozen_start, freezes_start = series.frozen(t0, t0 + START_S * 1000)
-    frozen_last, freezes_last = series.frozen(*window)
+    frozen_start, freezes_start = frames.frozen(t0, t0 + START_S * 1000)
+    frozen_last, freezes_last = frames.frozen(*window)
     return {
         "t0_s": round((t0 - admitted) / 1000, 2),
         "first15_frozen_s": round(frozen_start, 2),
         "first15_freezes": freezes_start,
         "last30_frozen_s": round(frozen_last, 2),
         "last30_freezes": freezes_last,
-        "last30_fps": round(series.fps(*window), 1),
+        "last30_fps": round(frames.fps(*window), 1),
     }
 
 
@@ -280,16 +173,14 @@ def _call(
                                ("therapist", at_therapist, therapist_view)):  # fmt: skip
         if view.get("t0_s") is not None:
             t0 = admitted + view["t0_s"] * 1000
-            result[f"{who}_sends_first15"] = _sender(samples, t0, t0 + START_S * 1000)
-            result[f"{who}_sends_last30"] = _sender(
-                samples, t0 + START_S * 1000, t0 + call_s * 1000
-            )
+            result[f"{who}_sends_first15"] = sender(samples, t0, t0 + START_S * 1000)
+            result[f"{who}_sends_last30"] = sender(samples, t0 + START_S * 1000, t0 + call_s * 1000)
     return result
 
 
 def _first(person: Participant, publisher: str) -> float | None:
     samples = person.page.evaluate("() => window.__benchSamples || []")
-    return _series(samples, publisher).first_frame(0)
+    return series(samples, publisher).first_frame(0)
 
 
 def summary_line(result: dict[str, Any]) -> str:
