@@ -90,7 +90,7 @@ class InStream:
         self._lsr_time: float | None = None
         self._rtcp: asyncio.Task[None] | None = None
         self._closed = False
-        # The stream's rate as it arrives (bits/s, smoothed), from the octets counted per packet.
+        # The stream's payload rate as it arrives (bits/s, over RATE_SECONDS), for the policy.
         self._octets = 0
         self._rate = 0.0
         self._rated: tuple[float, int] | None = None

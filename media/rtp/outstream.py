@@ -165,9 +165,13 @@ class OutStream:
         self._request_keyframe = request_keyframe
 
     def detach(self) -> None:
-        """The slot lost its publisher: forget the old stream, keep the sequence line."""
+        """The slot lost its publisher: forget the old stream, keep the sequence line (and
+        what the subscriber's link takes); the next publisher's video is tried afresh."""
         self._source = None
         self._synced = self.kind != "video"
+        self.allow_video(True)
+        if self.gate is not None:
+            self.gate = ObserverGate(since=time.monotonic())
 
     def _ready(self, now: float) -> bool:
         if self._transceiver.currentDirection != "sendonly":

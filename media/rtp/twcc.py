@@ -9,6 +9,7 @@ delay and loss of its uplink from them. Bytes only, no aiortc objects: this runs
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 TRANSPORT_CC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
@@ -29,6 +30,9 @@ TWO_BIT_CAPACITY = 7
 MAX_STATUSES = 1000
 # Arrivals kept behind the newest reported one, for packets that arrive late (reordered).
 KEEP_SECONDS = 0.5
+# Arrivals looked at (oldest first) each time old ones are dropped: more than arrive between two
+# reports at any camera's rate, so the kept ones stay bounded.
+FORGET_BATCH = 512
 
 
 def transport_sequence(packet: bytes, ext_id: int) -> int | None:
@@ -188,16 +192,19 @@ class TransportFeedback:
         return header + payload, end
 
     def _forget(self, reported_to: int) -> None:
-        """Drop arrivals older than ``KEEP_SECONDS`` before the newest one reported."""
-        newest_time = self._arrivals.get(reported_to)
+        """Drop arrivals older than ``KEEP_SECONDS`` before the newest one reported (they are
+        in arrival order: the oldest first)."""
+        arrivals = self._arrivals
+        newest_time = arrivals.get(reported_to)
         if newest_time is None:
             return
         horizon = newest_time - KEEP_SECONDS
-        stale = [seq for seq, at in self._arrivals.items() if at < horizon]
-        for seq in stale:
-            del self._arrivals[seq]
-        if stale:
-            self._floor = max(self._floor, max(stale) + 1)
+        for seq, at in list(itertools.islice(arrivals.items(), FORGET_BATCH)):
+            if at >= horizon:
+                break
+            del arrivals[seq]
+            if seq >= self._floor:
+                self._floor = seq + 1
 
 
 def encode_chunks(statuses: list[int]) -> bytes:
