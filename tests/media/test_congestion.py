@@ -66,7 +66,7 @@ def test_a_congested_subscriber_holds_then_grows() -> None:
 
 def test_an_uncongested_subscriber_grows_faster_than_its_own_estimate() -> None:
     ceiling = Ceiling(0.0)
-    ceiling.estimate(280_000, rate=250_000, now=1.0)  # keeping up with what it gets
+    ceiling.estimate(180_000, rate=150_000, now=1.0)  # keeping up with what it gets
     assert ceiling.current(1.0) == START_CAP  # never below the start cap it was given
     assert ceiling.current(4.0) == pytest.approx(START_CAP * GROWTH**3)
     assert ceiling.current(1000.0) == NO_CAP
