@@ -35,25 +35,33 @@ CHANGE = 0.05
 RESEND_SECONDS = 1.0
 # A subscriber is congested when its estimate falls below this share of the stream's rate
 # (Chromium's estimator then says 0.85 x what it receives) or below its previous estimate by
-# more than DROP. Its ceiling is then its estimate. Until a subscriber's link has shown
-# congestion (and again after CALM_SECONDS without), its ceiling grows by GROWTH a second:
-# Chromium's own estimate grows ~8 % a second from what it received, far too slowly to let a
-# publisher that started at START_CAP reach a good link's rate within a call's first minute.
-# Once the link's capacity has shown, the ceiling follows the estimate: growing faster past
-# it overflowed a 300 kbit/s link every few seconds (7 s frozen of 30 in one run).
+# more than DROP. Its ceiling is then its estimate (never below FLOOR), held for
+# HOLD_SECONDS, then grown by CONGESTED_GROWTH a second. Until a subscriber's link has shown
+# congestion (and again after CALM_SECONDS without), the ceiling grows by GROWTH a second.
+# Why the relay ramps at all: Chromium's estimate grows ~8 % a second from what it receives,
+# too slowly for a publisher that started at START_CAP to reach a good link's rate within a
+# call's first minute; and following it alone spiralled down on a busy machine (an encoder
+# sending under its cap lowers the estimate, which lowers the cap: 30 kbit/s on an
+# unimpaired link). Growing by GROWTH after congestion overflowed a 300 kbit/s link every few
+# seconds; by CONGESTED_GROWTH the overshoot fits the link's queue.
 CONGESTED_SHARE = 0.9
 DROP = 0.95
+HOLD_SECONDS = 5.0
 CALM_SECONDS = 30.0
 GROWTH = 1.5
+CONGESTED_GROWTH = 1.15
+# Below this a subscriber's estimate does not cap a publisher: video under ~120 kbit/s is of
+# no use (Chromium's own estimate may still take it lower, for the publisher's own uplink).
+FLOOR = 120_000
 
 
 class Ceiling:
     """What one subscriber lets a publisher send (bits/s), from its estimates (REMB).
 
     Starts at ``START_CAP``; follows the estimate down at once when the subscriber is
-    congested; grows by ``GROWTH`` a second while its link has not shown congestion (the
-    relay's own ramp on top of the subscriber's slow one), and follows the estimate up once it
-    has.
+    congested (to ``FLOOR`` at most), holds, then grows slowly; grows fast while the
+    subscriber's link has not shown congestion: the relay's own ramp on top of the
+    subscriber's slow one.
     """
 
     def __init__(self, now: float) -> None:
@@ -70,7 +78,7 @@ class Ceiling:
             last is not None and estimate < DROP * last
         )
         if congested:
-            self.value = float(estimate)
+            self.value = float(max(estimate, FLOOR))
             self._congested_at = now
         else:
             self.value = max(self.value, float(estimate))
@@ -78,12 +86,19 @@ class Ceiling:
         self.estimated = True
 
     def current(self, now: float) -> float:
-        # Growing since the last update, or since the link turned calm if that is later.
-        since = self._updated
-        if self._congested_at is not None:
-            since = max(since, self._congested_at + CALM_SECONDS)
-        if self.estimated and now > since:
-            self.value = min(float(NO_CAP), self.value * GROWTH ** (now - since))
+        if self.estimated:
+            value, since = self.value, self._updated
+            congested_at = self._congested_at
+            if congested_at is not None:
+                # Held, then growing slowly until the link has been calm long enough.
+                start = max(since, congested_at + HOLD_SECONDS)
+                end = min(now, congested_at + CALM_SECONDS)
+                if end > start:
+                    value *= CONGESTED_GROWTH ** (end - start)
+                since = max(since, congested_at + CALM_SECONDS)
+            if now > since:
+                value *= GROWTH ** (now - since)
+            self.value = min(float(NO_CAP), value)
         self._updated = now
         return self.value
 

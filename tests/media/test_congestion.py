@@ -9,8 +9,11 @@ import pytest
 
 from media.rtp.congestion import (
     CALM_SECONDS,
+    CONGESTED_GROWTH,
     FIRST_BACKOFF,
+    FLOOR,
     GROWTH,
+    HOLD_SECONDS,
     LOW_SECONDS,
     NO_CAP,
     START_CAP,
@@ -53,18 +56,18 @@ def test_the_lowest_subscriber_limits() -> None:
     assert publisher_cap([fast, slow], 1.0) == 250_000
 
 
-def test_once_congested_a_subscriber_follows_its_estimate_until_calm_again() -> None:
+def test_a_congested_subscriber_holds_then_grows_slowly() -> None:
     ceiling = Ceiling(0.0)
     ceiling.estimate(200_000, rate=300_000, now=1.0)  # below the stream's rate: congested
-    assert ceiling.current(10.0) == 200_000  # the link's capacity showed: no faster ramp
-    ceiling.estimate(230_000, rate=200_000, now=11.0)
-    assert ceiling.current(12.0) == 230_000  # its own estimate leads the way up
-    # A drop of the estimate is congestion too, whatever the rate.
-    ceiling.estimate(150_000, rate=100_000, now=13.0)
-    assert ceiling.current(14.0) == 150_000
-    # Calm for long enough: the relay's ramp again.
-    later = 13.0 + CALM_SECONDS + 1.0
-    assert ceiling.current(later) == pytest.approx(150_000 * GROWTH, rel=0.01)
+    assert ceiling.current(1.0 + HOLD_SECONDS) == 200_000
+    assert ceiling.current(2.0 + HOLD_SECONDS) == pytest.approx(200_000 * CONGESTED_GROWTH)
+    # A drop of the estimate is congestion too, whatever the rate; never below the floor.
+    ceiling.estimate(50_000, rate=10_000, now=10.0)
+    assert ceiling.current(11.0) == FLOOR
+    # Calm for long enough: the fast ramp again.
+    calm = 10.0 + CALM_SECONDS
+    before = ceiling.current(calm)
+    assert ceiling.current(calm + 0.5) == pytest.approx(before * GROWTH**0.5)
 
 
 def test_an_uncongested_subscriber_grows_faster_than_its_own_estimate() -> None:
