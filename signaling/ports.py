@@ -174,6 +174,7 @@ class SessionBackend(Protocol):
 
 OnOffer = Callable[[str, int], Awaitable[None]]
 OnState = Callable[[str], Awaitable[None]]
+OnAudioOnly = Callable[[bool], Awaitable[None]]
 
 
 class MediaRoomPort(Protocol):
@@ -186,6 +187,7 @@ class MediaRoomPort(Protocol):
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None: ...
 
     async def answer(self, participant_id: str, sdp: str, revision: int) -> None: ...

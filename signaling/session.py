@@ -20,6 +20,7 @@ from signaling.ports import (
     Identity,
     MediaErrors,
     MediaRoomPort,
+    OnAudioOnly,
     OnOffer,
     Outcome,
     SessionBackend,
@@ -48,6 +49,7 @@ from signaling.protocol import (
     MediaState,
     ObserverAnnotations,
     Offer,
+    Reception,
     Record,
     Remove,
     Removed,
@@ -278,6 +280,7 @@ class SessionHost:
                 who.participant_id,
                 publish=who.role != "observer",
                 on_offer=self._offer_sender(who),
+                on_audio_only=self._reception_sender(who),
             )
             who.in_media = True
         except Exception:
@@ -303,6 +306,13 @@ class SessionHost:
             await who.send(Offer(sdp=sdp, revision=revision))
 
         return on_offer
+
+    def _reception_sender(self, who: Participant) -> OnAudioOnly:
+        # Called by the relay outside our lock, like on_offer: it only sends.
+        async def on_audio_only(audio_only: bool) -> None:
+            await who.send(Reception(audio_only=audio_only))
+
+        return on_audio_only
 
     # --- messages from joined participants ----------------------------------------------------
 

@@ -17,6 +17,7 @@ from signaling.ports import (
     ConsentText,
     LinkInfo,
     MediaErrors,
+    OnAudioOnly,
     OnOffer,
     OnState,
     Outcome,
@@ -213,6 +214,8 @@ class FakeRoom:
     def __init__(self, room_id: str) -> None:
         self.room_id = room_id
         self.members: dict[str, tuple[bool, OnOffer]] = {}
+        # What the relay calls when it switches a participant's video off or on.
+        self.audio_only: dict[str, OnAudioOnly] = {}
         self.joins: list[str] = []
         self.answers: list[tuple[str, str, int]] = []
         self.keyframes: list[str] = []
@@ -228,8 +231,11 @@ class FakeRoom:
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None:
         self.members[participant_id] = (publish, on_offer)
+        if on_audio_only is not None:
+            self.audio_only[participant_id] = on_audio_only
         self.joins.append(participant_id)
         self.log.append(("room.join", participant_id))
         self.revision += 1
