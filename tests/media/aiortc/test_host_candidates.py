@@ -64,9 +64,12 @@ def _free(address: str, port: int) -> bool:
     return True
 
 
-async def shaped_offer(pc: RTCPeerConnection, **shape: object) -> str:
+async def shaped_offer(
+    pc: RTCPeerConnection, *, loopback: bool, ports: PortRange | None = None,
+    announced: str | None = None,
+) -> str:  # fmt: skip
     pc.addTransceiver("audio")
-    local_candidates(pc, **shape)  # type: ignore[arg-type]
+    local_candidates(pc, loopback=loopback, ports=ports, announced=announced)
     await pc.setLocalDescription(await pc.createOffer())
     sdp: str = pc.localDescription.sdp
     return sdp
