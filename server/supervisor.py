@@ -6,7 +6,7 @@ died; the dead worker was a node hosting whole sessions. Published on the Redis 
 (`node_exited`), the news reaches the live workers at once, one of them declares the node dead
 (signaling/node_registry.py) and the sessions move: faster than any sign the dead node itself
 can give. Built on `uvicorn.supervisors.Multiprocess` (its `processes` list and its
-`keep_subprocess_alive` round): tests/server/test_workers.py fails if uvicorn moves them.
+`keep_subprocess_alive` round): tests/server/test_workers.py fails if uvicorn changes them.
 """
 
 from __future__ import annotations
