@@ -449,16 +449,17 @@ class SessionHost:
                 await self._close_if_idle()
 
     async def _kick(self, who: Participant, reason: str) -> None:
+        if reason == "removed":
+            # Stored before anyone hears of it: a removal must outlive this host (a revoked
+            # link is stored already), also when the process dies the moment after.
+            await self._backend_call(
+                self._backend.participant_removed(self.session_id, who.participant_id, self._now())
+            )
         link = who.link
         await who.send(Removed(reason="link_revoked" if reason == "link_revoked" else "removed"))
         await self._drop(who, "removed")
         if link:
             await link.close(CloseCode.REMOVED, reason)
-        if reason == "removed":
-            # A revoked link is stored already; a removal must outlive this host too.
-            await self._backend_call(
-                self._backend.participant_removed(self.session_id, who.participant_id, self._now())
-            )
 
     async def _drop(self, who: Participant, phase: str) -> None:
         """Out of the lobby or the room; "removed" also voids the rejoin credential."""
