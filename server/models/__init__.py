@@ -14,9 +14,11 @@ from server.models.plan_of_care import Goal, PlanOfCare
 from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
+from server.models.video_node import VideoNode
 from server.models.video_session import (
     JoinLink,
     SessionAttendance,
+    SessionRemoval,
     VideoSession,
     VideoSessionState,
 )
@@ -52,9 +54,11 @@ __all__ = [
     "Referral",
     "SchedulePreferences",
     "SessionAttendance",
+    "SessionRemoval",
     "SignedNoteLocked",
     "User",
     "UserRole",
+    "VideoNode",
     "VideoSession",
     "VideoSessionState",
 ]
