@@ -20,6 +20,7 @@ import redis
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, serving
 from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
+from redis_text import text
 
 from signaling.placement import LeastLoadedSelector
 
@@ -122,7 +123,7 @@ async def test_the_supervisor_announces_a_dead_worker_and_its_session_moves(
         await therapist.expect("welcome")
         owner = store.hget(f"{prefix}session_node", session_id)
         assert owner is not None
-        dead = owner.decode()
+        dead = text(owner)
         events.subscribe(f"{prefix}events")
         os.kill(int(dead.rsplit("-", 1)[1]), signal.SIGKILL)
         seen: list[tuple[str, str]] = []

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis_text import text
 from signaling_fakes import Client, FakeRelay, MemoryBackend, eventually, join_link, make_router
 
 from signaling.ports import TherapistIdentity
@@ -147,11 +148,6 @@ async def test_a_session_taken_elsewhere_is_not_hosted_twice(
     await again.join()
     await again.conn.wait_for("welcome")
     assert node2.local.get_host("s2") is not None
-
-
-def text(value: bytes | str) -> str:
-    """redis-py types an answer as bytes or str; this client (no decode_responses) gets bytes."""
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def test_sessions_placed_at_the_same_moment_spread_over_the_nodes(

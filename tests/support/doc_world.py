@@ -14,12 +14,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from fast_passwords import FAST_PASSWORDS
+from practice import add_account
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
-from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.clients import CaregiverInput, ClientInput, create_client
 from server.services.documentation.plans import GoalInput, PlanInput, create_plan
@@ -70,10 +69,7 @@ class DocWorld:
 
     async def other_user(self) -> User:
         async with transaction(self.db) as session:
-            return await create_user(
-                session, FAST_PASSWORDS, email=f"other-{secrets.token_hex(4)}@example.test",
-                name="Other Therapist", password="correct-horse-1",
-            )  # fmt: skip
+            return await add_account(session, "Other Therapist")
 
     async def visit(
         self,
@@ -98,10 +94,7 @@ class DocWorld:
 
 async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> DocWorld:
     async with transaction(db) as session:
-        user = await create_user(
-            session, FAST_PASSWORDS, email=f"doc-{secrets.token_hex(4)}@example.test",
-            name="Jordan Avery, OTR/L", password="correct-horse-1", time_zone="America/Chicago",
-        )  # fmt: skip
+        user = await add_account(session, "Jordan Avery, OTR/L", time_zone="America/Chicago")
         actor = Actor("user", str(user.id), user.email)
         client = await create_client(
             session, user,

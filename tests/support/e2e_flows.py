@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from live import TEST_PASSWORD, LiveServer
+from live import TEST_PASSWORD
 from services import CHROMIUM
 
 if TYPE_CHECKING:
@@ -231,11 +231,22 @@ class Browsers:
         return page_errors
 
 
+class Served(Protocol):
+    """What the browser tests use of what serves them: one process (LiveServer), or several behind
+    one address (tests/e2e/test_node_failover.py's Deployment)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def env(self) -> dict[str, str]: ...
+    def log(self) -> str: ...
+
+
 @dataclass
 class Live:
     """The module's server and what the tests need to drive it."""
 
-    server: LiveServer
+    server: Served
     email: str
 
 

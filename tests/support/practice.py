@@ -1,8 +1,9 @@
-"""A therapist's practice on the real database, built straight from the models: one unit of work,
-the therapist, children on the caseload, licenses. Shared by the scheduling service tests.
+"""A therapist's practice on the real database: one unit of work, the therapist, children on the
+caseload, licenses. Shared by the service tests.
 
-Rows are added directly (not through the account and client services) so that a test's audit
-log holds only what the service under test wrote.
+The scheduling tests' therapist and children are added straight from the models (not through the
+client service, which audits) so that a test's audit log holds only what the service under test
+wrote; `add_account` makes an account as the app does, for tests that sign in or need a real one.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
+from fast_passwords import FAST_PASSWORDS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import make_engine, make_sessionmaker
 from server.models import Client, License, User, UserRole
+from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.scheduling.profile import add_license
 
 CHICAGO = "America/Chicago"
+ACCOUNT_PASSWORD = "correct-horse-1"
 
 
 @asynccontextmanager
@@ -42,6 +46,16 @@ async def add_therapist(session: AsyncSession) -> tuple[User, Actor]:
     session.add(user)
     await session.flush()
     return user, Actor("user", str(user.id), user.email)
+
+
+async def add_account(
+    session: AsyncSession, name: str = "Dr. Test", *, time_zone: str = "America/New_York"
+) -> User:
+    """A therapist account made by the accounts service (password ACCOUNT_PASSWORD, cheap hash)."""
+    return await create_user(
+        session, FAST_PASSWORDS, email=f"t-{secrets.token_hex(4)}@example.test", name=name,
+        password=ACCOUNT_PASSWORD, time_zone=time_zone,
+    )  # fmt: skip
 
 
 async def add_child(

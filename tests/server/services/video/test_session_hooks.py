@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fast_passwords import FAST_PASSWORDS
 from live import prepare_environment
+from practice import add_account
 from schema_drift import drift
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,7 +36,6 @@ from server.models import (
     User,
     VideoSession,
 )
-from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.clients import ClientInput, create_client
 from server.services.video.annotations import (
@@ -98,13 +97,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     engine = make_engine(settings.database_url)
     db = make_sessionmaker(engine)
     async with transaction(db) as session:
-        user = await create_user(
-            session,
-            FAST_PASSWORDS,
-            email=f"hooks-{secrets.token_hex(4)}@example.test",
-            name="Dr. Hooks",
-            password="correct-horse-1",
-        )
+        user = await add_account(session, "Dr. Hooks")
         client = await create_client(
             session,
             user,
