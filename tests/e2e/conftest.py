@@ -23,16 +23,13 @@ def cameras(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 @pytest.fixture(scope="module")
 def live(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One real server (uvicorn subprocess, SQLite) per test module, with a therapist account."""
-    from live import prepare_with_therapist, start_server
+    from live import prepare_with_therapist, serving
 
     tmp = tmp_path_factory.mktemp("e2e")
     email = "therapist@example.test"
     env = prepare_with_therapist(tmp, email)
-    server = start_server(env, tmp)
-    try:
+    with serving(env, tmp) as server:
         yield Live(server, email)
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from e2e_flows import (
     wait_recording_state,
     wait_until,
 )
-from live import LiveServer, prepare_environment, start_server
+from live import LiveServer, prepare_environment, serving
 
 from server.config import load_settings
 from server.wiring import build_app
@@ -79,11 +79,8 @@ def site(
     # Playwright's sync API owns this thread's event loop: seed from another thread.
     with ThreadPoolExecutor(1) as pool:
         env, demo = pool.submit(prepare).result()
-    server = start_server(env, tmp)
-    try:
+    with serving(env, tmp) as server:
         yield server, demo
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

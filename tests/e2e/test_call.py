@@ -35,6 +35,12 @@ def listed(person: Participant) -> dict[str, str]:
     return result
 
 
+def wait_lists(person: Participant, expected: dict[str, str]) -> None:
+    wait_until(
+        lambda: listed(person) == expected, 10, lambda: f"{person.who} lists {listed(person)}"
+    )
+
+
 def test_session_with_parent_and_observer(live: Live, launch: Callable[[str], Participant]) -> None:
     therapist = launch("therapist")
     parent = launch("parent")
@@ -91,11 +97,7 @@ def test_session_with_parent_and_observer(live: Live, launch: Callable[[str], Pa
     assert senders_with_tracks == 0
     expected = {t_id: "therapist", p_id: "parent", o_id: "observer"}
     for person in (therapist, parent, observer):
-        wait_until(
-            lambda person=person: listed(person) == expected,
-            10,
-            lambda person=person: f"{person.who} lists {listed(person)}",
-        )
+        wait_lists(person, expected)
     # The observer has no tile anywhere: nobody sees an empty video of them.
     for person in (therapist, parent):
         assert person.page.locator(f"figure.remote[data-participant='{o_id}']").count() == 0

@@ -32,6 +32,7 @@ from failover import (
     watch,
 )
 from live import LiveServer, free_port, prepare_with_therapist, start_server
+from redis_text import text
 from services import service_missing
 
 pytestmark = pytest.mark.browser
@@ -62,14 +63,12 @@ def environment(tmp: Path, redis_url: str, database_url: str | None = None) -> d
 
 def wait_nodes(store: redis.Redis, prefix: str, count: int) -> list[str]:
     """Until `count` nodes registered (placement chooses among registered nodes only)."""
-    found: list[str] = wait_until(
-        lambda: (
-            (n := [k.decode() for k in store.hkeys(f"{prefix}nodes")]) and len(n) >= count and n
-        ),
-        30,
-        f"{count} nodes never registered",
-    )
-    return found
+
+    def registered() -> list[str] | None:
+        nodes = [text(k) for k in store.hkeys(f"{prefix}nodes")]
+        return nodes if len(nodes) >= count else None
+
+    return wait_until(registered, 30, f"{count} nodes never registered")
 
 
 @pytest.fixture
@@ -196,7 +195,7 @@ def kill_the_host_and_come_back(
     prefix = deployment.prefix
     owner = store.hget(f"{prefix}session_node", session_id)
     assert owner is not None
-    dead = owner.decode()
+    dead = text(owner)
     events = store.pubsub()
     events.subscribe(f"{prefix}events")
     for person in (therapist, parent):
@@ -211,7 +210,7 @@ def kill_the_host_and_come_back(
     same_call_no_second_admission(therapist, parent, t_id, p_id)
     new_owner = store.hget(f"{prefix}session_node", session_id)
     assert new_owner is not None
-    assert new_owner.decode() != dead
+    assert text(new_owner) != dead
     assert not store.hexists(f"{prefix}nodes", dead)
 
     # The dead node's attendance ended at its last heartbeat, not later.

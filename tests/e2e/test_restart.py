@@ -64,13 +64,21 @@ def launch(
 
 def decoded(data: bytes) -> tuple[int, int]:
     video = audio = 0
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         for frame in container.decode():
             if isinstance(frame, av.VideoFrame):
                 video += 1
             else:
                 audio += 1
     return video, audio
+
+
+def wait_not_recording(person: Participant) -> None:
+    wait_until(
+        lambda: recording_state(person) != "recording",
+        5,
+        f"{person.who} still shows a recording after the server died",
+    )
 
 
 def test_sigkill_mid_recording_then_restart_keeps_the_call(
@@ -96,11 +104,7 @@ def test_sigkill_mid_recording_then_restart_keeps_the_call(
     first.process.wait(timeout=10)
     # The pages stop claiming a recording as soon as they lose the server.
     for person in (therapist, parent):
-        wait_until(
-            lambda p=person: recording_state(p) != "recording",
-            5,
-            f"{person.who} still shows a recording after the server died",
-        )
+        wait_not_recording(person)
     time.sleep(2)
 
     port = int(first.base_url.rsplit(":", 1)[1])

@@ -12,7 +12,13 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
 
 from media import Relay
-from media.aiortc import datagram_protocols, ice_connection, negotiated_codec, receive_codecs
+from media.aiortc import (
+    datagram_protocols,
+    ice_connection,
+    negotiated_codec,
+    receive_codecs,
+    send_rtcp,
+)
 from media.feed import Feed
 from media.rtp import instream
 from media.rtp.congestion import START_CAP
@@ -62,7 +68,7 @@ async def call_with_alice_video(
 
 
 async def test_packets_lost_before_the_relay_are_nacked_and_forwarded_from_rtx(
-    relay: Relay, clients: ClientPool
+    relay: Relay, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await call(relay, clients)
     stream = video_stream(relay, "session", "alice")
@@ -83,8 +89,8 @@ async def test_packets_lost_before_the_relay_are_nacked_and_forwarded_from_rtx(
         forwarded.append(args[1])  # the publisher's sequence number
         forward(source, packet, *args)
 
-    stream.on_rtp = lossy  # type: ignore[method-assign]
-    out.forward = record  # type: ignore[method-assign]
+    monkeypatch.setattr(stream, "on_rtp", lossy)
+    monkeypatch.setattr(out, "forward", record)
     nacks_before = relay.stats().rtp_nacks_sent
     for _ in range(100):
         await asyncio.sleep(0.05)
@@ -138,7 +144,6 @@ async def test_publisher_gets_receiver_reports_and_the_subscribers_estimate(
     sent: list[Any] = []
     # Each REMB sent, with the subscriber's own estimate at that moment.
     caps: list[tuple[int, int | None]] = []
-    send_rtcp = instream.send_rtcp
 
     async def capture(receiver: RTCRtpReceiver, packet: Any) -> None:
         if receiver is stream.receiver:

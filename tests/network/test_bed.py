@@ -25,7 +25,7 @@ def received_kbit(sites: Sites, rate_kbit: int, send_kbit: int, seconds: float) 
                        str(seconds), str(size))  # fmt: skip
     got = sites.parent.finish_probe(sink)
     assert got["packets"] > 10, got
-    return got["packets"] * (size + UDP_OVERHEAD) * 8 / got["seconds"] / 1000
+    return float(got["packets"] * (size + UDP_OVERHEAD) * 8 / got["seconds"] / 1000)
 
 
 def rtts(sites: Sites, count: int) -> tuple[list[float], int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, serving
 from protocol_client import CSRF, ProtocolClient, login, start_session
 
 from server.passwords import Passwords
@@ -34,11 +34,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServe
     # The target's hash has argon2-cffi's full cost: each check is the real ~64 MiB, 3 passes.
     create_account(env, TARGET, passwords=Passwords())
     workers = ("--workers", "2") if redis_url else ()
-    live = start_server(env, tmp_path, extra_args=workers)
     try:
-        yield live
+        with serving(env, tmp_path, extra_args=workers) as live:
+            yield live
     finally:
-        live.stop()
         if redis_url:
             client = redis.Redis.from_url(redis_url)
             for key in client.scan_iter(f"{prefix}*"):

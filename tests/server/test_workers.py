@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -18,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, serving
+from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
+from redis_text import text
 
 from signaling.placement import LeastLoadedSelector
 
@@ -50,11 +51,10 @@ def workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[LiveServer, str]]:
     env = prepare_environment(tmp_path, redis_url=redis_url)
     env["TANDEM_REDIS_PREFIX"] = prefix
     create_account(env, EMAIL)
-    server = start_server(env, tmp_path, extra_args=("--workers", "2"))
     try:
-        yield server, prefix
+        with serving(env, tmp_path, extra_args=("--workers", "2")) as server:
+            yield server, prefix
     finally:
-        server.stop()
         r = redis.Redis.from_url(redis_url)
         r.delete(f"{prefix}nodes", f"{prefix}session_node")
 
@@ -83,18 +83,15 @@ async def test_sessions_spread_over_workers_and_calls_work(
             await therapist.join()
             await therapist.expect("welcome")
             sessions.append((session_id, urls, therapist))
-        owners = Counter(v.decode() for v in store.hvals(f"{prefix}session_node"))
+        owners = Counter(store.hvals(f"{prefix}session_node"))  # worker id -> sessions
         assert sorted(owners.values()) == [2, 2], owners
         # A full call in the last session, wherever its sockets and its media landed.
         session_id, urls, therapist = sessions[-1]
-        token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
-        parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
+        parent = ProtocolClient(
+            server.base_url, session_id, token=join_token(urls["parent"]), tone_hz=660
+        )
         clients.append(parent)
-        await parent.join()
-        await parent.expect("welcome")
-        await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
-        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-        await parent.expect("admitted")
+        await admit(therapist, parent)
         await therapist.wait_media_from(parent.participant_id or "", frames=10)
         await parent.wait_media_from(therapist.participant_id or "", frames=10)
     finally:
@@ -126,7 +123,7 @@ async def test_the_supervisor_announces_a_dead_worker_and_its_session_moves(
         await therapist.expect("welcome")
         owner = store.hget(f"{prefix}session_node", session_id)
         assert owner is not None
-        dead = owner.decode()
+        dead = text(owner)
         events.subscribe(f"{prefix}events")
         os.kill(int(dead.rsplit("-", 1)[1]), signal.SIGKILL)
         seen: list[tuple[str, str]] = []

@@ -1,16 +1,11 @@
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from services import service_missing
-
-# The shared fakes live next to the tests; test folders are not packages (importlib mode).
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from signaling.redis_router import RedisRouter
 pytestmark = pytest.mark.redis
 
 THERAPIST = TherapistIdentity(user_id="u1", display_name="Dr. Tess")
-HERE = Path(__file__).parent
+# The node script and the fakes it runs on (tests/support).
+SUPPORT = Path(__file__).parents[1] / "support"
 
 
 class Node:
@@ -74,9 +75,9 @@ def spawn(redis_url: str, redis_prefix: str) -> Iterator[list[subprocess.Popen[s
 def start_node(
     spawn: list[subprocess.Popen[str]], redis_url: str, prefix: str, node_id: str
 ) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.getcwd()])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SUPPORT), os.getcwd()])}
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "node_process.py"), redis_url, prefix, node_id, "s1"],
+        [sys.executable, str(SUPPORT / "node_process.py"), redis_url, prefix, node_id, "s1"],
         env=env, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     spawn.append(proc)

@@ -1,6 +1,7 @@
 """A documentation test world on the real database: therapist, client, plan of care, visits.
 
-Shared by tests/server/test_documentation_*.py (test modules cannot import each other).
+Shared by the documentation tests in tests/server/ and tests/e2e/ (test modules cannot import
+each other).
 """
 
 from __future__ import annotations
@@ -8,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from fast_passwords import FAST_PASSWORDS
+from practice import add_account
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
-from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.clients import CaregiverInput, ClientInput, create_client
 from server.services.documentation.plans import GoalInput, PlanInput, create_plan
@@ -30,7 +32,7 @@ from server.services.video.recordings import (
     register_recording_file,
 )
 from server.services.video.sessions import record_presence, set_state, start_session
-from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate
+from signaling.ports import AnnotationDraft, AnnotationKind, ConsentDecision, RecordingUpdate
 
 T0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in Chicago
 CERT_START = date(2026, 10, 1)
@@ -67,10 +69,7 @@ class DocWorld:
 
     async def other_user(self) -> User:
         async with transaction(self.db) as session:
-            return await create_user(
-                session, FAST_PASSWORDS, email=f"other-{secrets.token_hex(4)}@example.test",
-                name="Other Therapist", password="correct-horse-1",
-            )  # fmt: skip
+            return await add_account(session, "Other Therapist")
 
     async def visit(
         self,
@@ -95,10 +94,7 @@ class DocWorld:
 
 async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> DocWorld:
     async with transaction(db) as session:
-        user = await create_user(
-            session, FAST_PASSWORDS, email=f"doc-{secrets.token_hex(4)}@example.test",
-            name="Jordan Avery, OTR/L", password="correct-horse-1", time_zone="America/Chicago",
-        )  # fmt: skip
+        user = await add_account(session, "Jordan Avery, OTR/L", time_zone="America/Chicago")
         actor = Actor("user", str(user.id), user.email)
         client = await create_client(
             session, user,
@@ -108,6 +104,17 @@ async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> Do
         )  # fmt: skip
         plan = await create_plan(session, user, client, plan_input(**plan_kw), actor)
     return DocWorld(db, user, client, plan)
+
+
+@asynccontextmanager
+async def open_world(database_url: str) -> AsyncIterator[DocWorld]:
+    """A new world on the database at ``database_url``; its engine is disposed when the block
+    ends (the rows stay, and so do the loaded attributes of the world's objects)."""
+    engine = make_engine(database_url)
+    try:
+        yield await make_world(make_sessionmaker(engine))
+    finally:
+        await engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -158,19 +165,18 @@ async def held_telehealth_session(world: DocWorld, starts_at: datetime = T0) -> 
             session, vid, RecordingUpdate(rid, "recording", at, 0, f"user:{tid}", ("t_1", "p_1")),
             world.actor,
         )  # fmt: skip
-        marks: list[tuple[str, str | None, str | None, str | None]] = [
-            *[("tag", "independent", str(goal1.id), None)] * 7,
-            *[("tag", "verbal cue", str(goal1.id), None)] * 3,
-            *[("tag", "trial success", str(goal2.id), None)] * 2,
-            ("tag", "trial fail", str(goal2.id), None),
-            ("note", None, None, "Used tripod grasp after a model."),
-            ("snapshot", None, None, None),
+        tagged = [("independent", goal1, 7), ("verbal cue", goal1, 3),
+                  ("trial success", goal2, 2), ("trial fail", goal2, 1)]  # fmt: skip
+        marks: list[tuple[AnnotationKind, str | None, str | None, str | None]] = [
+            ("tag", tag, str(goal.id), None) for tag, goal, count in tagged for _ in range(count)
         ]
+        marks += [("note", None, None, "Used tripod grasp after a model."),
+                  ("snapshot", None, None, None)]  # fmt: skip
         for i, (kind, tag, goal, note_text) in enumerate(marks):
             await save_annotation(
                 session, vid,
                 AnnotationDraft(
-                    "t_1", "therapist", tid, None, kind,  # type: ignore[arg-type]
+                    "t_1", "therapist", tid, None, kind,
                     session_ms=60_000 + i * 90_000, recording_ms=60_000 + i * 90_000,
                     recording_id=rid, at=at + timedelta(seconds=60 + i * 90), text=note_text,
                     tag=tag, goal_id=goal,
@@ -198,11 +204,7 @@ def build_held_world(database_url: str) -> tuple[DocWorld, HeldSession]:
     """A therapist's world with one held telehealth session, from synchronous test code."""
 
     async def run() -> tuple[DocWorld, HeldSession]:
-        engine = make_engine(database_url)
-        try:
-            world = await make_world(make_sessionmaker(engine))
+        async with open_world(database_url) as world:
             return world, await held_telehealth_session(world)
-        finally:
-            await engine.dispose()
 
     return asyncio.run(run())

@@ -15,10 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from live import TEST_PASSWORD
 from services import CHROMIUM
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+T = TypeVar("T")
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -102,7 +107,7 @@ def mean_rgb(png: bytes) -> tuple[float, float, float]:
     """Average color of a PNG screenshot (decoded with PyAV: no imaging library needed)."""
     import av
 
-    with av.open(io.BytesIO(png), format="png_pipe") as container:
+    with av.open(io.BytesIO(png), "r", format="png_pipe") as container:
         frame = next(container.decode(video=0)).reformat(format="rgb24")
     plane = frame.planes[0]
     data = bytes(plane)
@@ -137,9 +142,9 @@ class Participant:
     """One browser (its own process and fake camera) with one page."""
 
     who: str
-    browser: Any
-    context: Any
-    page: Any
+    browser: Browser
+    context: BrowserContext
+    page: Page
     console: list[str] = field(default_factory=list)
 
     def call_phase(self) -> str | None:
@@ -177,7 +182,7 @@ class Participant:
 class Browsers:
     """One Chromium process per participant, opened on demand and closed together."""
 
-    def __init__(self, playwright: Any) -> None:
+    def __init__(self, playwright: Playwright) -> None:
         self.playwright = playwright
         self.opened: list[Participant] = []
 
@@ -226,20 +231,32 @@ class Browsers:
         return page_errors
 
 
+class Served(Protocol):
+    """What the browser tests use of what serves them: one process (LiveServer), or several behind
+    one address (tests/e2e/test_node_failover.py's Deployment)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def env(self) -> dict[str, str]: ...
+    def log(self) -> str: ...
+
+
 @dataclass
 class Live:
     """The module's server and what the tests need to drive it."""
 
-    server: Any
+    server: Served
     email: str
 
 
 def wait_until(
-    predicate: Callable[[], Any],
+    predicate: Callable[[], T | None],
     timeout: float,
     message: str | Callable[[], str],
     step: float = 0.25,
-) -> Any:
+) -> T:
+    """The predicate's first truthy answer, asked every ``step`` seconds for ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -253,7 +270,7 @@ def wait_until(
 # --- flows shared by the tests ---------------------------------------------------------------
 
 
-def wait_js(page: Any, function: str, timeout: float) -> Any:
+def wait_js(page: Page, function: str, timeout: float) -> Any:
     """Poll a JS function until it returns something truthy.
 
     Playwright's wait_for_function evaluates strings with eval(), which the app's CSP forbids;

@@ -156,13 +156,22 @@ def start_server(
 
 
 @contextlib.contextmanager
+def serving(
+    env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
+    """``start_server``, stopped when the block ends."""
+    server = start_server(env, tmp, name, extra_args)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def serving_with_account(tmp: Path, email: str) -> Iterator[LiveServer]:
     """A fresh database with a therapist ``email`` (password TEST_PASSWORD), served until the
     block ends: a test module's server."""
     env = prepare_environment(tmp)
     create_account(env, email)
-    live = start_server(env, tmp)
-    try:
-        yield live
-    finally:
-        live.stop()
+    with serving(env, tmp) as server:
+        yield server

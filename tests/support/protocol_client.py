@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
 from media.testing.client import TestClient as MediaClient
 
@@ -118,7 +119,7 @@ class ProtocolClient:
     async def connect(self) -> None:
         headers = {"Cookie": f"tandem_session={self.cookie}"} if self.cookie else {}
         self.ws = await websockets.connect(
-            self.ws_url, origin=self.origin, additional_headers=headers,  # type: ignore[arg-type]
+            self.ws_url, origin=Origin(self.origin), additional_headers=headers,
             max_size=None,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import ipaddress
 import random
+import secrets
 import socket
 from collections.abc import Iterator
 
@@ -13,7 +14,6 @@ from aioice import ice
 from aiortc import RTCPeerConnection
 
 from media.aiortc import PortRangeExhausted, ice_connection, local_candidates, parse_sdp
-from media.aiortc import host_candidates as module
 from media.config import PortRange
 
 
@@ -64,9 +64,12 @@ def _free(address: str, port: int) -> bool:
     return True
 
 
-async def shaped_offer(pc: RTCPeerConnection, **shape: object) -> str:
+async def shaped_offer(
+    pc: RTCPeerConnection, *, loopback: bool, ports: PortRange | None = None,
+    announced: str | None = None,
+) -> str:  # fmt: skip
     pc.addTransceiver("audio")
-    local_candidates(pc, **shape)  # type: ignore[arg-type]
+    local_candidates(pc, loopback=loopback, ports=ports, announced=announced)
     await pc.setLocalDescription(await pc.createOffer())
     sdp: str = pc.localDescription.sdp
     return sdp
@@ -101,7 +104,7 @@ async def test_a_taken_port_is_skipped_and_a_full_range_fails_clearly(
 ) -> None:
     first, second = free_range.first, free_range.first + 1
     two = PortRange(first, second)
-    monkeypatch.setattr(module.secrets, "randbelow", lambda _n: 0)  # always try `first` first
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: 0)  # always try `first` first
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     taken.bind(("127.0.0.1", first))
     pc = RTCPeerConnection()

@@ -14,6 +14,7 @@ import uvloop
 from aioice import ice, stun
 from aioice.candidate import Candidate
 from aiortc import RTCPeerConnection
+from mangled import mangled
 
 from media.aiortc import DatagramHandler, add_loopback_candidates, intercept_datagrams
 from media.rtp.wire import FIXED_HEADER
@@ -22,7 +23,7 @@ from media.rtp.wire import FIXED_HEADER
 async def test_ice_shapes() -> None:
     pc = RTCPeerConnection()
     pc.addTransceiver("video")
-    transports = pc._RTCPeerConnection__iceTransports  # type: ignore[attr-defined]
+    transports = mangled(pc, RTCPeerConnection, "iceTransports")
     (transport,) = transports
     connection = transport.iceGatherer._connection
     assert isinstance(connection, aioice.Connection)
@@ -69,7 +70,7 @@ def test_aioice_changes_protocols_and_nominated_pairs_in_place() -> None:
 
 @pytest.mark.parametrize("new_loop", [asyncio.new_event_loop, uvloop.new_event_loop])
 def test_datagram_transports_look_up_the_protocols_handler_per_datagram(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
+    new_loop: Callable[[], asyncio.AbstractEventLoop], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """intercept_datagrams replaces ``datagram_received`` on protocols already connected."""
 
@@ -82,7 +83,9 @@ def test_datagram_transports_look_up_the_protocols_handler_per_datagram(
         transport, protocol = await loop.create_datagram_endpoint(
             Protocol, local_addr=("127.0.0.1", 0)
         )
-        protocol.datagram_received = lambda data, addr: received.set_result(data)  # type: ignore[method-assign]
+        monkeypatch.setattr(
+            protocol, "datagram_received", lambda data, addr: received.set_result(data)
+        )
         sender, _ = await loop.create_datagram_endpoint(
             asyncio.DatagramProtocol, remote_addr=transport.get_extra_info("sockname")
         )
@@ -118,7 +121,12 @@ async def test_rtp_and_rtcp_skip_aioice_stun_parsing_and_the_rest_goes_aiortcs_w
     connection._protocols.append(first)
     parsed: list[bytes] = []
     parse = stun.parse_message
-    monkeypatch.setattr(stun, "parse_message", lambda data: parsed.append(data) or parse(data))
+
+    def counting_parse(data: bytes) -> stun.Message:
+        parsed.append(data)
+        return parse(data)
+
+    monkeypatch.setattr(stun, "parse_message", counting_parse)
     requests: list[stun.Message] = []
     monkeypatch.setattr(connection, "request_received", lambda m, *_: requests.append(m))
     taken: list[bytes] = []

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import av
+import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc import rtcrtpreceiver as receiver_module
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
@@ -21,6 +22,7 @@ from aiortc.rtcrtpparameters import (
     RTCRtpReceiveParameters,
 )
 from aiortc.rtp import RtpPacket
+from mangled import mangled
 
 from media.aiortc import install, is_installed, make_passthrough_receiver
 from media.aiortc.passthrough import (
@@ -31,8 +33,11 @@ from media.aiortc.passthrough import (
 )
 from media.testing.pattern import decode_frame_number, pattern_frame
 
-VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
-OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
+VP8_PT, OPUS_PT = 97, 96
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=VP8_PT)
+OPUS = RTCRtpCodecParameters(
+    mimeType="audio/opus", clockRate=48000, channels=2, payloadType=OPUS_PT
+)
 
 
 def test_receiver_shapes() -> None:
@@ -52,7 +57,7 @@ def test_receiver_shapes() -> None:
     handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
     assert "if encoded_frame is not None and self.__decoder_thread:" in handle
     assert "self.__decoder_queue.put((codec, encoded_frame))" in handle
-    stop = inspect.getsource(RTCRtpReceiver._RTCRtpReceiver__stop_decoder)  # type: ignore[attr-defined]
+    stop = inspect.getsource(mangled(RTCRtpReceiver, RTCRtpReceiver, "stop_decoder"))
     assert "self.__decoder_queue.put(None)" in stop
     assert "self.__decoder_thread.join()" in stop
     # Pass-through receivers get their own jitter buffers in place of these two; frames come
@@ -122,7 +127,7 @@ def _rtp_packets(frames: list[JitterFrame], size: int = 40) -> list[list[RtpPack
         for index, payload in enumerate(payloads):
             packets.append(
                 RtpPacket(
-                    payload_type=VP8.payloadType,
+                    payload_type=VP8_PT,
                     marker=int(index == len(payloads) - 1),
                     sequence_number=sequence,
                     timestamp=frame.timestamp,
@@ -144,14 +149,14 @@ def vp8_payloads(data: bytes, size: int) -> list[bytes]:
 async def _passthrough_receiver(
     kind: str = "video",
 ) -> tuple[RTCPeerConnection, RTCRtpReceiver, PassthroughTrack]:
-    codec = VP8 if kind == "video" else OPUS
+    codec, payload_type = (VP8, VP8_PT) if kind == "video" else (OPUS, OPUS_PT)
     pc = RTCPeerConnection()
     receiver = pc.addTransceiver(kind, direction="recvonly").receiver
     track = make_passthrough_receiver(receiver, kind, 64, None)
     await receiver.receive(
         RTCRtpReceiveParameters(
             codecs=[codec],
-            encodings=[RTCRtpDecodingParameters(ssrc=1234, payloadType=codec.payloadType)],
+            encodings=[RTCRtpDecodingParameters(ssrc=1234, payloadType=payload_type)],
         )
     )
     return pc, receiver, track
@@ -171,18 +176,20 @@ async def test_video_frame_leaves_on_its_marker_not_on_the_next_frame() -> None:
         assert track.queue.qsize() == 0  # incomplete: no marker yet
     await receiver._handle_rtp_packet(first[-1], arrival_time_ms=0)
     # Released before any packet of the next frame arrived (aiortc's buffer waits for one).
-    (packet,) = _queued(track)
-    assert packet is not None
-    assert bytes(packet) == frames[0].data
+    (released,) = _queued(track)
+    assert released is not None
+    assert bytes(released) == frames[0].data
     for rtp in second:
         await receiver._handle_rtp_packet(rtp, arrival_time_ms=0)
-    (packet,) = _queued(track)  # the first frame is not released twice
-    assert packet is not None
-    assert bytes(packet) == frames[1].data
+    (released,) = _queued(track)  # the first frame is not released twice
+    assert released is not None
+    assert bytes(released) == frames[1].data
     await pc.close()
 
 
-async def test_video_frame_still_waits_for_a_retransmission() -> None:
+async def test_video_frame_still_waits_for_a_retransmission(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     frames = _encoded_frames(1)
     (packets,) = _rtp_packets(frames)
     assert len(packets) >= 3
@@ -192,7 +199,7 @@ async def test_video_frame_still_waits_for_a_retransmission() -> None:
     async def send_nack(media_ssrc: int, lost: list[int]) -> None:
         nacks.append(lost)
 
-    receiver._send_rtcp_nack = send_nack  # type: ignore[method-assign]  # spy on this instance
+    monkeypatch.setattr(receiver, "_send_rtcp_nack", send_nack)  # spy on this instance
     missing = packets[1]
     for packet in packets:
         if packet is not missing:
@@ -200,9 +207,9 @@ async def test_video_frame_still_waits_for_a_retransmission() -> None:
     assert nacks == [[missing.sequence_number]]  # NACK is aiortc's, before the buffer
     assert track.queue.qsize() == 0  # marker in, but a packet missing: not complete
     await receiver._handle_rtp_packet(missing, arrival_time_ms=0)
-    (packet,) = _queued(track)
-    assert packet is not None
-    assert bytes(packet) == frames[0].data
+    (released,) = _queued(track)
+    assert released is not None
+    assert bytes(released) == frames[0].data
     await pc.close()
 
 
@@ -212,7 +219,7 @@ async def test_audio_frame_leaves_on_arrival() -> None:
 
     def rtp(n: int) -> RtpPacket:
         return RtpPacket(
-            payload_type=OPUS.payloadType,
+            payload_type=OPUS_PT,
             sequence_number=(65533 + n) & 0xFFFF,  # wraps
             timestamp=960 * n,
             ssrc=1234,
@@ -237,9 +244,9 @@ async def test_audio_frame_leaves_on_arrival() -> None:
 async def test_relay_receivers_get_packets_on_the_loop() -> None:
     frames = _encoded_frames(3)
     pc, receiver, track = await _passthrough_receiver()
-    assert isinstance(receiver._RTCRtpReceiver__decoder_queue, DirectDelivery)  # type: ignore[attr-defined]
+    assert isinstance(mangled(receiver, RTCRtpReceiver, "decoder_queue"), DirectDelivery)
     # The thread aiortc starts in receive() ends by itself, with no frame and no stop().
-    thread = receiver._RTCRtpReceiver__decoder_thread  # type: ignore[attr-defined]
+    thread = mangled(receiver, RTCRtpReceiver, "decoder_thread")
     thread.join(timeout=5)
     assert not thread.is_alive()
     for packets in _rtp_packets(frames):
@@ -280,8 +287,8 @@ async def test_other_receivers_still_decode() -> None:
     install()
     pc = RTCPeerConnection()
     receiver = pc.addTransceiver("video", direction="recvonly").receiver
-    assert type(receiver._RTCRtpReceiver__decoder_queue) is queue.Queue  # type: ignore[attr-defined]
-    assert type(receiver._RTCRtpReceiver__jitter_buffer) is JitterBuffer  # type: ignore[attr-defined]
+    assert type(mangled(receiver, RTCRtpReceiver, "decoder_queue")) is queue.Queue
+    assert type(mangled(receiver, RTCRtpReceiver, "jitter_buffer")) is JitterBuffer
     await pc.close()
     input_q: queue.Queue[object] = queue.Queue()
     for frame in _encoded_frames(2):
@@ -290,9 +297,11 @@ async def test_other_receivers_still_decode() -> None:
     output: asyncio.Queue[object] = asyncio.Queue()
     _run_worker(input_q, output)
     await asyncio.sleep(0.05)  # aiortc's worker delivers with run_coroutine_threadsafe
-    decoded = [await output.get() for _ in range(3)]
-    assert decoded[-1] is None
-    assert [decode_frame_number(f) for f in decoded[:2]] == [0, 1]  # type: ignore[arg-type]
+    first, second, end = [await output.get() for _ in range(3)]
+    assert end is None
+    assert isinstance(first, av.VideoFrame)
+    assert isinstance(second, av.VideoFrame)
+    assert [decode_frame_number(first), decode_frame_number(second)] == [0, 1]
 
 
 def test_vp8_keyframe_bit() -> None:

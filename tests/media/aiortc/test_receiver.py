@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, rtcdtlstransport
 from aiortc import rtcrtpreceiver as receiver_module
 from aiortc.rtp import (
@@ -16,6 +17,7 @@ from aiortc.rtp import (
     RtcpSrPacket,
     unpack_remb_fci,
 )
+from mangled import mangled
 
 from media.aiortc import (
     forget_receive_statistics,
@@ -70,7 +72,7 @@ async def test_receiver_privates_exist() -> None:
         receiver: RTCRtpReceiver = transceiver.receiver
         assert isinstance(rtx_ssrcs(receiver), dict)
         assert rtcp_ssrc(receiver) == transceiver.sender._ssrc
-        assert isinstance(receiver._RTCRtpReceiver__remote_streams, dict)  # type: ignore[attr-defined]
+        assert isinstance(mangled(receiver, RTCRtpReceiver, "remote_streams"), dict)
         forget_receive_statistics(receiver, 1234)
         assert router_ssrcs(receiver) == set()
         for name in ("_send_rtcp", "_send_rtcp_nack", "_send_rtcp_pli"):
@@ -81,7 +83,9 @@ async def test_receiver_privates_exist() -> None:
         await pc.close()
 
 
-async def test_sender_reports_are_observed_and_still_handled() -> None:
+async def test_sender_reports_are_observed_and_still_handled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     pc = RTCPeerConnection()
     try:
         receiver = pc.addTransceiver("video", direction="recvonly").receiver
@@ -90,7 +94,7 @@ async def test_sender_reports_are_observed_and_still_handled() -> None:
         async def stock(packet: Any) -> None:
             handled.append(packet)
 
-        receiver._handle_rtcp_packet = stock  # type: ignore[method-assign]  # aiortc's, stood in for
+        monkeypatch.setattr(receiver, "_handle_rtcp_packet", stock)  # aiortc's, stood in for
         seen: list[RtcpSrPacket] = []
         on_sender_report(receiver, seen.append)
         report = RtcpSrPacket(

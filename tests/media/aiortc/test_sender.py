@@ -8,6 +8,7 @@ import inspect
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender, rtcpeerconnection, rtcrtpsender
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from mangled import mangled
 
 from media.aiortc import (
     install_counting_encoder,
@@ -65,11 +66,11 @@ async def test_sender_privates_exist() -> None:
         sender: RTCRtpSender = transceiver.sender
         for name in ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count"):
             assert hasattr(sender, f"_RTCRtpSender__{name}")
-        assert sender._RTCRtpSender__rtx_payload_type is None  # type: ignore[attr-defined]
+        assert mangled(sender, RTCRtpSender, "rtx_payload_type") is None
         assert isinstance(sender._rtx_ssrc, int)
         assert send_parameters(transceiver) is None  # not negotiated
         record_sent(sender, 1 << 32, 90000, 3, 300)
-        assert sender._RTCRtpSender__packet_count == 3  # type: ignore[attr-defined]
+        assert mangled(sender, RTCRtpSender, "packet_count") == 3
     finally:
         await pc.close()
 
@@ -99,7 +100,7 @@ async def test_counting_encoder_counts_real_encodes() -> None:
     calls: list[int] = []
     sender = _sender()
     install_counting_encoder(sender, VP8, lambda: calls.append(1))
-    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+    encoder = mangled(sender, RTCRtpSender, "encoder")
     frame = pattern_frame(0)
     frame.pts = 0
     frame.time_base = fractions.Fraction(1, 90000)

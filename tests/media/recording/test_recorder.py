@@ -105,9 +105,9 @@ async def test_two_party_recording_is_synced_complete_and_not_reencoded(
             assert storage.is_finalized(participant)
 
         # Forwarding stayed decode- and encode-free while recording.
-        stats = relay.stats()
-        assert stats.decode_calls == 0
-        assert stats.encode_calls == 0
+        relay_stats = relay.stats()
+        assert relay_stats.decode_calls == 0
+        assert relay_stats.encode_calls == 0
         await asyncio.sleep(0.1)  # let the hook consumer catch up
         written = [e for e in hooks.events if isinstance(e, SegmentWritten)]
         assert {e.participant_id for e in written} == {"alice", "bob"}

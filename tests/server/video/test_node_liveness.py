@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fast_passwords import FAST_PASSWORDS
+from practice import add_account
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Recording, RecordingFile, SessionAttendance, VideoNode, VideoSession
-from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.video.nodes import beat, register_node
 from server.services.video.observation import observation_summary
@@ -51,13 +50,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     engine = make_engine(settings.database_url)
     db = make_sessionmaker(engine)
     async with transaction(db) as session:
-        user = await create_user(
-            session,
-            FAST_PASSWORDS,
-            email=f"nodes-{secrets.token_hex(4)}@example.test",
-            name="Dr. Nodes",
-            password="correct-horse-1",
-        )
+        user = await add_account(session, "Dr. Nodes")
         actor = Actor("user", str(user.id))
         video = await start_session(session, user, actor, title="Nodes")
     yield World(db, str(video.id), actor, secrets.token_hex(4))
@@ -239,10 +232,11 @@ async def test_a_dead_nodes_recordings_stop_and_no_other(world: World) -> None:
     )
     assert marked == [old.id]
     async with world.db() as session:
-        states = {
-            rid: (await session.get(Recording, rid)).state  # type: ignore[union-attr]
-            for rid in (rid_dead, rid_live)
-        }
+        states: dict[str, str] = {}
+        for rid in (rid_dead, rid_live):
+            recording = await session.get(Recording, rid)
+            assert recording is not None
+            states[rid] = recording.state
         file_new = await session.get(RecordingFile, new.id)
     assert states == {rid_dead: "stopped", rid_live: "recording"}
     assert file_new is not None

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from doc_world import T0, DocWorld, make_world
-from sqlalchemy import Connection, delete, select, text, update
+from doc_world import T0, DocWorld
+from schema_drift import drift
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.db import Base, make_engine, make_sessionmaker, transaction
+from server.db import transaction
 from server.models import Appointment, AuditEntry, Note, SignedNoteLocked
 from server.services.documentation.common import NotAuthor, ValidationFailed
 from server.services.documentation.drafting import draft_note
@@ -34,13 +31,6 @@ from server.services.documentation.notes import (
 
 # What the database says when a trigger refuses (aiosqlite and asyncpg wrap it differently).
 REFUSED = (IntegrityError, DBAPIError)
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    engine = make_engine(settings.database_url)
-    yield await make_world(make_sessionmaker(engine))
-    await engine.dispose()
 
 
 async def draft_for(session: AsyncSession, world: DocWorld, appt_id: uuid.UUID) -> Note:
@@ -231,31 +221,4 @@ DOC_TABLES = {
 
 async def test_the_documentation_tables_match_the_models(settings: Settings) -> None:
     """The migration and the models agree on both backends (what `alembic check` would say)."""
-
-    def diff(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return [c for c in compare_metadata(context, Base.metadata) if DOC_TABLES & _names(c)]
-
-    engine = make_engine(settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            changes = await conn.run_sync(diff)
-    finally:
-        await engine.dispose()
-    assert changes == []
-
-
-def _names(change: Any) -> set[str]:
-    """Every table name mentioned anywhere in an autogenerate diff entry."""
-    found: set[str] = set()
-    if isinstance(change, str):
-        found.add(change)
-    elif isinstance(change, list | tuple):
-        for part in change:
-            found |= _names(part)
-    else:
-        table = getattr(change, "table", None)
-        for value in (getattr(change, "name", None), getattr(table, "name", None)):
-            if isinstance(value, str):
-                found.add(value)
-    return found
+    assert await drift(settings.database_url, DOC_TABLES) == []

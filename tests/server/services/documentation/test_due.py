@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
-import pytest
-from doc_world import T0, DocWorld, make_world
+from doc_world import T0, DocWorld
 
-from server.config import Settings
-from server.db import make_engine, make_sessionmaker, transaction
+from server.db import transaction
 from server.models import Appointment, Client, PlanOfCare
 from server.services.documentation.drafting import draft_progress_report
 from server.services.documentation.due import (
@@ -21,13 +18,6 @@ from server.services.documentation.due import (
 from server.services.documentation.notes import NoteEdit, sign_note, update_note
 
 TODAY = date(2026, 11, 20)
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    engine = make_engine(settings.database_url)
-    yield await make_world(make_sessionmaker(engine))
-    await engine.dispose()
 
 
 async def report(world: DocWorld, today: date = TODAY) -> tuple[str, date | None, str]:

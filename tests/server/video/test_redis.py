@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
-from protocol_client import ProtocolClient, login, start_session
+from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, serving
+from live_call import admit, new_call
+from protocol_client import login
 
 EMAIL = "redis-live@example.test"
 
@@ -24,13 +25,8 @@ def two_nodes(
     # A database of its own: both processes share it, as two hosts share PostgreSQL.
     env = prepare_environment(tmp, redis_url=redis_url, secret=secrets.token_urlsafe(40))
     create_account(env, EMAIL)
-    first = start_server(env, tmp, "node1")
-    second = start_server(env, tmp, "node2")
-    try:
+    with serving(env, tmp, "node1") as first, serving(env, tmp, "node2") as second:
         yield first, second
-    finally:
-        first.stop()
-        second.stop()
 
 
 def hosted(node: LiveServer) -> int:
@@ -54,31 +50,21 @@ async def test_call_across_two_processes(
 ) -> None:
     node1, node2 = two_nodes
     http = login(node1.base_url, EMAIL, TEST_PASSWORD)
-    session_id, urls = start_session(http, title="Across nodes")
-    token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
-    therapist = ProtocolClient(node1.base_url, session_id, cookie=http.cookies["tandem_session"])
     # The parent's socket lands on the other process.
-    parent = ProtocolClient(node2.base_url, session_id, token=token, tone_hz=660)
+    call = new_call(http, node1.base_url, "Across nodes", parent_base_url=node2.base_url)
+    therapist, parent = call.therapist, call.parent
     try:
         await therapist.join()
         await therapist.expect("welcome")
-        owner = redis.Redis.from_url(redis_url).hget("tandem:session_node", session_id)
+        owner = redis.Redis.from_url(redis_url).hget("tandem:session_node", call.session_id)
         assert owner is not None
-        await parent.join()
-        assert (await parent.expect("welcome"))["lobby"] is True
-        lobby = await therapist.expect("lobby_update")
-        while not lobby["waiting"]:
-            lobby = await therapist.expect("lobby_update")
-        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-        await parent.expect("admitted")
-        await therapist.wait_media_from(parent.participant_id or "", frames=15)
-        await parent.wait_media_from(therapist.participant_id or "", frames=15)
+        await admit(therapist, parent)
+        await call.flowing(frames=15)
         # The session (and its media) lives on node 1 only; node 2 just pumps the socket.
         assert hosted(node1) == 1
         assert hosted(node2) == 0
         await therapist.send({"type": "end"})
         await parent.expect("ended")
     finally:
-        await parent.close()
-        await therapist.close()
+        await call.close()
         http.close()

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from practice import add_child, add_therapist, license_in, unit_of_work
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
-from server.models import AuditEntry, Client, Location, User, UserRole
+from server.models import AuditEntry, Client, Location, User
 from server.services.audit import Actor
 from server.services.scheduling.appointments import (
     BookingRefused,
@@ -22,7 +21,7 @@ from server.services.scheduling.appointments import (
 from server.services.scheduling.availability import BlockInput, add_block, add_exception
 from server.services.scheduling.checks import BookingInput
 from server.services.scheduling.common import ValidationFailed
-from server.services.scheduling.profile import add_license, add_location, set_rate
+from server.services.scheduling.profile import add_location, set_rate
 
 MONDAY = date(2027, 3, 1)  # Monday
 TUESDAY = date(2027, 3, 2)
@@ -42,48 +41,25 @@ class World:
 @asynccontextmanager
 async def world(settings: Settings) -> AsyncIterator[World]:
     """Mondays: clinic 8-12, home visits 13-17. Tuesdays: telehealth 8-12. Licensed in IL."""
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            user = User(
-                email=f"t-{secrets.token_hex(4)}@example.test",
-                name="T",
-                role=UserRole.therapist,
-                password_hash="x",
-                time_zone="America/Chicago",
-            )
-            session.add(user)
-            await session.flush()
-            actor = Actor("user", str(user.id), user.email)
-            clients = [
-                Client(
-                    therapist_id=user.id, first_name=first, last_name="Test",
-                    date_of_birth=date(2019, 1, 1), time_zone="America/Chicago",
-                    home_state="IL", notes="", caregivers=[],
-                )
-                for first in ("Maya", "Sam")
-            ]  # fmt: skip
-            session.add_all(clients)
-            clinic = await add_location(
-                session, user, kind="clinic", name="Clinic", address="1 Main St", actor=actor
-            )
-            homes = await add_location(
-                session, user, kind="home_visit", name="Homes", address="", actor=actor
-            )
-            await add_license(
-                session, user, kind="license", state="IL", number="1",
-                expires_on=date(2030, 1, 1), actor=actor,
-            )  # fmt: skip
-            for block in (
-                BlockInput("0", "08:00", "12:00", "in_person", str(clinic.id)),
-                BlockInput("0", "13:00", "17:00", "in_person", str(homes.id)),
-                BlockInput("1", "08:00", "12:00", "telehealth"),
-            ):
-                await add_block(session, user, block, actor)
-            await session.flush()
-            yield World(session, user, clients[0], clients[1], clinic, homes, actor)
-    finally:
-        await engine.dispose()
+    async with unit_of_work(settings.database_url) as session:
+        user, actor = await add_therapist(session)
+        maya = await add_child(session, user, "Maya")
+        sam = await add_child(session, user, "Sam")
+        clinic = await add_location(
+            session, user, kind="clinic", name="Clinic", address="1 Main St", actor=actor
+        )
+        homes = await add_location(
+            session, user, kind="home_visit", name="Homes", address="", actor=actor
+        )
+        await license_in(session, user, actor)
+        for block in (
+            BlockInput("0", "08:00", "12:00", "in_person", str(clinic.id)),
+            BlockInput("0", "13:00", "17:00", "in_person", str(homes.id)),
+            BlockInput("1", "08:00", "12:00", "telehealth"),
+        ):
+            await add_block(session, user, block, actor)
+        await session.flush()
+        yield World(session, user, maya, sam, clinic, homes, actor)
 
 
 def visit(

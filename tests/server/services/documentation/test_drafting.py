@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from doc_world import T0, DocWorld, held_telehealth_session, make_world
+from doc_world import T0, DocWorld, held_telehealth_session
 from sqlalchemy import select
 
-from server.config import Settings
-from server.db import make_engine, make_sessionmaker, transaction
+from server.db import transaction
 from server.models import Appointment, AuditEntry
 from server.services.documentation.chart import add_consent
 from server.services.documentation.common import ValidationFailed
 from server.services.documentation.drafting import draft_note
 from server.services.documentation.notes import NoteEdit, sign_note, update_note
 from server.services.documentation.progress import chart, goal_values
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    engine = make_engine(settings.database_url)
-    yield await make_world(make_sessionmaker(engine))
-    await engine.dispose()
 
 
 async def test_the_draft_holds_what_happened_in_the_session(world: DocWorld) -> None:

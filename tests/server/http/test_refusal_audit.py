@@ -8,11 +8,13 @@ from typing import Any
 
 from doc_world import DocWorld, HeldSession, build_held_world
 from sqlalchemy import select
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.models import AuditEntry
+from server.services.audit import AuditLog
 
 HTML = {"accept": "text/html"}
 
@@ -106,8 +108,10 @@ def test_repeated_identical_refusals_become_one_row_and_a_summary(
     for _ in range(30):
         assert client.get(f"/api/v1/clients/{world.client.id}").status_code == 404
     assert len(refusals_by(settings, intruder)) == 1
-    audit = client.app.state.tandem.audit  # type: ignore[attr-defined]
-    client.portal.call(lambda: audit.flush(everything=True))  # type: ignore[union-attr]
+    assert isinstance(client.app, Starlette)  # the app that build_app made (tests/server)
+    audit: AuditLog = client.app.state.tandem.audit
+    assert client.portal is not None  # inside the fixture's `with TestClient(...)`
+    client.portal.call(lambda: audit.flush(everything=True))
     rows = refusals_by(settings, intruder)
     assert len(rows) == 2
     summary = next(r for r in rows if "repeated" in r.detail)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
 
 EMAIL = "restart-live@example.test"
@@ -29,10 +30,6 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Live
     running[-1].stop()
 
 
-def token(url: str) -> str:
-    return re.sub(r"^.*/join/[^/]+/", "", url)
-
-
 async def add_link(http: httpx.Client, session_id: str, name: str) -> str:
     page = await asyncio.to_thread(
         http.get, f"/sessions/{session_id}", headers={"accept": "text/html"}
@@ -47,18 +44,7 @@ async def add_link(http: httpx.Client, session_id: str, name: str) -> str:
     assert created.status_code == 303
     console = await asyncio.to_thread(http.get, f"/sessions/{session_id}")
     urls = re.findall(r'class="join-url" readonly value="([^"]+)"', console.text)
-    return token(urls[-1].replace("&amp;", "&"))
-
-
-async def admitted(therapist: ProtocolClient, guest: ProtocolClient) -> None:
-    await guest.join()
-    await guest.expect("welcome")
-    await therapist.expect_matching(
-        "lobby_update",
-        lambda m: any(w["participant_id"] == guest.participant_id for w in m["waiting"]),
-    )
-    await therapist.send({"type": "admit", "participant_id": guest.participant_id})
-    await guest.expect("admitted")
+    return join_token(urls[-1].replace("&amp;", "&"))
 
 
 async def test_after_a_sigkill_those_admitted_rejoin_and_the_removed_stay_out(
@@ -73,7 +59,7 @@ async def test_after_a_sigkill_those_admitted_rejoin_and_the_removed_stay_out(
         cookie = http.cookies["tandem_session"]
         therapist = ProtocolClient(first.base_url, session_id, cookie=cookie)
         parent = ProtocolClient(
-            first.base_url, session_id, token=token(urls["parent"]), tone_hz=660
+            first.base_url, session_id, token=join_token(urls["parent"]), tone_hz=660
         )
         removed = ProtocolClient(
             first.base_url,
@@ -84,8 +70,8 @@ async def test_after_a_sigkill_those_admitted_rejoin_and_the_removed_stay_out(
         clients += [therapist, parent, removed]
         await therapist.join()
         await therapist.expect("welcome")
-        await admitted(therapist, parent)
-        await admitted(therapist, removed)
+        await admit(therapist, parent)
+        await admit(therapist, removed)
         await therapist.wait_media_from(parent.participant_id or "", frames=10)
         await therapist.send({"type": "remove", "participant_id": removed.participant_id})
         assert await removed.wait_closed() == 4001
@@ -104,7 +90,11 @@ async def test_after_a_sigkill_those_admitted_rejoin_and_the_removed_stay_out(
         # The therapist (cookie) and the parent (credential) are back in the room: same ids.
         therapist = ProtocolClient(base, session_id, cookie=cookie)
         parent_back = ProtocolClient(
-            base, session_id, token=token(urls["parent"]), client_id=parent.client_id, tone_hz=660
+            base,
+            session_id,
+            token=join_token(urls["parent"]),
+            client_id=parent.client_id,
+            tone_hz=660,
         )
         clients += [therapist, parent_back]
         await therapist.join()

@@ -1,23 +1,21 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
+from practice import add_child, add_therapist, license_in, unit_of_work
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
-from server.models import Appointment, AppointmentSeries, Client, User, UserRole
+from server.models import Appointment, AppointmentSeries, Client, User
 from server.services.audit import Actor
 from server.services.scheduling.appointments import book_appointment, reschedule
 from server.services.scheduling.availability import BlockInput, add_block
 from server.services.scheduling.checks import BookingInput
 from server.services.scheduling.common import local_to_utc
-from server.services.scheduling.profile import add_license
 from server.services.scheduling.recurrence import weekly_occurrences
 
 CHICAGO, PHOENIX = ZoneInfo("America/Chicago"), ZoneInfo("America/Phoenix")
@@ -26,42 +24,16 @@ CHICAGO, PHOENIX = ZoneInfo("America/Chicago"), ZoneInfo("America/Phoenix")
 @asynccontextmanager
 async def seeded(settings: Settings) -> AsyncIterator[tuple[AsyncSession, User, Client, Actor]]:
     """A Chicago therapist licensed in IL, telehealth weekdays 15:00-18:00, a Phoenix client."""
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            user = User(
-                email=f"t-{secrets.token_hex(4)}@example.test",
-                name="T",
-                role=UserRole.therapist,
-                password_hash="x",
-                time_zone="America/Chicago",
+    async with unit_of_work(settings.database_url) as session:
+        user, actor = await add_therapist(session)
+        client = await add_child(session, user, "Ana", "Lopez", time_zone="America/Phoenix")
+        await license_in(session, user, actor)
+        for weekday in range(5):
+            await add_block(
+                session, user, BlockInput(str(weekday), "15:00", "18:00", "telehealth"), actor
             )
-            session.add(user)
-            await session.flush()
-            client = Client(
-                therapist_id=user.id,
-                first_name="Ana",
-                last_name="Lopez",
-                date_of_birth=date(2019, 1, 1),
-                time_zone="America/Phoenix",
-                home_state="IL",
-                notes="",
-                caregivers=[],
-            )
-            session.add(client)
-            actor = Actor("user", str(user.id), user.email)
-            await add_license(
-                session, user, kind="license", state="IL", number="1",
-                expires_on=date(2030, 1, 1), actor=actor,
-            )  # fmt: skip
-            for weekday in range(5):
-                await add_block(
-                    session, user, BlockInput(str(weekday), "15:00", "18:00", "telehealth"), actor
-                )
-            await session.flush()
-            yield session, user, client, actor
-    finally:
-        await engine.dispose()
+        await session.flush()
+        yield session, user, client, actor
 
 
 def weekly(client: Client, first: date, count: int = 4, at: str = "16:00") -> BookingInput:

@@ -7,14 +7,14 @@ at the consent flow, the clocks, the acks and the database rows.
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
-from protocol_client import ProtocolClient, login, start_session
+from live import TEST_PASSWORD, LiveServer, serving_with_account
+from live_call import LiveCall, new_call
+from protocol_client import ProtocolClient, login
 from sqlalchemy import select
 
 from server.db import make_engine, make_sessionmaker
@@ -25,49 +25,27 @@ EMAIL = "hooks-live@example.test"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("hooks-live")
-    env = prepare_environment(tmp)
-    create_account(env, EMAIL)
-    live = start_server(env, tmp)
-    try:
+    with serving_with_account(tmp_path_factory.mktemp("hooks-live"), EMAIL) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture
-def started(server: LiveServer) -> tuple[str, str, str]:
-    """(session id, therapist cookie, parent token); plain HTTP, so not on the event loop."""
+def started(server: LiveServer) -> LiveCall:
+    """A started session; plain HTTP, so not on the event loop."""
     http = login(server.base_url, EMAIL, TEST_PASSWORD)
     try:
-        session_id, urls = start_session(http, title="Hooks live")
-        cookie = http.cookies["tandem_session"]
+        return new_call(http, server.base_url, "Hooks live")
     finally:
         http.close()
-    token = re.search(r"/join/[0-9a-f-]{36}/(.+)$", urls["parent"])
-    assert token
-    return session_id, cookie, token.group(1)
 
 
 @pytest.fixture
-async def call(
-    server: LiveServer, started: tuple[str, str, str]
-) -> AsyncIterator[tuple[ProtocolClient, ProtocolClient, str]]:
-    session_id, cookie, token = started
-    therapist = ProtocolClient(server.base_url, session_id, cookie=cookie, tone_hz=440)
-    parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
+async def call(started: LiveCall) -> AsyncIterator[tuple[ProtocolClient, ProtocolClient, str]]:
     try:
-        await therapist.join()
-        await therapist.expect("welcome")
-        await parent.join()
-        await parent.expect("welcome")
-        await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
-        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-        await parent.expect("admitted")
-        yield therapist, parent, session_id
+        await started.start()
+        yield started.therapist, started.parent, started.session_id
     finally:
-        await parent.close()
-        await therapist.close()
+        await started.close()
 
 
 def state_is(state: str) -> Any:

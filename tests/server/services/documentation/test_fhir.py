@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from doc_world import T0, DocWorld, held_telehealth_session, make_world
+from doc_world import T0, DocWorld, held_telehealth_session
 from fhir.resources.R4B.bundle import Bundle
 
-from server.config import Settings
-from server.db import make_engine, make_sessionmaker, transaction
+from server.db import transaction
 from server.models import Appointment, Client
 from server.services.documentation.chart import add_consent, add_diagnosis
 from server.services.documentation.drafting import draft_note
 from server.services.documentation.fhir import export_client
 from server.services.documentation.notes import NoteEdit, add_addendum, sign_note, update_note
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    engine = make_engine(settings.database_url)
-    yield await make_world(make_sessionmaker(engine))
-    await engine.dispose()
 
 
 async def test_export_validates_and_round_trips(world: DocWorld) -> None:

@@ -19,7 +19,8 @@ import av
 import httpx
 import pytest
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
-from protocol_client import ProtocolClient, csrf_token, login, start_session
+from live_call import admit, join_token, new_call
+from protocol_client import ProtocolClient, csrf_token, login
 
 from media.testing.pattern import decode_frame_number
 
@@ -38,18 +39,13 @@ def env_and_tmp(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, tmp_path
 
 
-async def recording_call(server: LiveServer, http: httpx.Client) -> tuple[ProtocolClient, ...]:
-    session_id, urls = await asyncio.to_thread(start_session, http, title="Recorded")
-    token = re.sub(r"^.*/join/[^/]+/", "", urls["parent"])
-    therapist = ProtocolClient(server.base_url, session_id, cookie=http.cookies["tandem_session"])
-    parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
-    await therapist.join()
-    await therapist.expect("welcome")
-    await parent.join()
-    await parent.expect("welcome")
-    await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
-    await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-    await parent.expect("admitted")
+async def recording_call(
+    server: LiveServer, http: httpx.Client
+) -> tuple[ProtocolClient, ProtocolClient]:
+    """A call with the parent admitted, recording with their consent."""
+    call = await asyncio.to_thread(new_call, http, server.base_url, "Recorded")
+    therapist, parent = call.therapist, call.parent
+    await call.start()
     await therapist.wait_media_from(parent.participant_id or "", frames=10)
     await therapist.send({"type": "record", "action": "request"})
     prompt = await parent.expect("consent_request")
@@ -83,7 +79,7 @@ async def finalized_files(
 
 def decoded_numbers(data: bytes) -> tuple[list[int], int]:
     numbers, audio = [], 0
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         for frame in container.decode():
             if isinstance(frame, av.VideoFrame):
                 number = decode_frame_number(frame)
@@ -233,15 +229,9 @@ async def test_a_late_joiner_pauses_recording_and_their_file_starts_later(
         assert page.status_code == 303
         console = await asyncio.to_thread(http.get, f"/sessions/{session_id}")
         second_url = re.findall(r'class="join-url" readonly value="([^"]+)"', console.text)[-1]
-        token = html.unescape(second_url).rsplit("/", 1)[1]
+        token = join_token(html.unescape(second_url))
         late = ProtocolClient(server.base_url, session_id, token=token, tone_hz=880)
-        await late.join()
-        await late.expect("welcome")
-        await therapist.expect_matching(
-            "lobby_update", lambda m: any(w["name"] == "Second caregiver" for w in m["waiting"])
-        )
-        await therapist.send({"type": "admit", "participant_id": late.participant_id})
-        await late.expect("admitted")
+        await admit(therapist, late)
         prompt = await late.expect("consent_request")
         await therapist.expect_matching("recording", state_is("awaiting_consent"))
         await late.send({"type": "consent", "request_id": prompt["request_id"], "accept": True})

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
+from live import TEST_PASSWORD, LiveServer, serving_with_account
+from live_call import LiveCall, join_token, new_call
 from protocol_client import ProtocolClient, csrf_token, login, start_session
 
 EMAIL = "live@example.test"
@@ -20,14 +21,8 @@ EMAIL = "live@example.test"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("live")
-    env = prepare_environment(tmp)
-    create_account(env, EMAIL)
-    live = start_server(env, tmp)
-    try:
+    with serving_with_account(tmp_path_factory.mktemp("live"), EMAIL) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +32,6 @@ def therapist_http(server: LiveServer) -> Iterator[httpx.Client]:
     http.close()
 
 
-def token_of(url: str) -> tuple[str, str]:
-    match = re.search(r"/join/([0-9a-f-]{36})/(.+)$", url)
-    assert match, url
-    return match.group(1), match.group(2)
-
-
 def relay_metric(server: LiveServer, name: str) -> float:
     text = httpx.get(f"{server.base_url}/metrics").text
     match = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.M)
@@ -50,48 +39,11 @@ def relay_metric(server: LiveServer, name: str) -> float:
     return float(match.group(1))
 
 
-class Call:
-    """A session with a therapist and an admitted parent, media flowing both ways."""
-
-    def __init__(self, server: LiveServer, http: httpx.Client) -> None:
-        self.server = server
-        self.http = http
-        self.session_id, self.urls = start_session(http, title="Live test")
-        self.therapist = ProtocolClient(
-            server.base_url, self.session_id, cookie=http.cookies["tandem_session"], tone_hz=440
-        )
-        _, token = token_of(self.urls["parent"])
-        self.parent = ProtocolClient(server.base_url, self.session_id, token=token, tone_hz=660)
-
-    async def start(self) -> None:
-        await self.therapist.join()
-        await self.therapist.expect("welcome")
-        await self.parent.join()
-        welcome = await self.parent.expect("welcome")
-        assert welcome["lobby"] is True
-        lobby = await self.therapist.expect("lobby_update")
-        while not lobby["waiting"]:
-            lobby = await self.therapist.expect("lobby_update")
-        assert lobby["waiting"][0]["participant_id"] == self.parent.participant_id
-        await self.therapist.send({"type": "admit", "participant_id": self.parent.participant_id})
-        await self.parent.expect("admitted")
-
-    async def flowing(self, frames: int = 15) -> None:
-        assert self.parent.participant_id
-        assert self.therapist.participant_id
-        await self.therapist.wait_media_from(self.parent.participant_id, frames=frames)
-        await self.parent.wait_media_from(self.therapist.participant_id, frames=frames)
-
-    async def close(self) -> None:
-        await self.parent.close()
-        await self.therapist.close()
-
-
 @pytest.fixture
-async def call(server: LiveServer, therapist_http: httpx.Client) -> AsyncIterator[Call]:
-    c = Call(server, therapist_http)
-    await c.start()
+async def call(server: LiveServer, therapist_http: httpx.Client) -> AsyncIterator[LiveCall]:
+    c = new_call(therapist_http, server.base_url, "Live test")
     try:
+        await c.start()
         yield c
     finally:
         await c.close()
@@ -102,7 +54,7 @@ def increasing(numbers: list[int]) -> bool:
 
 
 async def test_lobby_admit_and_media_both_ways_without_decoding(
-    call: Call, server: LiveServer
+    call: LiveCall, server: LiveServer
 ) -> None:
     await call.flowing(frames=30)
     from_parent = call.therapist.frames_from(call.parent.participant_id or "")
@@ -122,8 +74,10 @@ async def test_lobby_admit_and_media_both_ways_without_decoding(
     assert relay_metric(server, "tandem_relay_forwarded_frames") > 0
 
 
-async def test_observer_receives_everyone_and_sends_nothing(call: Call, server: LiveServer) -> None:
-    _, token = token_of(call.urls["observer"])
+async def test_observer_receives_everyone_and_sends_nothing(
+    call: LiveCall, server: LiveServer
+) -> None:
+    token = join_token(call.urls["observer"])
     observer = ProtocolClient(server.base_url, call.session_id, token=token, publish=False)
     try:
         await observer.join()
@@ -149,7 +103,7 @@ async def test_observer_receives_everyone_and_sends_nothing(call: Call, server: 
         await observer.close()
 
 
-async def test_reconnect_rejoins_without_a_second_admission(call: Call) -> None:
+async def test_reconnect_rejoins_without_a_second_admission(call: LiveCall) -> None:
     await call.flowing()
     rejoin = call.parent.rejoin
     assert rejoin
@@ -166,8 +120,10 @@ async def test_reconnect_rejoins_without_a_second_admission(call: Call) -> None:
     assert loop.time() - back_at < 10
 
 
-async def test_the_same_link_on_another_device_knocks_again(call: Call, server: LiveServer) -> None:
-    _, token = token_of(call.urls["parent"])
+async def test_the_same_link_on_another_device_knocks_again(
+    call: LiveCall, server: LiveServer
+) -> None:
+    token = join_token(call.urls["parent"])
     other = ProtocolClient(server.base_url, call.session_id, token=token)
     try:
         # A copied rejoin credential does not work from another device either.
@@ -179,13 +135,13 @@ async def test_the_same_link_on_another_device_knocks_again(call: Call, server: 
 
 
 async def test_ending_the_session_closes_everyone_and_refuses_rejoin(
-    call: Call, server: LiveServer
+    call: LiveCall, server: LiveServer
 ) -> None:
     await call.flowing(frames=5)
     await call.therapist.send({"type": "end"})
     await call.parent.expect("ended")
     assert await call.parent.wait_closed() == 4002
-    again = ProtocolClient(server.base_url, call.session_id, token=token_of(call.urls["parent"])[1])
+    again = ProtocolClient(server.base_url, call.session_id, token=join_token(call.urls["parent"]))
     try:
         await again.join()
         assert await again.wait_closed() == 4410
@@ -196,11 +152,11 @@ async def test_ending_the_session_closes_everyone_and_refuses_rejoin(
 
 
 async def test_bad_input_is_refused_and_other_sessions_keep_running(
-    call: Call, server: LiveServer, therapist_http: httpx.Client
+    call: LiveCall, server: LiveServer, therapist_http: httpx.Client
 ) -> None:
     await call.flowing(frames=5)
     other_id, other_urls = await asyncio.to_thread(start_session, therapist_http, title="Other")
-    _, other_token = token_of(other_urls["parent"])
+    other_token = join_token(other_urls["parent"])
 
     async def attempt(**kwargs: Any) -> ProtocolClient:
         client = ProtocolClient(server.base_url, other_id, **kwargs)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import websockets
 from fuzz_frames import frames
-from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
-from protocol_client import ProtocolClient, login, start_session
+from live import TEST_PASSWORD, LiveServer, serving_with_account
+from live_call import join_token, new_call
+from protocol_client import ProtocolClient, login
 
 EMAIL = "fuzz@example.test"
 FRAMES = 2_000
@@ -23,27 +24,16 @@ SEED = 7
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
-    env = prepare_environment(tmp_path)
-    create_account(env, EMAIL)
-    live = start_server(env, tmp_path)
-    try:
+    with serving_with_account(tmp_path, EMAIL) as live:
         yield live
-    finally:
-        live.stop()
 
 
 async def test_fuzzed_sockets_leave_a_running_call_alone(server: LiveServer) -> None:
     http = login(server.base_url, EMAIL, TEST_PASSWORD)
-    session_id, urls = start_session(http, title="Fuzz target")
-    token = re.sub(r"^.*/join/[0-9a-f-]{36}/", "", urls["parent"])
-    therapist = ProtocolClient(server.base_url, session_id, cookie=http.cookies["tandem_session"])
-    parent = ProtocolClient(server.base_url, session_id, token=token)
-    await therapist.join()
-    await therapist.expect("welcome")
-    await parent.join()
-    await parent.expect("welcome")
-    await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-    await parent.expect("admitted")
+    call = new_call(http, server.base_url, "Fuzz target")
+    session_id, therapist, parent = call.session_id, call.therapist, call.parent
+    token = join_token(call.urls["parent"])
+    await call.start()
     assert parent.participant_id
     await therapist.wait_media_from(parent.participant_id, frames=5)
 

@@ -57,7 +57,9 @@ def test_demo_seeds_a_hybrid_schedule_idempotently(settings: Settings) -> None:
                 assert health.projected_income_cents > 0
                 warnings = await expiring_licenses(session, therapist, today)
                 assert [w.license.state for w in warnings] == ["CO"]
-                assert await session.scalar(select(func.count(License.id))) >= 2
+                licenses = await session.scalar(select(func.count(License.id)))
+                assert licenses is not None
+                assert licenses >= 2
                 feeds = await session.scalar(
                     select(func.count(CalendarFeed.id)).where(
                         CalendarFeed.therapist_id == therapist.id

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from doc_world import DocWorld, make_world
-from live import LiveServer, prepare_environment, start_server
+from doc_world import DocWorld, open_world
+from live import LiveServer, prepare_environment, serving
+from live_call import join_and_admit
 from protocol_client import ProtocolClient, confirm_location, csrf_token, login
 
 from server.config import load_settings
-from server.db import make_engine, make_sessionmaker, utcnow
+from server.db import utcnow
 from server.models import Appointment
 
 PASSWORD = "correct-horse-1"
@@ -29,22 +30,13 @@ def world_server(tmp_path: Path) -> Iterator[tuple[LiveServer, DocWorld, Appoint
     env = prepare_environment(tmp_path)
 
     async def seed() -> tuple[DocWorld, Appointment]:
-        engine = make_engine(load_settings(env, dotenv=None).database_url)
-        try:
-            world = await make_world(make_sessionmaker(engine))
-            visit = await world.visit(
-                utcnow() + timedelta(minutes=10), mode="telehealth", status="booked"
-            )
-            return world, visit
-        finally:
-            await engine.dispose()
+        async with open_world(load_settings(env, dotenv=None).database_url) as world:
+            starts_at = utcnow() + timedelta(minutes=10)
+            return world, await world.visit(starts_at, mode="telehealth", status="booked")
 
     world, visit = asyncio.run(seed())
-    server = start_server(env, tmp_path)
-    try:
+    with serving(env, tmp_path) as server:
         yield server, world, visit
-    finally:
-        server.stop()
 
 
 def prepare_visit(http: httpx.Client, appointment_id: str) -> tuple[str, str]:
@@ -76,13 +68,7 @@ async def test_note_is_drafted_from_the_live_session(
     therapist = ProtocolClient(server.base_url, session_id, cookie=http.cookies["tandem_session"])
     parent = ProtocolClient(server.base_url, session_id, token=token, tone_hz=660)
     try:
-        await therapist.join()
-        await therapist.expect("welcome")
-        await parent.join()
-        await parent.expect("welcome")
-        await therapist.expect_matching("lobby_update", lambda m: bool(m["waiting"]))
-        await therapist.send({"type": "admit", "participant_id": parent.participant_id})
-        await parent.expect("admitted")
+        await join_and_admit(therapist, parent)
         await therapist.wait_media_from(parent.participant_id or "", frames=10)
 
         marks = [("independent", goal1)] * 7 + [("verbal cue", goal1)] * 3
@@ -93,10 +79,9 @@ async def test_note_is_drafted_from_the_live_session(
         await therapist.send(
             {"type": "note", "client_ref": "n1", "text": "Reached across midline for the block"}
         )
-        for ref in [f"t{i}" for i in range(len(marks))] + ["n1"]:
-            await therapist.expect_matching(
-                "annotation_saved", lambda m, r=ref: m["client_ref"] == r
-            )
+        refs = [f"t{i}" for i in range(len(marks))] + ["n1"]
+        acks = [await therapist.expect("annotation_saved") for _ in refs]
+        assert sorted(ack["client_ref"] for ack in acks) == sorted(refs)
         await asyncio.sleep(1.5)
         await therapist.send({"type": "end"})
         await parent.expect("ended")

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import date
 
+from practice import add_child, add_therapist, license_in
 from sqlalchemy import func, select
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
-from server.models import Appointment, Client, User, UserRole
-from server.services.audit import Actor
+from server.models import Appointment, User
 from server.services.scheduling.appointments import BookingRefused, book_appointment
 from server.services.scheduling.availability import BlockInput, add_block
 from server.services.scheduling.checks import BookingInput
-from server.services.scheduling.profile import add_license
 
 TUESDAY = date(2027, 3, 2)
 
@@ -25,26 +23,9 @@ async def test_concurrent_bookings_of_one_slot_never_both_land(settings: Setting
     db = make_sessionmaker(engine)
     try:
         async with transaction(db) as session:
-            user = User(
-                email=f"c-{secrets.token_hex(4)}@example.test", name="T",
-                role=UserRole.therapist, password_hash="x", time_zone="America/Chicago",
-            )  # fmt: skip
-            session.add(user)
-            await session.flush()
-            actor = Actor("user", str(user.id), user.email)
-            kids = [
-                Client(
-                    therapist_id=user.id, first_name=name, last_name="Test",
-                    date_of_birth=date(2019, 1, 1), time_zone="America/Chicago",
-                    home_state="IL", notes="", caregivers=[],
-                )
-                for name in ("Ana", "Ben")
-            ]  # fmt: skip
-            session.add_all(kids)
-            await add_license(
-                session, user, kind="license", state="IL", number="1",
-                expires_on=date(2030, 1, 1), actor=actor,
-            )  # fmt: skip
+            user, actor = await add_therapist(session)
+            kids = [await add_child(session, user, name) for name in ("Ana", "Ben")]
+            await license_in(session, user, actor)
             await add_block(session, user, BlockInput("1", "08:00", "12:00", "telehealth"), actor)
             await session.flush()
             user_id, kid_ids = user.id, [str(k.id) for k in kids]

@@ -9,21 +9,21 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from fast_passwords import FAST_PASSWORDS
 from live import prepare_environment
+from practice import add_account
+from schema_drift import drift
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media import LocalDirectoryStorage
 from server.config import Settings
-from server.db import Base, make_engine, make_sessionmaker, transaction
+from server.db import make_engine, make_sessionmaker, transaction
 from server.models import (
     Annotation,
     AnnotationSnapshot,
@@ -36,7 +36,6 @@ from server.models import (
     User,
     VideoSession,
 )
-from server.services.accounts import create_user
 from server.services.audit import Actor
 from server.services.clients import ClientInput, create_client
 from server.services.video.annotations import (
@@ -57,7 +56,14 @@ from server.services.video.recordings import (
 from server.services.video.sessions import record_presence, start_session
 from server.video.backend import DatabaseSessionBackend
 from server.video.recording import mark_interrupted_recordings, recover_recordings
-from signaling.ports import AnnotationDraft, ConsentDecision, RecordingUpdate, TagOption
+from signaling.ports import (
+    AnnotationDraft,
+    AnnotationKind,
+    ConsentDecision,
+    RecordingUpdate,
+    TagOption,
+)
+from signaling.protocol import RecordingState
 
 T0 = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 HOOK_TABLES = {
@@ -91,13 +97,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     engine = make_engine(settings.database_url)
     db = make_sessionmaker(engine)
     async with transaction(db) as session:
-        user = await create_user(
-            session,
-            FAST_PASSWORDS,
-            email=f"hooks-{secrets.token_hex(4)}@example.test",
-            name="Dr. Hooks",
-            password="correct-horse-1",
-        )
+        user = await add_account(session, "Dr. Hooks")
         client = await create_client(
             session,
             user,
@@ -118,42 +118,26 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     await engine.dispose()
 
 
-def decision(world: World, pid: str, accepted: bool, at: datetime, **kw: object) -> ConsentDecision:
-    fields: dict[str, object] = {
-        "recording_id": world.rid,
-        "request_id": "c_one",
-        "participant_id": pid,
-        "role": "parent",
-        "name": "Pat",
-        "user_id": None,
-        "link_id": "link-1",
-        "accepted": accepted,
-        "text": CONSENT_TEXT,
-        "version": CONSENT_VERSION,
-        "at": at,
-    }
-    fields.update(kw)
-    return ConsentDecision(**fields)  # type: ignore[arg-type]
+def decision(world: World, pid: str, accepted: bool, at: datetime, **kw: Any) -> ConsentDecision:
+    parent = ConsentDecision(
+        recording_id=world.rid, request_id="c_one", participant_id=pid, role="parent",
+        name="Pat", user_id=None, link_id="link-1", accepted=accepted, text=CONSENT_TEXT,
+        version=CONSENT_VERSION, at=at,
+    )  # fmt: skip
+    return replace(parent, **kw)
 
 
-def update(world: World, state: str, at: datetime, offset_ms: int) -> RecordingUpdate:
-    return RecordingUpdate(world.rid, state, at, offset_ms, "user:x", ("t_1", "p_1"))  # type: ignore[arg-type]
+def update(world: World, state: RecordingState, at: datetime, offset_ms: int) -> RecordingUpdate:
+    return RecordingUpdate(world.rid, state, at, offset_ms, "user:x", ("t_1", "p_1"))
 
 
-def draft(kind: str = "tag", **kw: object) -> AnnotationDraft:
-    fields: dict[str, object] = {
-        "author_participant_id": "t_1",
-        "author_role": "therapist",
-        "author_user_id": None,
-        "author_link_id": None,
-        "kind": kind,
-        "session_ms": 1000,
-        "recording_ms": None,
-        "recording_id": None,
-        "at": T0,
-    }
-    fields.update(kw)
-    return AnnotationDraft(**fields)  # type: ignore[arg-type]
+def draft(kind: AnnotationKind = "tag", **kw: Any) -> AnnotationDraft:
+    therapists = AnnotationDraft(
+        author_participant_id="t_1", author_role="therapist", author_user_id=None,
+        author_link_id=None, kind=kind, session_ms=1000, recording_ms=None, recording_id=None,
+        at=T0,
+    )  # fmt: skip
+    return replace(therapists, **kw)
 
 
 async def audits(world: World, prefix: str) -> list[AuditEntry]:
@@ -314,9 +298,9 @@ async def test_drawings_and_snapshots_keep_their_payload_and_image(world: World)
     )
     snap_id = snap.annotation_id
     async with transaction(world.db) as session:
-        drawing = await session.get(Annotation, uuid.UUID(drawing_id))
-        assert drawing is not None
-        assert drawing.payload == payload
+        drawn = await session.get(Annotation, uuid.UUID(drawing_id))
+        assert drawn is not None
+        assert drawn.payload == payload
         video = await session.get(VideoSession, uuid.UUID(world.session_id))
         assert video is not None
         image = await get_snapshot(session, video, snap_id, Actor("user", str(world.therapist.id)))
@@ -417,38 +401,7 @@ async def test_the_observation_summary_tallies_a_session(world: World) -> None:
 
 async def test_the_hook_tables_match_the_models(world: World) -> None:
     """The hand-written migration and the models agree (what `alembic check` would say)."""
-
-    def diff(connection: object) -> list[object]:
-        context = MigrationContext.configure(
-            connection,  # type: ignore[arg-type]
-            opts={"compare_type": True},
-        )
-        changes = compare_metadata(context, Base.metadata)
-        return [c for c in changes if HOOK_TABLES & _tables(c)]
-
-    engine = make_engine(world.database_url)
-    try:
-        async with engine.connect() as conn:
-            changes = await conn.run_sync(diff)
-    finally:
-        await engine.dispose()
-    assert changes == []
-
-
-def _tables(change: object) -> set[str]:
-    found: set[str] = set()
-    items = change if isinstance(change, list) else [change]
-    for item in items:
-        for part in item if isinstance(item, tuple) else (item,):
-            name = getattr(part, "name", None)
-            table = getattr(part, "table", None)
-            if isinstance(part, str):
-                found.add(part)
-            if table is not None:
-                found.add(str(getattr(table, "name", "")))
-            if name:
-                found.add(str(name))
-    return found
+    assert await drift(world.database_url, HOOK_TABLES) == []
 
 
 async def test_an_interrupted_file_is_recovered_once_with_its_offset(

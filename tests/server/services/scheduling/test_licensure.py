@@ -1,23 +1,22 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 
 import pytest
+from practice import add_child, add_therapist, license_in, unit_of_work
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker, utcnow
-from server.models import AuditEntry, Client, User, UserRole
+from server.db import utcnow
+from server.models import AuditEntry, Client, User
 from server.services.audit import Actor
 from server.services.scheduling.appointments import BookingRefused, book_appointment
 from server.services.scheduling.availability import BlockInput, add_block
 from server.services.scheduling.checks import BookingInput
 from server.services.scheduling.licensure import check_telehealth_licensure, expiring_licenses
-from server.services.scheduling.profile import add_license
 from server.services.scheduling.session_gate import begin_telehealth_session
 
 DAY = date(2027, 3, 2)  # a Tuesday
@@ -25,36 +24,14 @@ DAY = date(2027, 3, 2)  # a Tuesday
 
 @asynccontextmanager
 async def world(settings: Settings) -> AsyncIterator[tuple[AsyncSession, User, Actor]]:
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            user = User(
-                email=f"t-{secrets.token_hex(4)}@example.test",
-                name="T",
-                role=UserRole.therapist,
-                password_hash="x",
-                time_zone="America/Chicago",
+    """A therapist with telehealth hours every day and no license yet."""
+    async with unit_of_work(settings.database_url) as session:
+        user, actor = await add_therapist(session)
+        for weekday in range(7):
+            await add_block(
+                session, user, BlockInput(str(weekday), "06:00", "22:00", "telehealth"), actor
             )
-            session.add(user)
-            await session.flush()
-            actor = Actor("user", str(user.id), user.email)
-            for weekday in range(7):
-                await add_block(
-                    session, user, BlockInput(str(weekday), "06:00", "22:00", "telehealth"), actor
-                )
-            yield session, user, actor
-    finally:
-        await engine.dispose()
-
-
-async def add_client(session: AsyncSession, user: User, state: str) -> Client:
-    client = Client(
-        therapist_id=user.id, first_name="Kid", last_name=state, date_of_birth=date(2019, 1, 1),
-        time_zone="America/Chicago", home_state=state, notes="", caregivers=[],
-    )  # fmt: skip
-    session.add(client)
-    await session.flush()
-    return client
+        yield session, user, actor
 
 
 def telehealth(client: Client, day: date = DAY, state: str = "") -> BookingInput:
@@ -66,11 +43,8 @@ def telehealth(client: Client, day: date = DAY, state: str = "") -> BookingInput
 
 async def test_unlicensed_state_is_refused_with_the_fix(settings: Settings) -> None:
     async with world(settings) as (session, user, actor):
-        await add_license(
-            session, user, kind="license", state="IL", number="1",
-            expires_on=DAY + timedelta(days=365), actor=actor,
-        )  # fmt: skip
-        leo = await add_client(session, user, "WI")
+        await license_in(session, user, actor, "IL", DAY + timedelta(days=365))
+        leo = await add_child(session, user, "Leo", home_state="WI")
         with pytest.raises(BookingRefused) as refused:
             await book_appointment(session, user, telehealth(leo), actor)
         (problem,) = refused.value.problems
@@ -88,11 +62,8 @@ async def test_unlicensed_state_is_refused_with_the_fix(settings: Settings) -> N
 
 async def test_compact_privilege_allows(settings: Settings) -> None:
     async with world(settings) as (session, user, actor):
-        await add_license(
-            session, user, kind="compact", state="CO", number="",
-            expires_on=DAY + timedelta(days=30), actor=actor,
-        )  # fmt: skip
-        priya = await add_client(session, user, "CO")
+        await license_in(session, user, actor, "CO", DAY + timedelta(days=30), kind="compact")
+        priya = await add_child(session, user, "Priya", home_state="CO")
         booked = await book_appointment(session, user, telehealth(priya), actor)
         assert booked.appointments[0].client_state == "CO"
         result = await check_telehealth_licensure(session, user, "co", DAY)
@@ -104,11 +75,8 @@ async def test_expired_license_is_refused_and_the_expiry_day_still_counts(
     settings: Settings,
 ) -> None:
     async with world(settings) as (session, user, actor):
-        await add_license(
-            session, user, kind="license", state="IL", number="1",
-            expires_on=DAY - timedelta(days=1), actor=actor,
-        )  # fmt: skip
-        maya = await add_client(session, user, "IL")
+        await license_in(session, user, actor, "IL", DAY - timedelta(days=1))
+        maya = await add_child(session, user, "Maya", home_state="IL")
         with pytest.raises(BookingRefused) as refused:
             await book_appointment(session, user, telehealth(maya), actor)
         assert "Illinois (IL)" in refused.value.problems[0].message
@@ -119,11 +87,8 @@ async def test_expired_license_is_refused_and_the_expiry_day_still_counts(
 
 async def test_the_booking_can_name_where_the_client_will_be(settings: Settings) -> None:
     async with world(settings) as (session, user, actor):
-        await add_license(
-            session, user, kind="license", state="IL", number="1",
-            expires_on=DAY + timedelta(days=365), actor=actor,
-        )  # fmt: skip
-        maya = await add_client(session, user, "IL")
+        await license_in(session, user, actor, "IL", DAY + timedelta(days=365))
+        maya = await add_child(session, user, "Maya", home_state="IL")
         with pytest.raises(BookingRefused) as refused:
             await book_appointment(session, user, telehealth(maya, state="WI"), actor)
         assert "Wisconsin (WI)" in refused.value.problems[0].message
@@ -134,10 +99,7 @@ async def test_expiring_licenses_are_flagged_within_60_days(settings: Settings) 
     async with world(settings) as (session, user, actor):
         today = date(2027, 1, 1)
         for state, days in (("IL", 59), ("CO", 61), ("MN", -3)):
-            await add_license(
-                session, user, kind="license", state=state, number="1",
-                expires_on=today + timedelta(days=days), actor=actor,
-            )  # fmt: skip
+            await license_in(session, user, actor, state, today + timedelta(days=days))
         warnings = await expiring_licenses(session, user, today)
         assert [(w.license.state, w.days_left) for w in warnings] == [("MN", -3), ("IL", 59)]
         assert "expires in 59 days" in warnings[1].message
@@ -146,11 +108,8 @@ async def test_expiring_licenses_are_flagged_within_60_days(settings: Settings) 
 async def test_session_start_rechecks_licensure(settings: Settings) -> None:
     async with world(settings) as (session, user, actor):
         today = utcnow().date()
-        await add_license(
-            session, user, kind="license", state="IL", number="1",
-            expires_on=today + timedelta(days=365), actor=actor,
-        )  # fmt: skip
-        maya = await add_client(session, user, "IL")
+        await license_in(session, user, actor, "IL", today + timedelta(days=365))
+        maya = await add_child(session, user, "Maya", home_state="IL")
         booked = await book_appointment(
             session, user, telehealth(maya, day=today + timedelta(days=1)), actor
         )
@@ -160,8 +119,7 @@ async def test_session_start_rechecks_licensure(settings: Settings) -> None:
             session, user, appt, actor, video_session_id="vs-9", confirmed_state="WI"
         )
         assert not refused.allowed
-        assert appt.status == "booked"
-        assert appt.video_session_id is None
+        assert (appt.status, appt.video_session_id) == ("booked", None)
         audit = await session.scalar(
             select(AuditEntry).where(
                 AuditEntry.action == "appointment.session_start",
