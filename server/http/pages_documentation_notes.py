@@ -32,8 +32,9 @@ from .templating import render
 
 EDIT_FIELDS = (
     "subjective", "objective", "assessment", "plan", "present", "modality",
-    "client_location_state", "telehealth_consent", "time_in", "time_out",
+    "client_location_state", "telehealth_consent", "client_at_home", "time_in", "time_out",
 )  # fmt: skip
+PROCEDURE_ROWS = 8
 
 
 def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
@@ -44,7 +45,13 @@ def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
         for key, value in data.items()
         if str(key).startswith("measure-")
     }
-    return NoteEdit(**values, measures=measures or None)
+    procedures = None
+    if any(f"proc-code-{i}" in data for i in range(PROCEDURE_ROWS)):
+        procedures = [
+            (str(data.get(f"proc-code-{i}", ""))[:5], str(data.get(f"proc-minutes-{i}", ""))[:4])
+            for i in range(PROCEDURE_ROWS)
+        ]
+    return NoteEdit(**values, measures=measures or None, procedures=procedures)
 
 
 async def refused(request: Request, user: User, action: str, note_id: object, why: str) -> None:
