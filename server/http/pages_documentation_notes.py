@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from server.models import Appointment, Note, User
 from server.services.audit import record_audit
+from server.services.billing.charges import charge_of_note, propose_charge
 from server.services.clients import find_client, get_client_for
 from server.services.documentation.common import NotAuthor, NoteSigned, ValidationFailed
 from server.services.documentation.drafting import draft_note, draft_progress_report
@@ -21,10 +22,13 @@ from server.services.documentation.notes import (
     add_addendum,
     get_note_for,
     list_addenda,
+    note_authors,
+    note_discipline,
     note_verifies,
     sign_note,
     update_note,
 )
+from server.services.documentation.procedures import CATALOG, codes_for
 from server.services.scheduling.appointments import get_appointment_for
 
 from .context import actor_for, app_state, login_required, operation_of, require_user, unit_of_work
@@ -83,7 +87,15 @@ async def note_context(
 ) -> dict[str, Any]:
     addenda = await list_addenda(session, note)
     client = await find_client(session, note.client_id)
+    authors = await note_authors(session, note, addenda)
+    rows = max(3, min(PROCEDURE_ROWS, len(note.procedures) + 2))
     return {
+        "zone": authors.zone,
+        "authors": authors.names,
+        "catalog": codes_for(await note_discipline(session, note)),
+        "all_codes": CATALOG,
+        "procedure_rows": rows,
+        "charge": await charge_of_note(session, note.id),
         "note": note,
         "client": client,
         "addenda": addenda,
@@ -130,6 +142,8 @@ async def note_sign(request: Request) -> Response:
             await sign_note(
                 session, user, note, actor_for(request, user), edit=note_edit_from(form)
             )
+            # Signing proposes the visit's charge for the therapist to review and confirm.
+            charge = await propose_charge(session, user, note, actor_for(request, user))
     except NoteSigned as exc:
         await refused(request, user, "note.sign", request.path_params["note_id"], exc.reason)
         raise
@@ -138,6 +152,8 @@ async def note_sign(request: Request) -> Response:
         raise
     except ValidationFailed as exc:
         return await _with_errors(request, user, exc.errors)
+    if charge is not None:
+        return RedirectResponse(f"/billing/charges/{charge.id}", status_code=303)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import new_id, utcnow
-from server.models import Appointment, Charge, ChargeLine, Diagnosis, Note, Payer, PlanOfCare, User
+from server.models import Appointment, Charge, ChargeLine, Diagnosis, Note, Payer, User
 from server.services.audit import Actor, add_audit
+from server.services.documentation.notes import note_discipline
 from server.services.documentation.procedures import CATALOG
 from server.services.errors import not_found_for, owned_id
 
@@ -25,7 +26,6 @@ from .units import assign_units
 
 MAX_DIAGNOSES = 12  # an 837P's HI segment holds 12
 MAX_POINTERS = 4  # a service line points at 4 of them
-SERVICE_DISCIPLINES = {"ot": "ot", "pt": "pt", "speech": "slp"}
 
 
 @dataclass
@@ -39,16 +39,6 @@ class LineEdit:
 
 def _claim_number(charge_id: uuid.UUID) -> str:
     return f"TD{charge_id.hex[:16].upper()}"
-
-
-async def _discipline(session: AsyncSession, note: Note, appt: Appointment | None) -> str | None:
-    if note.plan_id is not None:
-        plan = await session.get(PlanOfCare, note.plan_id)
-        if plan is not None:
-            return plan.discipline
-    if appt is not None:
-        return SERVICE_DISCIPLINES.get(appt.service_type.partition("_")[0])
-    return None
 
 
 async def _diagnoses(session: AsyncSession, client_id: uuid.UUID) -> list[dict[str, str]]:
@@ -97,6 +87,13 @@ async def reversed_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.
     return {r for r in rows if r is not None}
 
 
+async def charge_of_note(session: AsyncSession, note_id: uuid.UUID) -> Charge | None:
+    """The charge standing for a note's visit (proposed or confirmed), if any; read for the
+    note page, which audits its own read of the note."""
+    charges = await charges_for_note(session, note_id)
+    return current_charge(charges, await reversed_ids(session, [c.id for c in charges]))
+
+
 def current_charge(charges: list[Charge], reversed_: set[uuid.UUID]) -> Charge | None:
     """The charge that stands for a visit: the latest that is not a reversal and not reversed."""
     standing = [c for c in charges if c.kind == "charge" and c.id not in reversed_]
@@ -107,7 +104,7 @@ async def _build(
     session: AsyncSession, therapist: User, note: Note, *, replaces: Charge | None = None
 ) -> Charge:
     appt = await session.get(Appointment, note.appointment_id) if note.appointment_id else None
-    discipline = await _discipline(session, note, appt)
+    discipline = await note_discipline(session, note)
     coverage = await active_coverage(session, note.client_id, note.service_date)
     payer = await session.get(Payer, coverage.payer_id) if coverage else None
     rule = payer_rule(payer) or PRIVATE_PAY

@@ -51,6 +51,14 @@ def npi_is_valid(npi: str) -> bool:
     return (10 - total % 10) % 10 == int(npi[9])
 
 
+def npi_with_check_digit(first_nine: str) -> str:
+    """A ten-digit NPI from its first nine digits (for synthetic demo and test identifiers)."""
+    for digit in "0123456789":
+        if npi_is_valid(first_nine + digit):
+            return first_nine + digit
+    raise ValueError(f"{first_nine!r} cannot start an NPI")
+
+
 def dollars(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)

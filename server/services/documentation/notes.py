@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import new_id, utcnow
-from server.models import Note, NoteAddendum, PracticeProfile, User
+from server.models import Appointment, Note, NoteAddendum, PlanOfCare, PracticeProfile, User
 from server.models.practice_profile import DEFAULT_LATE_ENTRY_HOURS
 from server.services.audit import Actor, add_audit
 from server.services.errors import not_found_for, owned_id
@@ -25,6 +26,7 @@ TEXT_FIELDS = ("subjective", "objective", "assessment", "plan", "present")
 MAX_TEXT = 20000
 MODALITIES = ("video", "audio_only")
 NOTE_TYPES = {"progress_note": "Progress note", "progress_report": "Progress report"}
+SERVICE_DISCIPLINES = {"ot": "ot", "pt": "pt", "speech": "slp"}
 NO_NOTE = "No such note."
 ALREADY_SIGNED = "This note is already signed."
 
@@ -67,6 +69,38 @@ async def list_addenda(session: AsyncSession, note: Note) -> list[NoteAddendum]:
         .order_by(NoteAddendum.created_at, NoteAddendum.id)
     )
     return list(rows)
+
+
+@dataclass(frozen=True)
+class NoteAuthors:
+    """Who wrote a note and its addenda, and the zone its times are shown and entered in."""
+
+    zone: str
+    names: dict[uuid.UUID, str]
+
+
+async def note_authors(
+    session: AsyncSession, note: Note, addenda: list[NoteAddendum]
+) -> NoteAuthors:
+    ids = {note.author_id, *(a.author_id for a in addenda)}
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(ids)))}
+    author = users.get(note.author_id)
+    return NoteAuthors(
+        author.time_zone if author else "UTC", {uid: u.name for uid, u in users.items()}
+    )
+
+
+async def note_discipline(session: AsyncSession, note: Note) -> str | None:
+    """OT, PT or speech: the plan of care's, else the visit's service type's."""
+    if note.plan_id is not None:
+        plan = await session.get(PlanOfCare, note.plan_id)
+        if plan is not None:
+            return plan.discipline
+    if note.appointment_id is not None:
+        appt = await session.get(Appointment, note.appointment_id)
+        if appt is not None:
+            return SERVICE_DISCIPLINES.get(appt.service_type.partition("_")[0])
+    return None
 
 
 def _time(
