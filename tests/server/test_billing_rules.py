@@ -38,7 +38,9 @@ RULES = [PayerRule(mod, pos) for mod, pos in itertools.product(("95", "GT", ""),
 
 
 @pytest.mark.parametrize(("mode", "place", "at_home", "modality"), VISITS)
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.telehealth_modifier or 'none'}-{r.pos_rule}")
+@pytest.mark.parametrize(
+    "rule", RULES, ids=lambda r: f"{r.telehealth_modifier or 'none'}-{r.pos_rule}"
+)
 @pytest.mark.parametrize("discipline", ["ot", "pt", "slp"])
 def test_place_of_service_and_modifiers(
     mode: str, place: str, at_home: bool | None, modality: str | None, rule: PayerRule,
