@@ -175,7 +175,6 @@ export class RecordingUI {
     const record = $("#btn-record", panel);
     record.hidden = active && !blocked;
     record.textContent = active ? "Ask again" : s.state === "stopped" ? "Record again" : "Record";
-    record.setAttribute("aria-label", active ? "Ask for consent again" : "Start recording (asks everyone for consent)");
     const paused = s.state === "paused" || (s.state === "awaiting_consent" && this.held);
     $("#btn-rec-pause", panel).hidden = !active || paused;
     $("#btn-rec-resume", panel).hidden = !active || !paused;
