@@ -87,8 +87,8 @@ def test_sign_confirm_totals_superbill(live: Live, launch: Callable[[str], Parti
         page.click("a.superbill-link")
     pdf = download.value.path().read_bytes()
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
-    assert "Maya Okafor" in text and "97530" in text and "GO 95" in text
-    assert "$180.00" in text and "Total charges" in text
+    for expected in ("Maya Okafor", "97530", "GO 95", "$180.00", "Total charges"):
+        assert expected in text, expected
 
     # An addendum's author is on the note and stays in its print view.
     page.goto(f"{base}/notes/{note.id}")
@@ -98,6 +98,7 @@ def test_sign_confirm_totals_superbill(live: Live, launch: Callable[[str], Parti
     page.locator(".addendum:has-text('Grandmother also present')").wait_for()
     page.emulate_media(media="print")
     author = page.locator(".addendum .addendum-author")
-    assert author.is_visible() and author.inner_text() == world.doc.therapist.name
+    assert author.is_visible()
+    assert author.inner_text() == world.doc.therapist.name
     assert not page.locator(".addendum-form").is_visible()
     assert not page.locator("#note-charge").is_visible()
