@@ -211,3 +211,17 @@ async def test_a_correction_reverses_and_replaces(world: BillingWorld) -> None:
             )
         )
         assert {"charge.propose", "charge.confirm", "charge.correct", "charge.read"} <= set(actions)
+
+
+async def test_the_signed_notes_procedures_are_locked_too(world: BillingWorld) -> None:
+    """The columns billing added to notes are in the signed-note lock the migration re-made."""
+    note = await world.document(VISIT, [("97530", "38")])
+    for sql in (
+        "UPDATE notes SET procedures = '[]' WHERE id = :id",
+        "UPDATE notes SET client_at_home = NULL WHERE id = :id",
+        "UPDATE notes SET content_format = 'tandem-note-v1' WHERE id = :id",
+    ):
+        async with world.db() as session:
+            with pytest.raises(REFUSED, match="signed note"):
+                await session.execute(text(sql), {"id": str(note.id)})
+            await session.rollback()

@@ -11,7 +11,7 @@ from datetime import date
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,10 @@ class Superbill:
         return sum(c.total_cents for c in self.charges)
 
 
+def _phone(digits: str) -> str:
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if len(digits) == 10 else digits
+
+
 def _practice_lines(practice: PracticeProfile, therapist: User) -> list[str]:
     zip_code = practice.postal_code
     if len(zip_code) == 9:
@@ -45,7 +49,7 @@ def _practice_lines(practice: PracticeProfile, therapist: User) -> list[str]:
     return [
         f"<b>{practice.practice_name or therapist.name}</b>",
         f"{practice.address_line}, {practice.city}, {practice.state} {zip_code}",
-        f"Phone {practice.phone} · Tax ID {practice.tax_id} · NPI {practice.billing_npi}",
+        f"Phone {_phone(practice.phone)} · Tax ID {practice.tax_id} · NPI {practice.billing_npi}",
         f"Rendering provider: {therapist.name} · NPI {practice.rendering_npi}"
         + (f" · Taxonomy {practice.taxonomy_code}" if practice.taxonomy_code else ""),
     ]
@@ -61,6 +65,7 @@ def render_superbill(
 ) -> bytes:
     styles = getSampleStyleSheet()
     body, small = styles["BodyText"], styles["Normal"]
+    cell = ParagraphStyle("cell", parent=small, fontSize=8, leading=9.5)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer, pagesize=LETTER, title=f"Superbill {client.full_name} {start}-{end}",
@@ -92,8 +97,8 @@ def render_superbill(
     story += [Paragraph(f"{i}. {code} {texts[code]}", small) for i, code in
               enumerate(diagnoses, start=1)]  # fmt: skip
     story.append(Spacer(1, 8))
-    rows: list[list[str]] = [["Date", "POS", "CPT", "Description", "Modifiers", "Dx", "Units",
-                              "Fee", "Amount"]]  # fmt: skip
+    header = ["Date", "POS", "CPT", "Description", "Modifiers", "Dx", "Units", "Fee", "Amount"]
+    rows: list[list[str | Paragraph]] = [list(header)]
     for charge in charges:
         codes = [d["code"] for d in charge.diagnoses]
         for line in charge.lines:
@@ -104,12 +109,13 @@ def render_superbill(
             label = CATALOG[line.code].label if line.code in CATALOG else ""
             rows.append([
                 f"{charge.service_date:%m/%d/%Y}", charge.place_of_service, line.code,
-                label[:34], " ".join(line.modifiers), pointers, str(line.units),
+                Paragraph(label, cell), " ".join(line.modifiers), pointers, str(line.units),
                 dollars(line.unit_fee_cents), dollars(line.amount_cents),
             ])  # fmt: skip
     total = sum(c.total_cents for c in charges)
     rows.append(["", "", "", "Total charges", "", "", "", "", dollars(total)])
-    table = Table(rows, repeatRows=1, hAlign="LEFT")
+    widths = [0.8, 0.4, 0.5, 2.1, 0.75, 0.4, 0.45, 0.7, 0.75]
+    table = Table(rows, repeatRows=1, hAlign="LEFT", colWidths=[w * inch for w in widths])
     table.setStyle(
         TableStyle([
             ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
@@ -118,6 +124,7 @@ def render_superbill(
             ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
             ("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.black),
             ("ALIGN", (6, 0), (-1, -1), "RIGHT"),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ])
     )  # fmt: skip
     story.append(table)

@@ -97,14 +97,16 @@ async def period_totals(
 async def week_and_month(
     session: AsyncSession, therapist: User, week_start: date, actor: Actor
 ) -> list[PeriodTotals]:
-    """The week (Monday..Sunday) and the month it starts in, for the schedule health page."""
-    first, last = month_bounds(week_start)
+    """The week (Monday..Sunday) and its month, for the schedule health page. A week across two
+    months belongs to the one holding its Thursday (most of its days), as ISO weeks do."""
+    thursday = week_start + timedelta(days=3)
+    first, last = month_bounds(thursday)
     periods = [
         await period_totals(
             session, therapist, f"Week of {week_start:%b %-d}", week_start,
             week_start + timedelta(days=6),
         ),
-        await period_totals(session, therapist, f"{week_start:%B %Y}", first, last),
+        await period_totals(session, therapist, f"{thursday:%B %Y}", first, last),
     ]  # fmt: skip
     add_audit(
         session, actor, "billing.totals", object_type="user", object_id=therapist.id,
