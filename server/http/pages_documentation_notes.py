@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.models import Appointment, Note, User
-from server.services.audit import record_audit
+from server.services.audit import Actor, record_audit
 from server.services.billing.charges import charge_of_note, propose_charge
 from server.services.clients import find_client, get_client_for
 from server.services.documentation.common import NotAuthor, NoteSigned, ValidationFailed
@@ -78,12 +78,16 @@ async def note_page(request: Request) -> Response:
     user = require_user(request)
     async with unit_of_work(request) as session:
         note = await _load(session, request, user)
-        context = await note_context(session, user, note)
+        context = await note_context(session, user, note, actor_for(request, user))
     return render(request, "documentation/note.html", context)
 
 
 async def note_context(
-    session: AsyncSession, user: User, note: Note, errors: dict[str, str] | None = None
+    session: AsyncSession,
+    user: User,
+    note: Note,
+    actor: Actor,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     addenda = await list_addenda(session, note)
     client = await find_client(session, note.client_id)
@@ -95,7 +99,7 @@ async def note_context(
         "catalog": codes_for(await note_discipline(session, note)),
         "all_codes": CATALOG,
         "procedure_rows": rows,
-        "charge": await charge_of_note(session, note.id),
+        "charge": await charge_of_note(session, note.id, actor),
         "note": note,
         "client": client,
         "addenda": addenda,
@@ -111,7 +115,7 @@ async def _with_errors(request: Request, user: User, errors: dict[str, str]) -> 
     """The note page again, in a fresh unit of work (the failed one rolled back), with errors."""
     async with unit_of_work(request) as session:
         note = await _load(session, request, user)
-        context = await note_context(session, user, note, errors)
+        context = await note_context(session, user, note, actor_for(request, user), errors)
     return render(request, "documentation/note.html", context, status_code=422)
 
 

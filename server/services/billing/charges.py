@@ -87,11 +87,17 @@ async def reversed_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.
     return {r for r in rows if r is not None}
 
 
-async def charge_of_note(session: AsyncSession, note_id: uuid.UUID) -> Charge | None:
-    """The charge standing for a note's visit (proposed or confirmed), if any; read for the
-    note page, which audits its own read of the note."""
+async def charge_of_note(session: AsyncSession, note_id: uuid.UUID, actor: Actor) -> Charge | None:
+    """The charge standing for a note's visit (proposed or confirmed), if any: the note page
+    shows it, and that read of a financial record is audited."""
     charges = await charges_for_note(session, note_id)
-    return current_charge(charges, await reversed_ids(session, [c.id for c in charges]))
+    charge = current_charge(charges, await reversed_ids(session, [c.id for c in charges]))
+    if charge is not None:
+        add_audit(
+            session, actor, "charge.read", object_type="charge", object_id=charge.id,
+            detail={"via": "note"},
+        )  # fmt: skip
+    return charge
 
 
 def current_charge(charges: list[Charge], reversed_: set[uuid.UUID]) -> Charge | None:
