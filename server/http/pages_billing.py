@@ -15,7 +15,6 @@ from server.models import User
 from server.services.billing.charges import (
     LineEdit,
     confirm_charge,
-    correct_charge,
     get_charge_for,
     list_charges,
     reversed_ids,
@@ -24,6 +23,7 @@ from server.services.billing.charges import (
 from server.services.billing.checks import charge_problems, problems_by_charge
 from server.services.billing.claims import export_837p, outgoing
 from server.services.billing.common import ValidationFailed, dollars
+from server.services.billing.corrections import correct_charge
 from server.services.billing.ledger import ledger_csv
 from server.services.billing.payers import list_payers
 from server.services.billing.practice import get_practice

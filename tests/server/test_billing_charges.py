@@ -17,12 +17,12 @@ from server.models import AuditEntry, Charge, ChargeLine, ChargeLocked
 from server.services.billing.charges import (
     LineEdit,
     confirm_charge,
-    correct_charge,
     get_charge_for,
     standing_charges,
     update_lines,
 )
 from server.services.billing.common import ChargeConfirmed, NotYours
+from server.services.billing.corrections import correct_charge
 from server.services.billing.payers import PayerInput, set_fee
 from server.services.billing.practice import get_practice
 

@@ -115,6 +115,16 @@ async def _actions(db: Any, world: BillingWorld) -> set[str]:
         return set(rows)
 
 
+async def _refusals(db: Any, charge_id: str) -> list[tuple[str, str]]:
+    async with db() as session:
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.object_id == charge_id, AuditEntry.outcome == "refused")
+            .order_by(AuditEntry.at)
+        )
+        return [(r.action, r.detail["reason"]) for r in rows]
+
+
 def test_projected_where_nothing_is_billed_yet(
     client: TestClient, helpers: Any, settings: Settings
 ) -> None:
@@ -178,6 +188,9 @@ def test_correct_from_the_page_and_others_see_nothing(
     assert again.status_code == 409
     edit = client.post(url, data=helpers.form(client, url))
     assert edit.status_code == 409
+    # Both refusals of a change to a confirmed charge are in the audit log.
+    refused = run(settings, lambda db: _refusals(db, str(charge.id)))
+    assert refused == [("charge.confirm", "confirmed"), ("charge.update", "confirmed")]
     corrected = client.post(f"{url}/correct", data=helpers.form(client, url, reason="Units"))
     assert corrected.status_code == 303
     replacement = client.get(corrected.headers["location"], headers=HTML).text

@@ -15,7 +15,7 @@ from server.models import Appointment, Charge, ChargeLine, Diagnosis, Note, Paye
 from server.services.audit import Actor, add_audit
 from server.services.documentation.notes import note_discipline
 from server.services.documentation.procedures import CATALOG
-from server.services.errors import not_found_for, owned_id
+from server.services.errors import AccessRefusal, not_found_for, owned_id
 
 from .common import NO_CHARGE, ChargeConfirmed, NotYours, ValidationFailed
 from .coverage import active_coverage
@@ -37,7 +37,7 @@ class LineEdit:
     modifiers: str
 
 
-def _claim_number(charge_id: uuid.UUID) -> str:
+def claim_number_for(charge_id: uuid.UUID) -> str:
     return f"TD{charge_id.hex[:16].upper()}"
 
 
@@ -106,7 +106,7 @@ def current_charge(charges: list[Charge], reversed_: set[uuid.UUID]) -> Charge |
     return standing[-1] if standing else None
 
 
-async def _build(
+async def build_charge(
     session: AsyncSession, therapist: User, note: Note, *, replaces: Charge | None = None
 ) -> Charge:
     appt = await session.get(Appointment, note.appointment_id) if note.appointment_id else None
@@ -129,7 +129,7 @@ async def _build(
     charge = Charge(
         id=charge_id, therapist_id=therapist.id, client_id=note.client_id, note_id=note.id,
         payer_id=payer.id if payer else None, member_id=coverage.member_id if coverage else "",
-        kind="charge", status="proposed", claim_number=_claim_number(charge_id),
+        kind="charge", status="proposed", claim_number=claim_number_for(charge_id),
         service_date=note.service_date, mode=note.mode,
         place_of_service=place_of_service(visit, rule), discipline=discipline,
         diagnoses=diagnoses, timed_minutes=units.total_minutes,
@@ -190,7 +190,7 @@ async def propose_charge(
             await session.delete(line)
         await session.delete(standing)
         await session.flush()
-    charge = await _build(session, therapist, note)
+    charge = await build_charge(session, therapist, note)
     add_audit(
         session, actor, "charge.propose", object_type="charge", object_id=charge.id,
         detail={"note_id": str(note.id), "total_cents": charge.total_cents,
@@ -210,17 +210,28 @@ async def get_charge_for(
     return charge
 
 
-def _refuse_unless_proposed(charge: Charge, user: User, action: str) -> None:
+def charge_refusal(actor: Actor, action: str, charge: Charge, reason: str) -> AccessRefusal:
+    """A refused change of a financial record: the HTTP error handler audits it, once."""
+    return AccessRefusal(actor, f"charge.{action}", "charge", str(charge.id), reason)
+
+
+def _refuse_unless_proposed(charge: Charge, user: User, action: str, actor: Actor) -> None:
     if charge.is_confirmed:
-        raise ChargeConfirmed("This charge is confirmed; correct it instead (reverse and replace).")
+        raise ChargeConfirmed(
+            "This charge is confirmed; correct it instead (reverse and replace).",
+            refusal=charge_refusal(actor, action, charge, "confirmed"),
+        )
     if charge.therapist_id != user.id:
-        raise NotYours(f"Only the practice's therapist may {action} this charge.")
+        raise NotYours(
+            f"Only the practice's therapist may {action} this charge.",
+            refusal=charge_refusal(actor, action, charge, "not_owner"),
+        )
 
 
 async def update_lines(
     session: AsyncSession, user: User, charge: Charge, edits: list[LineEdit], actor: Actor
 ) -> Charge:
-    _refuse_unless_proposed(charge, user, "change")
+    _refuse_unless_proposed(charge, user, "update", actor)
     errors: dict[str, str] = {}
     by_id = {str(line.id): line for line in charge.lines}
     changes: list[tuple[ChargeLine, int, list[str]]] = []
@@ -262,7 +273,7 @@ async def update_lines(
 async def confirm_charge(
     session: AsyncSession, user: User, charge: Charge, actor: Actor, *, now: datetime | None = None
 ) -> Charge:
-    _refuse_unless_proposed(charge, user, "confirm")
+    _refuse_unless_proposed(charge, user, "confirm", actor)
     if not charge.lines:
         raise ValidationFailed({"lines": "A charge needs at least one line to be confirmed."})
     charge.status = "confirmed"
@@ -274,102 +285,6 @@ async def confirm_charge(
         detail={"total_cents": charge.total_cents, "claim_number": charge.claim_number},
     )  # fmt: skip
     return charge
-
-
-async def correct_charge(
-    session: AsyncSession, user: User, charge: Charge, reason: str, actor: Actor
-) -> tuple[Charge, Charge]:
-    """Reverses a confirmed charge (negative lines, confirmed at once) and proposes its
-    replacement, made again from the note, for review. Returns (reversal, replacement)."""
-    if charge.therapist_id != user.id:
-        raise NotYours("Only the practice's therapist may correct this charge.")
-    reason = " ".join(reason.split())[:300]
-    if not reason:
-        raise ValidationFailed({"reason": "Say why the charge is corrected."})
-    if not charge.is_confirmed or charge.kind != "charge":
-        raise ChargeConfirmed("Only a confirmed charge is corrected; edit a proposed one.")
-    if charge.id in await reversed_ids(session, [charge.id]):
-        raise ChargeConfirmed("This charge was already corrected.")
-    reversal_id = new_id()
-    reversal = Charge(
-        id=reversal_id, therapist_id=charge.therapist_id, client_id=charge.client_id,
-        note_id=charge.note_id, payer_id=charge.payer_id, member_id=charge.member_id,
-        kind="reversal", status="proposed", reverses_id=charge.id, correction_reason=reason,
-        claim_number=_claim_number(reversal_id), service_date=charge.service_date,
-        mode=charge.mode, place_of_service=charge.place_of_service, discipline=charge.discipline,
-        diagnoses=charge.diagnoses, timed_minutes=charge.timed_minutes,
-        treatment_minutes=charge.treatment_minutes, total_cents=-charge.total_cents,
-        created_at=utcnow(), lines=[],
-    )  # fmt: skip
-    session.add(reversal)
-    await session.flush()
-    for line in charge.lines:
-        session.add(
-            ChargeLine(
-                charge_id=reversal.id,
-                line_number=line.line_number,
-                code=line.code,
-                modifiers=list(line.modifiers),
-                minutes=line.minutes,
-                units=-line.units,
-                unit_fee_cents=line.unit_fee_cents,
-                amount_cents=-line.amount_cents,
-                diagnosis_pointers=list(line.diagnosis_pointers),
-            )
-        )
-    await session.flush()
-    # Lines first, then the lock: a confirmed charge takes no new lines.
-    reversal.status, reversal.confirmed_at, reversal.confirmed_by_id = (
-        "confirmed",
-        utcnow(),
-        user.id,
-    )
-    await session.flush()
-    await session.refresh(reversal, ["lines"])
-    note = await session.get(Note, charge.note_id) if charge.note_id else None
-    if note is not None:
-        replacement = await _build(session, user, note, replaces=charge)
-    else:
-        replacement = await _copy(session, charge)
-    add_audit(
-        session, actor, "charge.correct", object_type="charge", object_id=charge.id,
-        detail={"reason": reason, "reversal_id": str(reversal.id),
-                "replacement_id": str(replacement.id)},
-    )  # fmt: skip
-    return reversal, replacement
-
-
-async def _copy(session: AsyncSession, charge: Charge) -> Charge:
-    copy_id = new_id()
-    copy = Charge(
-        id=copy_id, therapist_id=charge.therapist_id, client_id=charge.client_id, note_id=None,
-        payer_id=charge.payer_id, member_id=charge.member_id, kind="charge", status="proposed",
-        replaces_id=charge.id, correction_reason="", claim_number=_claim_number(copy_id),
-        service_date=charge.service_date, mode=charge.mode,
-        place_of_service=charge.place_of_service, discipline=charge.discipline,
-        diagnoses=charge.diagnoses, timed_minutes=charge.timed_minutes,
-        treatment_minutes=charge.treatment_minutes, total_cents=charge.total_cents,
-        created_at=utcnow(), lines=[],
-    )  # fmt: skip
-    session.add(copy)
-    await session.flush()
-    for line in charge.lines:
-        session.add(
-            ChargeLine(
-                charge_id=copy.id,
-                line_number=line.line_number,
-                code=line.code,
-                modifiers=list(line.modifiers),
-                minutes=line.minutes,
-                units=line.units,
-                unit_fee_cents=line.unit_fee_cents,
-                amount_cents=line.amount_cents,
-                diagnosis_pointers=list(line.diagnosis_pointers),
-            )
-        )
-    await session.flush()
-    await session.refresh(copy, ["lines"])
-    return copy
 
 
 async def list_charges(

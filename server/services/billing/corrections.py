@@ -1,0 +1,119 @@
+"""Corrections of confirmed charges: never an edit. A reversal (the same lines with negative
+units and amounts, confirmed at once) and a replacement proposed for review; the original
+stays as it was."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import new_id, utcnow
+from server.models import Charge, ChargeLine, Note, User
+from server.services.audit import Actor, add_audit
+
+from .charges import build_charge, charge_refusal, claim_number_for, reversed_ids
+from .common import ChargeConfirmed, NotYours, ValidationFailed
+
+
+async def correct_charge(
+    session: AsyncSession, user: User, charge: Charge, reason: str, actor: Actor
+) -> tuple[Charge, Charge]:
+    """Reverses a confirmed charge (negative lines, confirmed at once) and proposes its
+    replacement, made again from the note, for review. Returns (reversal, replacement)."""
+    if charge.therapist_id != user.id:
+        raise NotYours(
+            "Only the practice's therapist may correct this charge.",
+            refusal=charge_refusal(actor, "correct", charge, "not_owner"),
+        )
+    reason = " ".join(reason.split())[:300]
+    if not reason:
+        raise ValidationFailed({"reason": "Say why the charge is corrected."})
+    if not charge.is_confirmed or charge.kind != "charge":
+        raise ChargeConfirmed(
+            "Only a confirmed charge is corrected; edit a proposed one.",
+            refusal=charge_refusal(actor, "correct", charge, "not_confirmed"),
+        )
+    if charge.id in await reversed_ids(session, [charge.id]):
+        raise ChargeConfirmed(
+            "This charge was already corrected.",
+            refusal=charge_refusal(actor, "correct", charge, "already_corrected"),
+        )
+    reversal_id = new_id()
+    reversal = Charge(
+        id=reversal_id, therapist_id=charge.therapist_id, client_id=charge.client_id,
+        note_id=charge.note_id, payer_id=charge.payer_id, member_id=charge.member_id,
+        kind="reversal", status="proposed", reverses_id=charge.id, correction_reason=reason,
+        claim_number=claim_number_for(reversal_id), service_date=charge.service_date,
+        mode=charge.mode, place_of_service=charge.place_of_service, discipline=charge.discipline,
+        diagnoses=charge.diagnoses, timed_minutes=charge.timed_minutes,
+        treatment_minutes=charge.treatment_minutes, total_cents=-charge.total_cents,
+        created_at=utcnow(), lines=[],
+    )  # fmt: skip
+    session.add(reversal)
+    await session.flush()
+    for line in charge.lines:
+        session.add(
+            ChargeLine(
+                charge_id=reversal.id,
+                line_number=line.line_number,
+                code=line.code,
+                modifiers=list(line.modifiers),
+                minutes=line.minutes,
+                units=-line.units,
+                unit_fee_cents=line.unit_fee_cents,
+                amount_cents=-line.amount_cents,
+                diagnosis_pointers=list(line.diagnosis_pointers),
+            )
+        )
+    await session.flush()
+    # Lines first, then the lock: a confirmed charge takes no new lines.
+    reversal.status, reversal.confirmed_at, reversal.confirmed_by_id = (
+        "confirmed",
+        utcnow(),
+        user.id,
+    )
+    await session.flush()
+    await session.refresh(reversal, ["lines"])
+    note = await session.get(Note, charge.note_id) if charge.note_id else None
+    if note is not None:
+        replacement = await build_charge(session, user, note, replaces=charge)
+    else:
+        replacement = await _copy(session, charge)
+    add_audit(
+        session, actor, "charge.correct", object_type="charge", object_id=charge.id,
+        detail={"reason": reason, "reversal_id": str(reversal.id),
+                "replacement_id": str(replacement.id)},
+    )  # fmt: skip
+    return reversal, replacement
+
+
+async def _copy(session: AsyncSession, charge: Charge) -> Charge:
+    copy_id = new_id()
+    copy = Charge(
+        id=copy_id, therapist_id=charge.therapist_id, client_id=charge.client_id, note_id=None,
+        payer_id=charge.payer_id, member_id=charge.member_id, kind="charge", status="proposed",
+        replaces_id=charge.id, correction_reason="", claim_number=claim_number_for(copy_id),
+        service_date=charge.service_date, mode=charge.mode,
+        place_of_service=charge.place_of_service, discipline=charge.discipline,
+        diagnoses=charge.diagnoses, timed_minutes=charge.timed_minutes,
+        treatment_minutes=charge.treatment_minutes, total_cents=charge.total_cents,
+        created_at=utcnow(), lines=[],
+    )  # fmt: skip
+    session.add(copy)
+    await session.flush()
+    for line in charge.lines:
+        session.add(
+            ChargeLine(
+                charge_id=copy.id,
+                line_number=line.line_number,
+                code=line.code,
+                modifiers=list(line.modifiers),
+                minutes=line.minutes,
+                units=line.units,
+                unit_fee_cents=line.unit_fee_cents,
+                amount_cents=line.amount_cents,
+                diagnosis_pointers=list(line.diagnosis_pointers),
+            )
+        )
+    await session.flush()
+    await session.refresh(copy, ["lines"])
+    return copy
