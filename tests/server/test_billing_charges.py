@@ -20,6 +20,7 @@ from server.services.billing.charges import (
     get_charge_for,
     standing_charges,
     update_lines,
+    year_to_date_cents,
 )
 from server.services.billing.common import ChargeConfirmed, NotYours
 from server.services.billing.corrections import correct_charge
@@ -112,6 +113,13 @@ async def test_kx_once_the_year_to_date_total_passes_the_threshold(settings: Set
         second = await world.charge(
             await world.document(VISIT + timedelta(days=7), [("97530", "30")])  # +$120
         )
+        # OT counts on its own: the OT visits do not bring a PT or speech charge nearer KX.
+        async with world.db() as session:
+            later = VISIT.date() + timedelta(days=30)
+            client, payer = world.doc.client.id, world.payer.id
+            assert await year_to_date_cents(session, client, payer, later, "ot") == 24_000
+            assert await year_to_date_cents(session, client, payer, later, "pt") == 0
+            assert await year_to_date_cents(session, client, payer, later, "slp") == 0
     finally:
         await engine.dispose()
     assert first.lines[0].modifiers == ["GO", "95"]

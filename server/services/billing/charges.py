@@ -56,21 +56,30 @@ def _minutes(note: Note) -> int | None:
     return int((note.time_out - note.time_in).total_seconds() // 60)
 
 
+# Medicare's therapy threshold counts PT and speech together and OT on its own.
+THRESHOLD_GROUPS = {"pt": ("pt", "slp"), "slp": ("pt", "slp"), "ot": ("ot",)}
+
+
 async def year_to_date_cents(
-    session: AsyncSession, client_id: uuid.UUID, payer_id: uuid.UUID, before: date
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    payer_id: uuid.UUID,
+    before: date,
+    discipline: str | None,
 ) -> int:
-    """What the client's confirmed charges to a payer add up to this calendar year, before a
-    date (reversals count negative, so a corrected charge counts once)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Charge.total_cents), 0)).where(
-            Charge.client_id == client_id,
-            Charge.payer_id == payer_id,
-            Charge.status == "confirmed",
-            Charge.service_date >= date(before.year, 1, 1),
-            Charge.service_date < before,
-        )
+    """What the client's confirmed charges to a payer add up to this calendar year before a
+    date, in the discipline's threshold group (reversals count negative, so a corrected charge
+    counts once)."""
+    query = select(func.coalesce(func.sum(Charge.total_cents), 0)).where(
+        Charge.client_id == client_id,
+        Charge.payer_id == payer_id,
+        Charge.status == "confirmed",
+        Charge.service_date >= date(before.year, 1, 1),
+        Charge.service_date < before,
     )
-    return int(total or 0)
+    if discipline in THRESHOLD_GROUPS:
+        query = query.where(Charge.discipline.in_(THRESHOLD_GROUPS[discipline]))
+    return int(await session.scalar(query) or 0)
 
 
 async def charges_for_note(session: AsyncSession, note_id: uuid.UUID) -> list[Charge]:
@@ -160,7 +169,9 @@ async def build_charge(
     charge.total_cents = sum(line.amount_cents for line in lines)
     if payer is not None and payer.applies_kx:
         practice = await get_practice(session, therapist)
-        before = await year_to_date_cents(session, note.client_id, payer.id, note.service_date)
+        before = await year_to_date_cents(
+            session, note.client_id, payer.id, note.service_date, discipline
+        )
         if before + charge.total_cents > practice.kx_threshold_cents:
             for line in lines:
                 line.modifiers = modifiers(visit, rule, discipline, kx=True)

@@ -13,7 +13,7 @@ Modifiers, in the order they go on a line (at most four):
 - the discipline of the plan of care: GO (OT), GP (PT), GN (speech);
 - telehealth: the payer's modifier, 95 or GT (or none); an audio-only visit takes 93 instead;
 - KX once the client's year-to-date total passes the practice's threshold, for payers that
-  apply it (Medicare's therapy threshold).
+  apply it (Medicare's therapy threshold: PT and speech counted together, OT on its own).
 """
 
 from __future__ import annotations
