@@ -23,7 +23,6 @@ from server.services.billing.claims import export_837p
 from server.services.billing.common import npi_is_valid
 from server.services.billing.practice import get_practice
 from server.services.billing.superbill import make_superbill
-from server.services.documentation.notes import sign_note
 
 
 def test_demo_billing_is_seeded_idempotently(settings: Settings) -> None:
@@ -63,17 +62,25 @@ def test_demo_billing_is_seeded_idempotently(settings: Settings) -> None:
                 await session.refresh(priya, ["caregivers"])
                 bill = await make_superbill(session, therapist, priya, start, today, actor)
                 assert len(bill.charges) == 1
-                # Maya's draft telehealth note proposes its charge once signed.
-                draft = await session.scalar(select(Note).where(
-                    Note.author_id == therapist.id, Note.status == "draft"))  # fmt: skip
-                assert draft is not None
-                assert draft.procedures
-                await sign_note(session, therapist, draft, actor)
-                charge = await propose_charge(session, therapist, draft, actor)
+            # Maya's demo telehealth note carries procedures: its charge would be POS 10 with
+            # GO 95. Looked at in a transaction rolled back, since other demo tests share this
+            # practice (one of them signs that note).
+            async with make_sessionmaker(engine)() as session:
+                therapist = await session.scalar(select(User).where(User.email == DEMO_EMAIL))
+                assert therapist is not None
+                demo_visit = (Note.author_id == therapist.id, Note.video_session_id.is_not(None))
+                note = await session.scalar(select(Note).where(*demo_visit))
+                assert note is not None
+                assert note.procedures == [
+                    {"code": "97530", "minutes": 30}, {"code": "97535", "minutes": 14}
+                ]  # fmt: skip
+                charge = await propose_charge(session, therapist, note, actor)
                 assert charge is not None
                 assert charge.place_of_service == "10"
-                assert all(line.modifiers == ["GO", "95"] for line in charge.lines)
-                assert [line.code for line in charge.lines] == ["97530", "97535"]
+                assert [(ln.code, ln.modifiers, ln.units) for ln in charge.lines] == [
+                    ("97530", ["GO", "95"], 2), ("97535", ["GO", "95"], 1)
+                ]  # fmt: skip
+                await session.rollback()
         finally:
             await engine.dispose()
 
