@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from bench.frames import Clip, ClipAudioTrack, ClipVideoTrack, SendLog
-from bench.rtp_media import RtpPublisher, RtpReceiver
+from bench.rtp_media import RtpPublisher, RtpReceiver, TransportSequence
 from media import Counters
 from media.aiortc import (
     add_loopback_candidates,
@@ -35,6 +36,7 @@ from media.aiortc import (
     on_keyframe_request,
     parse_sdp,
 )
+from media.rtp import TRANSPORT_CC_URI
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,9 @@ class Participant:
         self.audio = ClipAudioTrack(clip)
         self._counters = {kind: Counters() for kind in ("audio", "video")}
         sending = {k: self.pc.addTransceiver(k, direction="sendonly") for k in ("audio", "video")}
+        self._sequence = TransportSequence()
         self._publishers = [
-            RtpPublisher(sending[track.kind], track, self._counters[track.kind])
+            RtpPublisher(sending[track.kind], track, self._counters[track.kind], self._sequence)
             for track in (self.audio, self.video)
         ]
         video_sender = sending["video"].sender
@@ -229,10 +232,24 @@ class Participant:
         await self.pc.setLocalDescription(answer)
         for publisher in self._publishers:
             publisher.start()
-        await self._send(
-            {"type": "answer", "sdp": self.pc.localDescription.sdp, "revision": revision}
-        )
+        answer_sdp = self._answer_transport_cc(offer_sdp, self.pc.localDescription.sdp)
+        await self._send({"type": "answer", "sdp": answer_sdp, "revision": revision})
         self.step("answer_sent")
+
+    def _answer_transport_cc(self, offer_sdp: str, answer_sdp: str) -> str:
+        """Accept the relay's transport-cc where we send, as a browser does (aiortc's answer
+        leaves out what aiortc does not know), and number our packets for it."""
+        found = re.search(rf"^a=extmap:(\d+) {re.escape(TRANSPORT_CC_URI)}\r?$", offer_sdp, re.M)
+        if found is None:
+            return answer_sdp
+        ext_id = int(found.group(1))
+        self._sequence.ext_id = ext_id
+        sections = re.split(r"(?=\r\nm=)", answer_sdp)
+        for index, section in enumerate(sections):
+            if "\r\na=sendonly" in section and "\r\na=mid:" in section:
+                line = f"\r\na=extmap:{ext_id} {TRANSPORT_CC_URI}"
+                sections[index] = section.replace("\r\na=mid:", line + "\r\na=mid:", 1)
+        return "".join(sections)
 
     def _on_frame(self, kind: str, item: av.Packet[Any]) -> None:
         arrivals = self.arrivals

@@ -39,6 +39,8 @@ _COUNTERS = (
     "tandem_relay_rtp_received_packets_total",
     "tandem_relay_rtp_forwarded_packets_total",
     "tandem_relay_rtp_retransmitted_packets_total",
+    # Transport feedback to publishers: the load generator negotiates transport-cc.
+    "tandem_relay_rtp_feedback_packets_total",
     # With --record: how much of the relay's CPU went to the journal writer thread.
     "tandem_recording_journal_cpu_seconds_total",
 )

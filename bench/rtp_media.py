@@ -32,10 +32,49 @@ Track = ClipVideoTrack | ClipAudioTrack
 _PLI_INTERVAL = 0.5
 
 
+class TransportSequence:
+    """A connection's transport-wide sequence numbers (transport-cc), shared by its publishers
+    once the answer negotiated the extension (``ext_id``): the relay then sends transport
+    feedback, which the load generator ignores, as the relay's CPU must include making it."""
+
+    def __init__(self) -> None:
+        self.ext_id: int | None = None
+        self._next = 0
+
+    def stamp(self, packet: bytes) -> bytes:
+        """``packet`` with a one-byte extension element carrying the next number, appended to
+        its extension block (the relay's header writer always makes one: mid, abs-send-time)."""
+        if self.ext_id is None or not packet[0] & 0x10:
+            return packet
+        start = 12 + 4 * (packet[0] & 0x0F)
+        words = int.from_bytes(packet[start + 2 : start + 4], "big")
+        end = start + 4 + 4 * words
+        number = self._next
+        self._next = (number + 1) & 0xFFFF
+        element = bytes([(self.ext_id << 4) | 1, number >> 8, number & 0xFF, 0])
+        length = (words + 1).to_bytes(2, "big")
+        return packet[: start + 2] + length + packet[start + 4 : end] + element + packet[end:]
+
+
+class _StampingOutStream(OutStream):
+    def __init__(self, *args: Any, sequence: TransportSequence, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sequence = sequence
+
+    def transmit(self, packet: bytes) -> bool:
+        return super().transmit(self._sequence.stamp(packet))
+
+
 class RtpPublisher:
     """Sends a paced clip track on a ``sendonly`` m-line, one ``OutStream`` per track."""
 
-    def __init__(self, transceiver: RTCRtpTransceiver, track: Track, counters: Counters) -> None:
+    def __init__(
+        self,
+        transceiver: RTCRtpTransceiver,
+        track: Track,
+        counters: Counters,
+        sequence: TransportSequence,
+    ) -> None:
         self.kind = track.kind
         self._transceiver = transceiver
         self._track = track
@@ -43,7 +82,9 @@ class RtpPublisher:
         # aiortc's own send loop waits on a track that is never fed: it sends nothing.
         idle = ForwardedTrack(track.kind, track.id, 1, counters, _nothing)
         transceiver.sender.replaceTrack(idle)
-        self._out = OutStream(track.kind, transceiver, counters, restart)
+        self._out = _StampingOutStream(
+            track.kind, transceiver, counters, restart, sequence=sequence
+        )
         self._source = object()
         self._packer: Any = None
         self._seq = secrets.randbelow(1 << 16)

@@ -41,7 +41,7 @@ from server.video.backend import DatabaseSessionBackend
 from server.video.runtime import VideoRuntime
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
-from signaling.ports import OnOffer, OnState
+from signaling.ports import OnAudioOnly, OnOffer, OnState
 from signaling.session import SessionConfig
 from signaling.tokens import TokenSigner
 
@@ -125,6 +125,7 @@ class TranscodingRoom:
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None:
         old = self._peers.pop(participant_id, None)
         if old is not None:

@@ -17,7 +17,7 @@ from media.hooks import (
     TrackPublished,
 )
 from media.negotiation import force_codecs
-from media.peer import OfferSink, StateSink
+from media.peer import AudioOnlySink, OfferSink, StateSink
 from media.probe import ProbeBusy, ProbeLimits, Prober, ProbeRefused
 from media.recording.recorder import (
     ParticipantRecorder,
@@ -34,6 +34,7 @@ from media.sinks import PacketSink, SenderReportSink
 from media.stats import Counters, RelayStats
 
 __all__ = [
+    "AudioOnlySink",
     "Counters",
     "ForwardedTrack",
     "FrameTap",

@@ -104,13 +104,22 @@ class Feed:
         """A subscriber's RTP-level stream (``rtp_level`` feeds only)."""
         if out not in self._outs:
             self._outs.append(out)
+        out.set_estimate_listener(self._regulate)
         self._update_stream()
+        # A new subscriber changes what the publisher may send: say so at once.
+        self._regulate()
         # No keyframe request yet: the stream asks once the subscriber can take it.
 
     def remove_out(self, out: OutStream) -> None:
         if out in self._outs:
             self._outs.remove(out)
+            out.set_estimate_listener(None)
         self._update_stream()
+        self._regulate()
+
+    def _regulate(self) -> None:
+        if self._stream is not None:
+            self._stream.regulate()
 
     def _update_stream(self) -> None:
         if self._stream is not None:

@@ -27,9 +27,11 @@ from media import negotiation
 from media.aiortc import (
     Negotiated,
     PassthroughTrack,
+    answered_transport_cc,
     install_counting_encoder,
     local_candidates,
     make_passthrough_receiver,
+    offer_transport_cc,
     on_keyframe_request,
     remember_negotiated,
     restore_negotiated,
@@ -39,13 +41,18 @@ from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
 from media.forwarded_track import ForwardedTrack
+from media.rtp.ingress import Ingress
 from media.rtp.outstream import OutStream
+from media.rtp.twcc import TRANSPORT_CC_FEEDBACK, TRANSPORT_CC_URI
 from media.stats import Counters
 
 logger = logging.getLogger(__name__)
 
 OfferSink = Callable[[str, int], Awaitable[None]]
 StateSink = Callable[[str], Awaitable[None]]
+# Told True when the relay stops sending this participant video its link cannot carry, False
+# when video is back (media/rtp/congestion.py, ``ObserverGate``).
+AudioOnlySink = Callable[[bool], Awaitable[None]]
 
 KINDS = ("audio", "video")
 
@@ -124,6 +131,7 @@ class Peer:
         on_offer: OfferSink,
         on_state: StateSink | None,
         first_revision: int = 0,
+        on_audio_only: AudioOnlySink | None = None,
     ) -> None:
         self.participant_id = participant_id
         self.publish = publish
@@ -131,6 +139,8 @@ class Peer:
         self._counters = counters
         self._on_offer = on_offer
         self._on_state = on_state
+        self._on_audio_only = on_audio_only
+        self._audio_only = False
         self.pc = RTCPeerConnection(
             RTCConfiguration(
                 iceServers=[
@@ -154,6 +164,8 @@ class Peer:
         # again; touching it raised "RTCPeerConnection is closed" into every later admission.
         self.dead = False
         self._negotiated: dict[str, Negotiated] = {}
+        # The transport-wide sequence number's extension id, once offered: kept across offers.
+        self._transport_cc_id: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.pc.on("connectionstatechange", self._state_changed)
         if publish:
@@ -204,7 +216,12 @@ class Peer:
             transceiver.sender.replaceTrack(track)
             out = None
             if feed.rtp_level:
-                out = OutStream(feed.kind, transceiver, self._counters, feed.request_keyframe)
+                # An observer's estimate never caps a publisher (media/rtp/congestion.py).
+                out = OutStream(
+                    feed.kind, transceiver, self._counters, feed.request_keyframe,
+                    limits_publisher=self.publish,
+                )  # fmt: skip
+                out.on_video_allowed = self._video_allowed_changed
             slot = Slot(feed.kind, transceiver, track, out)
             # A subscriber's PLI/FIR becomes a (rate-limited) PLI to whoever the slot carries.
             on_keyframe_request(transceiver.sender, slot.request_keyframe)
@@ -238,6 +255,11 @@ class Peer:
                 return
             offer = await self.pc.createOffer()
             offer_sdp = restore_negotiated(offer.sdp, self.pc.getTransceivers(), self._negotiated)
+            if self._feedback_ingress() is not None:
+                # The publisher's own uplink estimate needs the relay's transport feedback.
+                offer_sdp, self._transport_cc_id = offer_transport_cc(
+                    offer_sdp, TRANSPORT_CC_URI, TRANSPORT_CC_FEEDBACK, self._transport_cc_id
+                )
             local_candidates(
                 self.pc,
                 loopback=self._config.include_loopback,
@@ -262,7 +284,7 @@ class Peer:
                     f"{self.participant_id}: answer for revision {revision}, "
                     f"expected {self._pending}"
                 )
-            negotiation.parse_answer(sdp, self.pc.localDescription.sdp)
+            answer = negotiation.parse_answer(sdp, self.pc.localDescription.sdp)
             sending_before = {
                 id(s) for s in self.slots if s.transceiver.currentDirection == "sendonly"
             }
@@ -280,10 +302,31 @@ class Peer:
                 ):
                     slot.request_keyframe()
             self._negotiated = remember_negotiated(self.pc.getTransceivers())
+            ingress = self._feedback_ingress()
+            if ingress is not None:
+                ingress.enable_feedback(answered_transport_cc(answer, TRANSPORT_CC_URI))
             self._pending = None
             follow_up = self._dirty
         if follow_up:
             self._spawn(self.negotiate())
+
+    def _video_allowed_changed(self, _: bool) -> None:
+        audio_only = any(
+            slot.out is not None and not slot.out.video_allowed
+            for slot in self.slots
+            if slot.feed is not None
+        )
+        if audio_only != self._audio_only:
+            self._audio_only = audio_only
+            if self._on_audio_only is not None:
+                self._spawn(self._on_audio_only(audio_only))
+
+    def _feedback_ingress(self) -> Ingress | None:
+        """Where this publisher's packets are taken (RTP-level forwarding), which sends the
+        transport feedback; None for an observer or on the frame-level path."""
+        if not self.publish or self._config.forwarding != "rtp":
+            return None
+        return Ingress.of(self.published["video"].transceiver.receiver.transport, self._counters)
 
     def _state_changed(self) -> None:
         state = self.pc.connectionState
@@ -325,6 +368,10 @@ class Peer:
         for slot in self.slots:
             if slot.feed is not None:
                 slot.detach()
+        if self.publish:
+            ingress = Ingress.on(self.published["video"].transceiver.receiver.transport)
+            if ingress is not None:
+                ingress.close()
         await self.pc.close()
         # Let the final state callback ("closed") run; cancel anything still negotiating.
         if self._tasks:

@@ -16,7 +16,7 @@ from media.config import RelayConfig
 from media.errors import NegotiationError
 from media.feed import Feed
 from media.hooks import HookDispatcher, MediaEvent, ParticipantJoined, ParticipantLeft
-from media.peer import KINDS, OfferSink, Peer, StateSink
+from media.peer import KINDS, AudioOnlySink, OfferSink, Peer, StateSink
 from media.recording.writer import JournalWriter
 from media.stats import Counters
 
@@ -93,6 +93,7 @@ class Room:
         publish: bool,
         on_offer: OfferSink,
         on_state: StateSink | None = None,
+        on_audio_only: AudioOnlySink | None = None,
     ) -> None:
         _check_participant_id(participant_id)
         async with self._lock:
@@ -109,6 +110,7 @@ class Room:
                 counters=self._counters,
                 on_offer=on_offer,
                 on_state=on_state,
+                on_audio_only=on_audio_only,
                 first_revision=old.revision if old is not None else 0,
             )
             self._peers[participant_id] = peer

@@ -33,6 +33,8 @@ class RelayStats:
     rtp_unprotect_failures: int = 0
     rtp_malformed_packets: int = 0
     rtp_send_errors: int = 0
+    # Transport feedback packets sent to publishers (media/rtp/twcc.py).
+    rtp_feedback_packets: int = 0
 
 
 _RTP_COUNTERS = (
@@ -44,6 +46,7 @@ _RTP_COUNTERS = (
     "rtp_unprotect_failures",
     "rtp_malformed_packets",
     "rtp_send_errors",
+    "rtp_feedback_packets",
 )
 
 
@@ -65,6 +68,7 @@ class Counters:
         self.rtp_unprotect_failures = 0
         self.rtp_malformed_packets = 0
         self.rtp_send_errors = 0
+        self.rtp_feedback_packets = 0
 
     def count_drop(self) -> None:
         self.dropped_packets += 1

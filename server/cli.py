@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import sys
 from collections.abc import Callable, Sequence
@@ -55,8 +56,10 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
                 file=sys.stderr,
             )
             return 2
+        from server.supervisor import run_workers
+
         # One Python process uses about one core: a worker per core, each a full Tandem node.
-        uvicorn.run(
+        workers_config = uvicorn.Config(
             "server.wiring:app_from_environment",
             factory=True,
             host=host,
@@ -67,6 +70,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
             ws_max_size=64 * 1024,
             lifespan="on",
         )
+        with contextlib.suppress(KeyboardInterrupt):
+            run_workers(workers_config, settings.redis_url, settings.redis_prefix)
         return 0
     config = uvicorn.Config(
         build_app(settings),

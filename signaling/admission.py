@@ -28,17 +28,22 @@ async def decide_join(
     signer: TokenSigner,
     backend: SessionBackend,
     now: datetime,
-    can_rejoin: Callable[[RejoinClaim], bool],
+    roster_verdict: Callable[[RejoinClaim], bool | None],
 ) -> JoinDecision:
-    """Raises LinkInvalid / LinkGone when neither credential admits the client."""
+    """Raises LinkInvalid / LinkGone when neither credential admits the client.
+
+    ``roster_verdict`` is the host's own view of a rejoin credential's holder (None: the host
+    has never seen them); without one, the server's records decide (``_admitted_before``)."""
     refused: str | None = None
     if msg.rejoin is not None:
         try:
             claim = signer.verify_rejoin(
                 msg.rejoin, session_id=session_id, client_id=msg.client_id, now=now
             )
-            # The host forgets removed participants' credentials; so does a restarted host.
-            if not can_rejoin(claim):
+            verdict = roster_verdict(claim)
+            if verdict is None:
+                verdict = await _admitted_before(backend, session_id, claim)
+            if not verdict:
                 raise LinkInvalid("credential no longer valid")
             info = await _require_active(backend, session_id, claim.link_id)
             return JoinDecision(rejoin=claim, link=info)
@@ -51,6 +56,15 @@ async def decide_join(
     link = signer.verify_join_link(msg.token, session_id=session_id, now=now)
     info = await _require_active(backend, session_id, link.link_id)
     return JoinDecision(knock=link, link=info, rejoin_refused=refused)
+
+
+async def _admitted_before(backend: SessionBackend, session_id: str, claim: RejoinClaim) -> bool:
+    """A host without the participant (restarted, or taking the session over from a node that
+    died): the credential's signature binds session, participant, link, device and role; the
+    records say whether that participant was in the room, in that role, and not removed. The
+    link itself (revoked, the licensure gate) is checked next, as for any join."""
+    past = await backend.past_participant(session_id, claim.participant_id)
+    return past is not None and not past.removed and past.role == claim.role
 
 
 class LocationRequired(Exception):

@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 
 class RecordingControl:
-    def __init__(self, ctx: HostContext, recorder: RecorderPort) -> None:
+    def __init__(
+        self, ctx: HostContext, recorder: RecorderPort, recorded_before: bool = False
+    ) -> None:
         self._ctx = ctx
         self._recorder = recorder
+        # A recording of an earlier host of this session (before a restart): it is stopped,
+        # whatever the pages that saw it last believe, until a new request (with new consent).
+        self._stopped_before = recorded_before
         self._reset()
 
     def _reset(self) -> None:
@@ -61,7 +66,7 @@ class RecordingControl:
     @property
     def state(self) -> RecordingState:
         if self.recording_id is None:
-            return "off"
+            return "stopped" if self._stopped_before else "off"
         if self._stopped:
             return "stopped"
         if self._running:
@@ -99,7 +104,7 @@ class RecordingControl:
         ]
         return Recording(
             state=self.state,
-            pending=[p.participant_id for p in self.pending()],
+            pending=[p.participant_id for p in self.pending()] if self.active else [],
             declined=declined if for_therapist else [],
             started_at=self.started_at,
             offset_ms=self.offset_ms(),
@@ -220,7 +225,12 @@ class RecordingControl:
     async def entered(self, who: Participant) -> None:
         if self.active and who.participant_id not in self._accepted:
             await self._prompt(who)
-        await self.broadcast()
+        if self.recording_id is None:
+            # Nothing recorded by this host: said to whoever enters, so that a page that saw
+            # a recording running before a restart (or on a node that died) stops showing it.
+            await self.send_status(who)
+        else:
+            await self.broadcast()
 
     async def left(self, who: Participant) -> None:
         # An acceptance stays (a reconnect is the same person); a refusal leaves with them.

@@ -52,6 +52,23 @@ class SessionRecord:
     state: SessionState
     # The session clock (annotations' session_ms) counts from here; kept across host restarts.
     live_at: datetime | None = None
+    # The therapist's participant id in an earlier host of this session (before a restart, or
+    # on a node that died): the therapist keeps it, so attendance counts one therapist.
+    therapist_participant_id: str | None = None
+    # A recording was made here before this host existed; it is stopped now (a host never
+    # inherits one), and pages entering are told so.
+    recorded_before: bool = False
+
+
+@dataclass(frozen=True)
+class PastParticipant:
+    """What the server's records say about a participant id of a session. A host that has no
+    roster entry for the holder of a rejoin credential (a restart, a node taking the session
+    over) checks the credential against this."""
+
+    role: Role
+    # The therapist removed them: their rejoin credential stays void.
+    removed: bool
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,16 @@ class SessionBackend(Protocol):
         self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
     ) -> None: ...
 
+    async def past_participant(
+        self, session_id: str, participant_id: str
+    ) -> PastParticipant | None:
+        """None: this participant id was never in the room of this session."""
+        ...
+
+    async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
+        """Stored so that the removal outlives this host (a restart must not revive it)."""
+        ...
+
     async def consent_text(self, session_id: str) -> ConsentText: ...
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]: ...
@@ -174,6 +201,7 @@ class SessionBackend(Protocol):
 
 OnOffer = Callable[[str, int], Awaitable[None]]
 OnState = Callable[[str], Awaitable[None]]
+OnAudioOnly = Callable[[bool], Awaitable[None]]
 
 
 class MediaRoomPort(Protocol):
@@ -186,6 +214,7 @@ class MediaRoomPort(Protocol):
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None: ...
 
     async def answer(self, participant_id: str, sdp: str, revision: int) -> None: ...

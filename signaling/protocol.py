@@ -320,6 +320,14 @@ class Pong(_Message):
     type: Literal["pong"] = "pong"
 
 
+class Reception(_Message):
+    """What the relay sends this participant: ``audio_only`` while its connection cannot carry
+    the video (an observer's weak link; docs/media.md, "Congestion control")."""
+
+    type: Literal["reception"] = "reception"
+    audio_only: bool
+
+
 class ConsentRequest(_Message):
     type: Literal["consent_request"] = "consent_request"
     request_id: str
@@ -391,6 +399,7 @@ ServerMessage = Annotated[
     | Ended
     | Error
     | Pong
+    | Reception
     | ConsentRequest
     | Recording
     | AnnotationSettings

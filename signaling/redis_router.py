@@ -5,6 +5,8 @@ Keys (see docs/signaling.md, "Redis keys"):
   {prefix}nodes         hash  node_id -> JSON {node_id, started_at, heartbeat_at, sessions}
   {prefix}session_node  hash  session_id -> node_id that hosts the session
   {prefix}node:{id}     pub/sub channel of one node (JSON envelopes with an "op")
+  {prefix}events        pub/sub channel of every node (node_down, node_exited)
+Which nodes are alive, and declaring one dead: signaling/node_registry.py.
 """
 
 from __future__ import annotations
@@ -13,40 +15,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from signaling.local_router import LocalRouter
+from signaling.node_registry import NodeDown, NodeRegistry, parse_node_down, text
 from signaling.placement import LeastLoadedSelector, NodeSelector
 from signaling.ports import Connection, Identity, TherapistIdentity
+from signaling.protocol import CloseCode
 from signaling.router import ConnectionHandle
 
 log = logging.getLogger(__name__)
 # Optimistic placement transactions tried before a plain claim (see _place_new).
 _PLACE_ATTEMPTS = 20
-
-# Replace the owner only if it is still the dead node we looked at (no lost races).
-_CAS_OWNER = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1
-end
-return 0
-"""
+# Release a placement only if it is still this node's (no lost races).
 _RELEASE_OWNER = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   return redis.call('HDEL', KEYS[1], ARGV[1])
 end
 return 0
 """
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _identity_to_json(identity: Identity) -> dict[str, str] | None:
@@ -87,6 +80,24 @@ class _Serial:
                 log.exception("forwarded operation failed")
 
 
+@dataclass
+class _Origin:
+    """A socket here whose session another node runs."""
+
+    conn: Connection
+    owner: str
+    serial: _Serial
+
+
+@dataclass
+class _Proxied:
+    """A connection served here whose socket is on another node (`origin`)."""
+
+    handle: list[ConnectionHandle]  # filled once the local router opened it
+    origin: str
+    serial: _Serial
+
+
 class _RemoteConnection:
     """On the owning node: the Connection of a client whose socket is on another node."""
 
@@ -116,6 +127,17 @@ class _RemoteHandle:
         await self._router.forget_origin(self._conn_id)
 
 
+NodeDownListener = Callable[[NodeDown], Awaitable[None]]
+
+
+def _moving(conn: Connection) -> Callable[[], Awaitable[None]]:
+    return lambda: conn.close(CloseCode.SERVICE_RESTART, "session moved")
+
+
+def _gone(handle: list[ConnectionHandle]) -> Callable[[], Awaitable[None]]:
+    return lambda: handle[0].disconnected()
+
+
 class RedisRouter:
     def __init__(
         self,
@@ -131,40 +153,46 @@ class RedisRouter:
         self.local = local
         self.node_id = node_id
         self._redis = redis
-        self._prefix = prefix
-        self._nodes_key = f"{prefix}nodes"
-        self._sessions_key = f"{prefix}session_node"
+        self.registry = NodeRegistry(redis, node_id, prefix, node_ttl=node_ttl)
+        self._sessions_key = self.registry.sessions_key
         self._selector: NodeSelector = selector or LeastLoadedSelector()
         self._interval = heartbeat_interval
-        self._ttl = node_ttl
-        self._started_at = time.time()
-        # Connections whose socket is here, served elsewhere: conn_id -> (socket, ordered sender).
-        self._origin: dict[str, tuple[Connection, _Serial]] = {}
-        # Connections served here whose socket is elsewhere: conn_id -> (handle, ordered receiver).
-        self._proxied: dict[str, tuple[list[ConnectionHandle], _Serial]] = {}
+        self._origin: dict[str, _Origin] = {}
+        self._proxied: dict[str, _Proxied] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Work started from a message (revoke, end, a declaration): kept until done.
+        self._background: set[asyncio.Task[None]] = set()
+        # Nodes declared dead (events seen): a publish to one that reaches nobody is no news.
+        self._dead: set[str] = set()
+        self._down_listeners: list[NodeDownListener] = []
         self._pubsub: Any = None
         local.add_session_closed_listener(self._release)
         local.placement = self._may_host
 
-    def _channel(self, node_id: str) -> str:
-        return f"{self._prefix}node:{node_id}"
+    def add_node_down_listener(self, listener: NodeDownListener) -> None:
+        """Called on the node that declared another dead (once per death, across all nodes):
+        the server repairs what the dead node left in the database."""
+        self._down_listeners.append(listener)
 
     async def start(self) -> None:
-        await self._heartbeat_once()
+        # Subscribed before the first heartbeat: a registered node always has a listener, so
+        # an empty channel means a dead node.
         self._pubsub = self._redis.pubsub()
-        await self._pubsub.subscribe(self._channel(self.node_id))
+        await self._pubsub.subscribe(self.registry.channel(self.node_id), self.registry.events)
+        await self.registry.beat(0)
         self._tasks = [
             asyncio.create_task(self._listen()),
             asyncio.create_task(self._heartbeat()),
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for _, serial in [*self._origin.values(), *self._proxied.values()]:
+        for serial in [e.serial for e in self._origin.values()] + [
+            e.serial for e in self._proxied.values()
+        ]:
             await serial.cancel()
         self._origin.clear()
         self._proxied.clear()
@@ -174,7 +202,7 @@ class RedisRouter:
         for session_id in self.local.hosted_sessions():
             await self._release(session_id)
         await self.local.close()
-        await self._redis.hdel(self._nodes_key, self.node_id)
+        await self.registry.leave()
 
     # --- the Router interface -------------------------------------------------------------
 
@@ -185,7 +213,9 @@ class RedisRouter:
         if owner is None or owner == self.node_id:
             return await self.local.connect(session_id, conn, identity, remote)
         conn_id = uuid.uuid4().hex
-        self._origin[conn_id] = (conn, _Serial())
+        self._origin[conn_id] = _Origin(conn, owner, _Serial())
+        # Reaching nobody (the owner died since it was looked up): the owner is declared dead
+        # and this socket closed with 1012; the client reconnects to the session's new place.
         await self.publish(
             owner,
             op="connect",
@@ -214,7 +244,8 @@ class RedisRouter:
     # --- placement --------------------------------------------------------------------------
 
     async def owner_of(self, session_id: str, *, claim: bool = True) -> str | None:
-        """The live node hosting the session; with `claim`, this node takes it when nobody has."""
+        """The live node hosting the session; with `claim`, it is placed when nobody hosts it,
+        and a dead owner is declared dead first (its sessions then go to live nodes)."""
         for _ in range(3):
             owner = await self._redis.hget(self._sessions_key, session_id)
             if owner is None:
@@ -226,17 +257,12 @@ class RedisRouter:
                         log.info("placed session %s on node %s", session_id, target)
                     return target
                 continue
-            owner = _text(owner)
-            if owner == self.node_id or await self._alive(owner):
+            owner = text(owner)
+            if await self.registry.alive(owner):
                 return owner
             if not claim:
                 return None
-            taken = await self._redis.eval(
-                _CAS_OWNER, 1, self._sessions_key, session_id, owner, self.node_id
-            )
-            if taken:
-                log.warning("took over session %s from dead node %s", session_id, owner)
-                return self.node_id
+            await self.declare_dead(owner, "found dead by a connection")
         raise RuntimeError(f"could not place session {session_id}")
 
     async def _place_new(self, session_id: str) -> str | None:
@@ -246,14 +272,15 @@ class RedisRouter:
         two sessions placed at the same moment from different nodes otherwise both read the same
         loads and both land on the same node.
         """
+        live, _ = await self.registry.census()
         async with self._redis.pipeline(transaction=True) as pipe:
             for _ in range(_PLACE_ATTEMPTS):
                 try:
                     await pipe.watch(self._sessions_key)
                     if await pipe.hexists(self._sessions_key, session_id):
                         return None
-                    placements = [_text(v) for v in await pipe.hvals(self._sessions_key)]
-                    target = self._select(await self._live_nodes(), placements)
+                    placements = [text(v) for v in await pipe.hvals(self._sessions_key)]
+                    target = self._select(live, placements)
                     pipe.multi()  # type: ignore[no-untyped-call]  # redis-py, untyped
                     pipe.hset(self._sessions_key, session_id, target)
                     await pipe.execute()
@@ -261,18 +288,9 @@ class RedisRouter:
                 except WatchError:
                     continue  # another placement or release landed in between: count again
         # Placements kept changing under us: settle for a claim that may be a little uneven.
-        target = self._select(await self._live_nodes(), [])
+        target = self._select(live, [])
         claimed = await self._redis.hsetnx(self._sessions_key, session_id, target)
         return target if claimed else None
-
-    async def _live_nodes(self) -> list[str]:
-        nodes = await self._redis.hgetall(self._nodes_key)
-        now = time.time()
-        return [
-            _text(raw_id)
-            for raw_id, raw_info in nodes.items()
-            if now - float(json.loads(_text(raw_info)).get("heartbeat_at", 0)) < self._ttl
-        ]
 
     def _select(self, live: list[str], placements: list[str]) -> str:
         """The least-loaded live node, counted from the placements themselves (current), not
@@ -288,51 +306,124 @@ class RedisRouter:
         # Checked again when the host is created: the placement may have been released meanwhile.
         return await self.owner_of(session_id) == self.node_id
 
-    async def _alive(self, node_id: str) -> bool:
-        raw = await self._redis.hget(self._nodes_key, node_id)
-        if raw is None:
-            return False
-        beat = float(json.loads(_text(raw)).get("heartbeat_at", 0))
-        return time.time() - beat < self._ttl
-
     async def _release(self, session_id: str) -> None:
         await self._redis.eval(_RELEASE_OWNER, 1, self._sessions_key, session_id, self.node_id)
-
-    async def _heartbeat_once(self) -> None:
-        info = {
-            "node_id": self.node_id,
-            "started_at": self._started_at,
-            "heartbeat_at": time.time(),
-            "sessions": len(self.local.hosted_sessions()),
-        }
-        await self._redis.hset(self._nodes_key, self.node_id, json.dumps(info))
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self._heartbeat_once()
+                await self.registry.beat(len(self.local.hosted_sessions()))
+                await self._sweep()
+                await self._keep_or_hand_over()
             except Exception:
                 log.exception("heartbeat failed")
 
+    async def _sweep(self) -> None:
+        """The fallback for deaths no traffic revealed: any node whose channel is empty or whose
+        heartbeat is stale is declared dead (by whichever live node sweeps first)."""
+        _, dead = await self.registry.census()
+        for node_id, why in dead.items():
+            await self.declare_dead(node_id, why)
+
+    async def _keep_or_hand_over(self) -> None:
+        """Sessions hosted here must still be placed here. After a mistaken declaration (this
+        node's pub/sub connection blinked) a placement may be gone: taken back if nobody took
+        it; if another node took it, the clients here are sent there (1012)."""
+        for session_id in self.local.hosted_sessions():
+            owner = await self._redis.hget(self._sessions_key, session_id)
+            if owner is None and await self._redis.hsetnx(
+                self._sessions_key, session_id, self.node_id
+            ):
+                continue
+            owner = await self._redis.hget(self._sessions_key, session_id)
+            if owner is not None and text(owner) != self.node_id:
+                host = self.local.get_host(session_id)
+                if host is not None:
+                    log.warning("session %s moved to node %s", session_id, text(owner))
+                    await host.shutdown(CloseCode.SERVICE_RESTART, "session moved")
+
+    # --- dead nodes ----------------------------------------------------------------------------
+
+    async def declare_dead(self, node_id: str, why: str) -> bool:
+        """True when this node declared it (and so runs the repair listeners)."""
+        down = await self.registry.declare_dead(node_id, why)
+        if down is None:
+            return False
+        self._dead.add(node_id)
+        for listener in self._down_listeners:
+            self._spawn(listener(down))
+        return True
+
+    async def _unheard(self, node_id: str) -> None:
+        """A message to `node_id` reached nobody."""
+        if node_id == self.node_id or node_id in self._dead:
+            self._node_down(node_id)
+            return
+        if await self.registry.silent(node_id):
+            await self.declare_dead(node_id, "a message reached nobody")
+        # Whoever declared it, nothing here waits on the dead node any more.
+        self._node_down(node_id)
+
+    def _node_down(self, node_id: str) -> None:
+        """Sockets here served by the dead node are closed with 1012 (their clients reconnect
+        at once, and the session is placed on a live node); connections served here whose
+        socket was on the dead node are gone (their participants' grace begins)."""
+        self._dead.add(node_id)
+        for conn_id, origin in list(self._origin.items()):
+            if origin.owner == node_id:
+                del self._origin[conn_id]
+                origin.serial.put(_moving(origin.conn))
+                origin.serial.finish()
+        for conn_id, proxied in list(self._proxied.items()):
+            if proxied.origin == node_id:
+                del self._proxied[conn_id]
+                proxied.serial.put(_gone(proxied.handle))
+                proxied.serial.finish()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("inter-node work failed")
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     # --- messaging between nodes --------------------------------------------------------------
 
-    async def publish(self, node_id: str, **envelope: Any) -> None:
-        await self._redis.publish(self._channel(node_id), json.dumps(envelope))
+    async def publish(self, node_id: str, **envelope: Any) -> bool:
+        """False when it reached nobody: the node is gone (what depended on it is undone)."""
+        delivered = await self._redis.publish(self.registry.channel(node_id), json.dumps(envelope))
+        if delivered == 0:
+            await self._unheard(node_id)
+            return False
+        return True
 
     async def forget_origin(self, conn_id: str) -> None:
         entry = self._origin.pop(conn_id, None)
         if entry is not None:
-            entry[1].finish()
+            entry.serial.finish()
 
     async def _listen(self) -> None:
-        async for message in self._pubsub.listen():
-            if message.get("type") != "message":
-                continue
+        while True:
             try:
-                self._dispatch(json.loads(_text(message["data"])))
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        self._dispatch(json.loads(text(message["data"])))
+                    except Exception:
+                        log.exception("bad inter-node message")
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("bad inter-node message")
+                # redis-py subscribes again when it reconnects; meanwhile others may call this
+                # node dead, and _keep_or_hand_over sorts out its sessions afterwards.
+                log.exception("lost the pub/sub connection; listening again")
+                await asyncio.sleep(1.0)
 
     def _dispatch(self, env: dict[str, Any]) -> None:
         op = env["op"]
@@ -341,40 +432,47 @@ class RedisRouter:
         elif op in ("receive", "disconnected"):
             proxied = self._proxied.get(env["conn"])
             if proxied is not None:
-                handle_box, serial = proxied
+                box = proxied.handle
                 if op == "receive":
                     raw = str(env["raw"])
-                    serial.put(lambda: handle_box[0].receive(raw))
+                    proxied.serial.put(lambda: box[0].receive(raw))
                 else:
-                    serial.put(handle_box[0].disconnected)
-                    serial.finish()
+                    proxied.serial.put(lambda: box[0].disconnected())
+                    proxied.serial.finish()
                     del self._proxied[env["conn"]]
         elif op in ("send", "close"):
             origin = self._origin.get(env["conn"])
             if origin is not None:
-                conn, serial = origin
+                conn = origin.conn
                 if op == "send":
-                    text = str(env["text"])
-                    serial.put(lambda: conn.send(text))
+                    message = str(env["text"])
+                    origin.serial.put(lambda: conn.send(message))
                 else:
                     code, reason = int(env["code"]), str(env["reason"])
-                    serial.put(lambda: conn.close(code, reason))
+                    origin.serial.put(lambda: conn.close(code, reason))
         elif op == "revoke_link":
             session_id, link_id = str(env["session"]), str(env["link_id"])
-            self._tasks.append(asyncio.create_task(self.local.revoke_link(session_id, link_id)))
+            self._spawn(self.local.revoke_link(session_id, link_id))
         elif op == "end_session":
-            self._tasks.append(asyncio.create_task(self.local.end_session(str(env["session"]))))
+            self._spawn(self.local.end_session(str(env["session"])))
+        elif op == "node_down":
+            self._node_down(parse_node_down(env).node_id)
+        elif op == "node_exited":
+            # A supervisor saw the process end: every node races to declare it, one wins.
+            self._spawn(self._declare_quietly(str(env["node"])))
+
+    async def _declare_quietly(self, node_id: str) -> None:
+        await self.declare_dead(node_id, "its process exited")
 
     def _accept(self, env: dict[str, Any]) -> None:
         conn_id, origin = str(env["conn"]), str(env["origin"])
         session_id, remote = str(env["session"]), env.get("remote")
         identity = _identity_from_json(env.get("identity"))
-        handle_box: list[ConnectionHandle] = []
-        serial = _Serial()
-        self._proxied[conn_id] = (handle_box, serial)
+        proxied = _Proxied([], origin, _Serial())
+        self._proxied[conn_id] = proxied
 
         async def open_handle() -> None:
             conn = _RemoteConnection(self, origin, conn_id)
-            handle_box.append(await self.local.connect(session_id, conn, identity, remote))
+            proxied.handle.append(await self.local.connect(session_id, conn, identity, remote))
 
-        serial.put(open_handle)
+        proxied.serial.put(open_handle)

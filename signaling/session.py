@@ -18,8 +18,10 @@ from signaling.media_adapter import MEDIA_ERRORS
 from signaling.participant import ClientLink, Participant
 from signaling.ports import (
     Identity,
+    LinkInfo,
     MediaErrors,
     MediaRoomPort,
+    OnAudioOnly,
     OnOffer,
     Outcome,
     SessionBackend,
@@ -48,6 +50,7 @@ from signaling.protocol import (
     MediaState,
     ObserverAnnotations,
     Offer,
+    Reception,
     Record,
     Remove,
     Removed,
@@ -91,6 +94,7 @@ class SessionHost:
         self._owner = record.therapist_user_id
         self.state: SessionState = record.state
         self.live_at = record.live_at
+        self._therapist_pid = record.therapist_participant_id
         self._room = room
         self._release_room = release_room
         self._backend = backend
@@ -106,7 +110,7 @@ class SessionHost:
         ctx = HostContext(
             self.session_id, self.roster, backend, clock, self._audit, self._session_ms
         )
-        self.recording = RecordingControl(ctx, taps.recorder)
+        self.recording = RecordingControl(ctx, taps.recorder, record.recorded_before)
         self.annotations = Annotations(ctx, self.recording, taps.snapshots)
 
     def add_close_listener(self, listener: Callable[[SessionHost], Awaitable[None]]) -> None:
@@ -168,13 +172,16 @@ class SessionHost:
         async with self._lock:
             await self._end(actor, remote)
 
-    async def shutdown(self) -> None:
-        """Process shutdown: close connections without ending the session."""
+    async def shutdown(
+        self, code: int = CloseCode.INTERNAL_ERROR, reason: str = "server shutting down"
+    ) -> None:
+        """Process shutdown, or the session moved to another node: close connections without
+        ending the session (clients reconnect with their rejoin credentials)."""
         async with self._lock:
             for who in self.roster:
                 who.cancel_grace()
                 if who.link:
-                    await who.link.close(CloseCode.INTERNAL_ERROR, "server shutting down")
+                    await who.link.close(code, reason)
             await self._close()
 
     # --- joining ------------------------------------------------------------------------------
@@ -187,7 +194,7 @@ class SessionHost:
             return await _refuse(link, "forbidden", "not your session", CloseCode.FORBIDDEN)
         who = self.roster.therapist()
         if who is None:
-            pid = f"t_{secrets.token_urlsafe(9)}"
+            pid = self._therapist_pid or f"t_{secrets.token_urlsafe(9)}"
             who = Participant(pid, "therapist", identity.display_name, self._now())
             who.user_id = identity.user_id
             self.roster.add(who)
@@ -206,7 +213,7 @@ class SessionHost:
                 signer=self._signer,
                 backend=self._backend,
                 now=now,
-                can_rejoin=self._can_rejoin,
+                roster_verdict=self._roster_verdict,
             )
         except (LinkInvalid, LinkGone, LocationRequired) as exc:
             await self._audit("anonymous", "session.join", "denied", {"why": str(exc)}, link.remote)
@@ -216,8 +223,11 @@ class SessionHost:
                 return await _refuse(link, "link_gone", str(exc), CloseCode.GONE)
             return await _refuse(link, "link_invalid", str(exc), CloseCode.FORBIDDEN)
         if decision.rejoin is not None:
+            assert decision.link is not None
             who = self.roster.get(decision.rejoin.participant_id)
-            assert who is not None  # guaranteed by _can_rejoin, under the same lock
+            if who is None:
+                # Admitted before this host existed (the records said so): same id, no lobby.
+                who = self._returning(decision.rejoin, decision.link)
             await self._attach(who, link)
             await self._audit(who.actor, "session.rejoin", "success", {}, link.remote)
             await self._enter(who)
@@ -248,13 +258,24 @@ class SessionHost:
         await self.roster.send_to_therapist(self.roster.lobby_update())
         return who
 
-    def _can_rejoin(self, claim: RejoinClaim) -> bool:
+    def _roster_verdict(self, claim: RejoinClaim) -> bool | None:
+        """May this credential's holder come back? None: this host never saw them."""
         who = self.roster.get(claim.participant_id)
+        if who is None:
+            return None
         return (
-            who is not None
-            and who.phase not in ("removed", "lobby")
-            and (who.link_id == claim.link_id)
+            who.phase not in ("removed", "lobby")
+            and who.link_id == claim.link_id
+            and who.role == claim.role
         )
+
+    def _returning(self, claim: RejoinClaim, info: LinkInfo) -> Participant:
+        who = Participant(claim.participant_id, claim.role, info.display_name, self._now())
+        who.link_id, who.client_id = claim.link_id, claim.client_id
+        who.link_expires_at = claim.expires_at
+        who.location = info.location
+        self.roster.add(who)
+        return who
 
     async def _attach(self, who: Participant, link: ClientLink) -> None:
         who.cancel_grace()
@@ -278,6 +299,7 @@ class SessionHost:
                 who.participant_id,
                 publish=who.role != "observer",
                 on_offer=self._offer_sender(who),
+                on_audio_only=self._reception_sender(who),
             )
             who.in_media = True
         except Exception:
@@ -303,6 +325,13 @@ class SessionHost:
             await who.send(Offer(sdp=sdp, revision=revision))
 
         return on_offer
+
+    def _reception_sender(self, who: Participant) -> OnAudioOnly:
+        # Called by the relay outside our lock, like on_offer: it only sends.
+        async def on_audio_only(audio_only: bool) -> None:
+            await who.send(Reception(audio_only=audio_only))
+
+        return on_audio_only
 
     # --- messages from joined participants ----------------------------------------------------
 
@@ -430,6 +459,12 @@ class SessionHost:
                 await self._close_if_idle()
 
     async def _kick(self, who: Participant, reason: str) -> None:
+        if reason == "removed":
+            # Stored before anyone hears of it: a removal must outlive this host (a revoked
+            # link is stored already), also when the process dies the moment after.
+            await self._backend_call(
+                self._backend.participant_removed(self.session_id, who.participant_id, self._now())
+            )
         link = who.link
         await who.send(Removed(reason="link_revoked" if reason == "link_revoked" else "removed"))
         await self._drop(who, "removed")

@@ -8,6 +8,7 @@ import secrets
 import socket
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +43,24 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+def _pg_admin_now(sql: str) -> None:
+    # In a thread of its own: the first test to ask may run inside an event loop (Playwright's
+    # sync API keeps one running in the main thread), where asyncio.run is refused.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(_pg_admin(sql))).result()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped afterwards."""
     if not port_open(PG_HOST, PG_PORT):
         service_missing(f"PostgreSQL at {PG_HOST}:{PG_PORT}")
     name = f"tandem_test_{secrets.token_hex(6)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    _pg_admin_now(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _pg_admin_now(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

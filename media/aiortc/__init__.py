@@ -20,7 +20,13 @@ anywhere else (ruff's banned-api rule, pylibsrtp's compiled ``_binding``).
 from aiortc.rtp import RtcpSrPacket
 from aiortc.sdp import SessionDescription
 
-from media.aiortc.dtls import keep_on, kept_on, rtp_transmitter, srtp_unprotector
+from media.aiortc.dtls import (
+    keep_on,
+    kept_on,
+    rtcp_transmitter,
+    rtp_transmitter,
+    srtp_unprotector,
+)
 from media.aiortc.host_candidates import PortRangeExhausted, local_candidates
 from media.aiortc.ice import (
     DatagramHandler,
@@ -33,7 +39,9 @@ from media.aiortc.ice import (
 from media.aiortc.negotiated import (
     Negotiated,
     ReceiveCodecs,
+    answered_transport_cc,
     negotiated_codec,
+    offer_transport_cc,
     parse_sdp,
     receive_codecs,
     remember_negotiated,
@@ -63,8 +71,8 @@ from media.aiortc.receiver import (
 )
 from media.aiortc.sender import (
     SendParameters,
-    bandwidth_estimate,
     install_counting_encoder,
+    on_bandwidth_estimate,
     on_keyframe_request,
     on_retransmit_request,
     packetizer,
@@ -87,7 +95,7 @@ __all__ = [
     "SendParameters",
     "SessionDescription",
     "add_loopback_candidates",
-    "bandwidth_estimate",
+    "answered_transport_cc",
     "check_version",
     "datagram_protocols",
     "forget_receive_statistics",
@@ -102,6 +110,8 @@ __all__ = [
     "log_task_error",
     "make_passthrough_receiver",
     "negotiated_codec",
+    "offer_transport_cc",
+    "on_bandwidth_estimate",
     "on_keyframe_request",
     "on_retransmit_request",
     "on_sender_report",
@@ -116,6 +126,7 @@ __all__ = [
     "restore_negotiated",
     "router_ssrcs",
     "rtcp_ssrc",
+    "rtcp_transmitter",
     "rtp_timestamp_origin",
     "rtp_transmitter",
     "rtx_ssrcs",

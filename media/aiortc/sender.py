@@ -54,9 +54,20 @@ class CountingEncoder:
         self._factory = codec_factory
         self._inner: Any = None
         self._on_encode = on_encode
-        # aiortc stores a subscriber's REMB here (bits/s); the RTP-level path passes it on to
-        # the publisher (media/rtp/instream.py). Nothing encodes with it.
-        self.target_bitrate: int | None = None
+        self._target_bitrate: int | None = None
+        self.on_target_bitrate: Callable[[int], None] | None = None
+
+    # aiortc stores a subscriber's REMB here (bits/s) as it arrives; the RTP-level path
+    # passes it on to the publisher (media/rtp/congestion.py). Nothing encodes with it.
+    @property
+    def target_bitrate(self) -> int | None:
+        return self._target_bitrate
+
+    @target_bitrate.setter
+    def target_bitrate(self, value: int) -> None:
+        self._target_bitrate = value
+        if self.on_target_bitrate is not None:
+            self.on_target_bitrate(value)
 
     def _codec(self) -> Any:
         if self._inner is None:
@@ -146,10 +157,11 @@ def record_sent(
     sender._RTCRtpSender__octet_count = octets  # type: ignore[attr-defined]
 
 
-def bandwidth_estimate(sender: RTCRtpSender) -> int | None:
-    """The subscriber's last REMB for this sender, as aiortc hands it to the sender's encoder
-    (``_handle_rtcp_packet`` sets ``target_bitrate`` on an encoder that has one; the relay's
-    ``CountingEncoder`` has one and never uses it)."""
+def on_bandwidth_estimate(sender: RTCRtpSender, callback: Callable[[int], None]) -> bool:
+    """Call ``callback(bits_per_second)`` on each REMB the subscriber sends for this sender
+    (the sender's ``CountingEncoder`` must be installed); False if it is not."""
     encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
-    value = getattr(encoder, "target_bitrate", None)
-    return value if isinstance(value, int) else None
+    if not isinstance(encoder, CountingEncoder):
+        return False
+    encoder.on_target_bitrate = callback
+    return True

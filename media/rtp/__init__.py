@@ -8,6 +8,15 @@ The names below are what a user outside the relay (the load generator's clients)
 from media.rtp.ingress import Ingress
 from media.rtp.instream import InStream, InStreamEvents
 from media.rtp.outstream import OutStream
+from media.rtp.twcc import TRANSPORT_CC_URI
 from media.rtp.wire import FIXED_HEADER, vp8_frame_start
 
-__all__ = ["FIXED_HEADER", "InStream", "InStreamEvents", "Ingress", "OutStream", "vp8_frame_start"]
+__all__ = [
+    "FIXED_HEADER",
+    "TRANSPORT_CC_URI",
+    "InStream",
+    "InStreamEvents",
+    "Ingress",
+    "OutStream",
+    "vp8_frame_start",
+]

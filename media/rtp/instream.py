@@ -23,6 +23,7 @@ from media.aiortc import (
     send_pli,
     send_rtcp,
 )
+from media.rtp.congestion import CapSender, publisher_cap
 from media.rtp.feedback import NackList, ReceptionStats
 from media.rtp.frames import CLOCK_RATES, AudioFrames, Timeline, VideoFrames
 from media.rtp.outstream import OutStream, RecentPacket
@@ -36,6 +37,8 @@ RECENT_LIMIT = 128
 # A loss still unrepaired this long after it was NACKed will not be: while a recorder takes the
 # packets, the publisher is asked for a keyframe (a recording resumes only on one).
 REPAIR_WAIT = 1.0
+# The stream's rate (for the congestion policy) is measured over this long at least.
+RATE_SECONDS = 2.0
 
 
 @dataclass
@@ -53,10 +56,11 @@ class InStream:
 
     Keeps what aiortc's receiver would have kept for these packets: reception statistics for
     receiver reports, NACKs for lost video packets (retransmissions come back over RTX and are
-    forwarded like the original), the time of the last sender report. Passes the subscribers'
-    bandwidth estimates on to the publisher (REMB, the lowest of them). Hands every packet to
-    its taps (recorders); assembles complete frames only while a frame-level sink (the frame
-    tap) wants them.
+    forwarded like the original), the time of the last sender report. Applies the congestion
+    policy (media/rtp/congestion.py): the subscribers' bandwidth estimates go on to the
+    publisher as one REMB cap, and observers whose link cannot carry the video are switched
+    to audio. Hands every packet to its taps (recorders); assembles complete frames only
+    while a frame-level sink (the frame tap) wants them.
     """
 
     def __init__(
@@ -86,6 +90,11 @@ class InStream:
         self._lsr_time: float | None = None
         self._rtcp: asyncio.Task[None] | None = None
         self._closed = False
+        # The stream's payload rate as it arrives (bits/s, over RATE_SECONDS), for the policy.
+        self._octets = 0
+        self._rate = 0.0
+        self._rated: tuple[float, int] | None = None
+        self._cap = CapSender()
 
     @property
     def receiver(self) -> RTCRtpReceiver:
@@ -119,6 +128,10 @@ class InStream:
             if end - start < 2:
                 return  # padding-only probe: nothing to forward
             seq = int.from_bytes(packet[start : start + 2], "big")
+            if self._nacks is not None and seq not in self._nacks.missing:
+                # Not a repair the relay asked for: a copy of a packet already here, which is
+                # how Chromium probes its uplink (the transport feedback has counted it).
+                return
             packet = packet[:start] + packet[start + 2 :]
             end -= 2
         else:
@@ -141,6 +154,7 @@ class InStream:
             if frame_start:
                 self._events.keyframe()
         self._counters.rtp_received_packets += 1
+        self._octets += end - start
         if frame_start:
             self._recent = []
         recent = self._recent
@@ -230,9 +244,39 @@ class InStream:
             dlsr=dlsr,
         )
         await send_rtcp(self._receiver, report)
-        estimates = [e for e in (out.estimate() for out in self.outs) if e is not None]
-        if self.kind == "video" and estimates:
-            await send_rtcp(self._receiver, remb(source, min(estimates), [self.media_ssrc]))
+        self.regulate()
+
+    def regulate(self) -> None:
+        """Apply the congestion policy now (each report, and whenever an estimate arrives)."""
+        if self.kind != "video" or self.media_ssrc is None or self._closed:
+            return
+        source = rtcp_ssrc(self._receiver)
+        if source is None:
+            return
+        now = time.monotonic()
+        self._measure_rate(now)
+        outs = self.outs
+        for out in outs:
+            estimate = out.take_estimate()
+            if estimate is not None:
+                out.ceiling.estimate(estimate, self._rate, now)
+        cap = publisher_cap(outs, now)
+        if self._cap.due(cap, now):
+            self._spawn(send_rtcp(self._receiver, remb(source, cap, [self.media_ssrc])))
+        for out in outs:
+            if out.gate is not None:
+                out.allow_video(out.gate.update(out.estimate(), out.estimated_at, self._rate, now))
+
+    def _measure_rate(self, now: float) -> None:
+        # Over at least RATE_SECONDS: a keyframe inside a short interval would look like a rate
+        # several times the stream's, and an estimate below it like congestion.
+        if self._rated is None:
+            self._rated = (now, self._octets)
+            return
+        since, octets = self._rated
+        if now - since >= RATE_SECONDS:
+            self._rate = (self._octets - octets) * 8 / (now - since)
+            self._rated = (now, self._octets)
 
     def close(self) -> None:
         self._closed = True

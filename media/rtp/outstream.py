@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,12 +12,13 @@ from pylibsrtp import Error as SrtpError
 
 from media.aiortc import (
     SendParameters,
-    bandwidth_estimate,
+    on_bandwidth_estimate,
     on_retransmit_request,
     record_sent,
     rtp_transmitter,
     send_parameters,
 )
+from media.rtp.congestion import START_CAP, Ceiling, ObserverGate
 from media.rtp.wire import HeaderWriter, header_length, ntp_now
 from media.stats import Counters
 
@@ -36,6 +38,12 @@ REPORT_EVERY = 0.1
 RecentPacket = tuple[bytes, int, int, int, bool | None]
 # One frame's worth of RTP clock: where a replaced stream's timestamps continue from.
 FRAME_TICKS = {"video": 3000, "audio": 960}
+# A new subscriber starts from the publisher's kept packets only if they are at most this many
+# seconds of what the subscriber may take (its ceiling; START_CAP before its first estimate):
+# a second of a fast publisher's video, sent at once, overflows a slow home link's queue and
+# loses the very keyframe it was meant to start with. Otherwise it asks for a fresh keyframe,
+# which the publisher makes at the rate it was just capped to.
+REPLAY_SECONDS = 0.5
 
 
 class OutStream:
@@ -46,6 +54,10 @@ class OutStream:
     header: SSRC, payload type, and sequence numbers and timestamps continuing one line across
     publisher reconnects and slot reuse. Video starts at a keyframe. Sent packets are kept for
     NACKs (answered over RTX when negotiated), and the sender's RTCP reports are fed.
+
+    The subscriber's bandwidth estimates (REMB) are kept for the publisher's policy
+    (media/rtp/congestion.py): ``limits_publisher`` is False for an observer, whose estimate
+    must not cap the publisher; its video can be switched off instead (``allow_video``).
     """
 
     def __init__(
@@ -54,8 +66,11 @@ class OutStream:
         transceiver: RTCRtpTransceiver,
         counters: Counters,
         request_keyframe: Callable[[], None],
+        *,
+        limits_publisher: bool = True,
     ) -> None:
         self.kind = kind
+        self._limits_publisher = limits_publisher
         self._transceiver = transceiver
         self._sender = transceiver.sender
         self._dtls = transceiver.sender.transport
@@ -79,24 +94,84 @@ class OutStream:
         self._octets = 0
         self._reported_at = 0.0
         self._transmitter = rtp_transmitter(self._dtls)
+        # The subscriber's latest REMB (bits/s) and when it came (monotonic).
+        self._estimate: int | None = None
+        self._estimate_new = False
+        self.estimated_at = 0.0
+        self._on_estimate: Callable[[], None] | None = None
+        self.ceiling = Ceiling(time.monotonic())
+        # When video last started reaching the subscriber (monotonic), and whether it may.
+        self._video_since: float | None = None
+        self._video_allowed = True
+        # An observer's video is switched off while its link cannot carry it.
+        self.gate: ObserverGate | None = None
+        if not limits_publisher and kind == "video":
+            self.gate = ObserverGate(since=time.monotonic())
+        self.on_video_allowed: Callable[[bool], None] | None = None
         on_retransmit_request(self._sender, self.retransmit)
+        on_bandwidth_estimate(self._sender, self._estimated)
 
     @property
     def parameters(self) -> SendParameters | None:
         """What the subscriber's m-line negotiated (None until the stream is first ready)."""
         return self._params
 
+    @property
+    def limits_publisher(self) -> bool:
+        return self._limits_publisher
+
+    @property
+    def video_since(self) -> float | None:
+        return self._video_since
+
+    @property
+    def video_allowed(self) -> bool:
+        return self._video_allowed
+
     def estimate(self) -> int | None:
         """The subscriber's latest bandwidth estimate (REMB, bits/s), if it sent one."""
-        return bandwidth_estimate(self._sender)
+        return self._estimate
+
+    def take_estimate(self) -> int | None:
+        """The estimate that arrived since the last call, if any (for the ceiling)."""
+        if not self._estimate_new:
+            return None
+        self._estimate_new = False
+        return self._estimate
+
+    def set_estimate_listener(self, listener: Callable[[], None] | None) -> None:
+        """Called on each new estimate (the feed's policy reacts at once)."""
+        self._on_estimate = listener
+
+    def _estimated(self, bitrate: int) -> None:
+        self._estimate = bitrate
+        self._estimate_new = True
+        self.estimated_at = time.monotonic()
+        if self._on_estimate is not None:
+            self._on_estimate()
+
+    def allow_video(self, allowed: bool) -> None:
+        """Stop sending video, or start again (at a keyframe, with no stale estimate)."""
+        if allowed == self._video_allowed:
+            return
+        self._video_allowed = allowed
+        self._synced = self.kind != "video"
+        self._video_since = None
+        self._estimate = None
+        if self.on_video_allowed is not None:
+            self.on_video_allowed(allowed)
 
     def set_keyframe_requester(self, request_keyframe: Callable[[], None]) -> None:
         self._request_keyframe = request_keyframe
 
     def detach(self) -> None:
-        """The slot lost its publisher: forget the old stream, keep the sequence line."""
+        """The slot lost its publisher: forget the old stream, keep the sequence line (and
+        what the subscriber's link takes); the next publisher's video is tried afresh."""
         self._source = None
         self._synced = self.kind != "video"
+        self.allow_video(True)
+        if self.gate is not None:
+            self.gate = ObserverGate(since=time.monotonic())
 
     def _ready(self, now: float) -> bool:
         if self._transceiver.currentDirection != "sendonly":
@@ -133,6 +208,8 @@ class OutStream:
         ``recent``: the publisher's packets from its last keyframe's start up to (not
         including) this one, if it kept them: a subscriber waiting for a keyframe starts there.
         """
+        if not self._video_allowed:
+            return
         if source is not self._source:
             self._source = source
             self._rebase = True
@@ -148,7 +225,7 @@ class OutStream:
             if now - self._ready_since < SETTLE_SECONDS:
                 return  # asking now would bring a keyframe too early (and rate-limit the next)
             if not keyframe_start:
-                if recent:
+                if recent and self._may_replay(recent):
                     self._catch_up(source, recent, now)
                 else:
                     self._request_keyframe()
@@ -161,6 +238,10 @@ class OutStream:
         out_seq = (sequence_number + self._seq_offset) & 0xFFFF
         out_ts = (timestamp + self._ts_offset) & 0xFFFFFFFF
         self._send(packet, header_end, out_seq, out_ts, now)
+
+    def _may_replay(self, recent: Sequence[RecentPacket]) -> bool:
+        rate = self.ceiling.value if self.ceiling.estimated else START_CAP
+        return sum(len(item[0]) for item in recent) * 8 <= rate * REPLAY_SECONDS
 
     def _catch_up(self, source: object, recent: Sequence[RecentPacket], now: float) -> None:
         """Start from the publisher's last keyframe: send what followed it, then go on live."""
@@ -186,6 +267,8 @@ class OutStream:
             return
         self._last_seq = seq
         self._last_ts = ts
+        if self._video_since is None:
+            self._video_since = time.monotonic()
         size = len(out) - header.size
         self._packets += 1
         self._octets += size

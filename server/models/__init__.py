@@ -20,9 +20,11 @@ from server.models.practice_profile import PracticeProfile
 from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
+from server.models.video_node import VideoNode
 from server.models.video_session import (
     JoinLink,
     SessionAttendance,
+    SessionRemoval,
     VideoSession,
     VideoSessionState,
 )
@@ -66,9 +68,11 @@ __all__ = [
     "Referral",
     "SchedulePreferences",
     "SessionAttendance",
+    "SessionRemoval",
     "SignedNoteLocked",
     "User",
     "UserRole",
+    "VideoNode",
     "VideoSession",
     "VideoSessionState",
 ]

@@ -1,4 +1,4 @@
-"""Video sessions, the join links issued for them, and who was present when."""
+"""Video sessions, the join links issued for them, who was present when, who was removed."""
 
 from __future__ import annotations
 
@@ -79,3 +79,19 @@ class SessionAttendance(Base):
     display_name: Mapped[str] = mapped_column(String(80))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The node (process) that hosted the session then: if it dies, its open stretches end at
+    # its last heartbeat (video_nodes), not whenever someone notices. Null before it was kept.
+    node_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+
+
+class SessionRemoval(Base):
+    """The therapist removed this participant: their rejoin credential stays void, also for a
+    host that starts after a restart (or on another node) and never saw the removal."""
+
+    __tablename__ = "session_removals"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDString, ForeignKey("video_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    participant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime)

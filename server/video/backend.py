@@ -15,11 +15,19 @@ from server.services.audit import Actor, AuditLog, record_audit
 from server.services.video.annotations import find_resent, save_annotation, tags_for_session
 from server.services.video.common import parse_id
 from server.services.video.location import link_info
-from server.services.video.recordings import apply_recording_update, consent_text, record_consent
+from server.services.video.recordings import (
+    apply_recording_update,
+    consent_text,
+    has_recordings,
+    record_consent,
+)
 from server.services.video.sessions import (
     find_session,
+    past_participant,
     record_presence,
+    record_removal,
     set_state,
+    therapist_participant_id,
 )
 from signaling.ports import (
     AnnotationDraft,
@@ -27,6 +35,7 @@ from signaling.ports import (
     ConsentText,
     LinkInfo,
     Outcome,
+    PastParticipant,
     RecordingUpdate,
     SavedAnnotation,
     SessionRecord,
@@ -53,9 +62,15 @@ def _actor(actor: str, remote: str | None) -> Actor:
 
 class DatabaseSessionBackend:
     def __init__(
-        self, db: async_sessionmaker[AsyncSession], audit_log: AuditLog | None = None
+        self,
+        db: async_sessionmaker[AsyncSession],
+        node_id: str | None = None,
+        audit_log: AuditLog | None = None,
     ) -> None:
         self._db = db
+        # This process, on every attendance stretch it opens: if it dies, they end at its last
+        # heartbeat (server/services/video/nodes.py).
+        self._node_id = node_id
         # Signaling refusals (forbidden messages, bad links) go through the app's aggregating log.
         self._audit_log = audit_log or AuditLog(db)
 
@@ -65,7 +80,12 @@ class DatabaseSessionBackend:
             if video is None:
                 return None
             return SessionRecord(
-                str(video.id), str(video.therapist_id), video.state.value, video.live_at
+                str(video.id),
+                str(video.therapist_id),
+                video.state.value,
+                video.live_at,
+                therapist_participant_id=await therapist_participant_id(session, video),
+                recorded_before=await has_recordings(session, video.id),
             )
 
     async def link_info(self, session_id: str, link_id: str) -> LinkInfo | None:
@@ -101,7 +121,14 @@ class DatabaseSessionBackend:
     ) -> None:
         async with transaction(self._db) as session:
             await record_presence(
-                session, session_id, participant_id, role=role, name=name, joined=True, at=at
+                session,
+                session_id,
+                participant_id,
+                role=role,
+                name=name,
+                joined=True,
+                at=at,
+                node_id=self._node_id,
             )
 
     async def participant_left(
@@ -111,6 +138,16 @@ class DatabaseSessionBackend:
             await record_presence(
                 session, session_id, participant_id, role=role, name=name, joined=False, at=at
             )
+
+    async def past_participant(
+        self, session_id: str, participant_id: str
+    ) -> PastParticipant | None:
+        async with transaction(self._db) as session:
+            return await past_participant(session, session_id, participant_id)
+
+    async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
+        async with transaction(self._db) as session:
+            await record_removal(session, session_id, participant_id, at)
 
     # --- session hooks: consent, recording, annotations ----------------------------------------
     # Each call is one transaction with its audit row: when it returns, both are committed.

@@ -69,6 +69,10 @@ class RelayCollector(Collector):
             "tandem_relay_rtp_send_errors": (
                 "Packets a subscriber's transport failed to send.", stats.rtp_send_errors
             ),
+            "tandem_relay_rtp_feedback_packets": (
+                "Transport feedback packets sent to publishers (their uplink estimate).",
+                stats.rtp_feedback_packets,
+            ),
             "tandem_recording_journal_cpu_seconds": (
                 "CPU seconds of the thread that appends recordings' journals (fsync included).",
                 self._relay.journal_writer.cpu_seconds,

@@ -254,12 +254,18 @@ async def mark_interrupted_recordings(
     db: async_sessionmaker[AsyncSession],
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None = None,
     storage_root: Path | None = None,
+    started_before: datetime | None = None,
 ) -> list[uuid.UUID]:
-    """At start-up: files a dead process left 'recording' become incomplete (ids returned);
-    their recordings end at the last write to their journals on disk (mark_interrupted_files)."""
+    """At start-up, or when a node is declared dead: files a dead process left 'recording'
+    become incomplete (ids returned); their recordings end at the last write to their journals
+    on disk (mark_interrupted_files)."""
     async with transaction(db) as session:
         return await mark_interrupted_files(
-            session, SYSTEM, hosted_elsewhere, lambda rec: _last_journal_write(storage_root, rec)
+            session,
+            SYSTEM,
+            hosted_elsewhere,
+            lambda rec: _last_journal_write(storage_root, rec),
+            started_before,
         )
 
 

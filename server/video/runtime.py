@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from media import IceServer, PortRange, Prober, Relay, RelayConfig
 from server.ratelimit import Limiter, MemoryLimiter
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
+from server.video.liveness import NodeLiveness, node_id_of
 from server.video.metrics import RelayCollector
 from server.video.recording import Recorders, mark_interrupted_recordings, recover_recordings
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
+from signaling.node_registry import NodeDown
 from signaling.redis_router import RedisRouter
 from signaling.router import Router
 from signaling.session import SessionConfig
@@ -77,7 +77,8 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             announced_address=settings.relay_announced_address,
         )
     )
-    backend = DatabaseSessionBackend(state.db, state.audit)
+    node_id = node_id_of()
+    backend = DatabaseSessionBackend(state.db, node_id, state.audit)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
     recorders = Recorders(relay, state.db, settings.storage_dir)
@@ -89,14 +90,15 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         taps=recorders.taps,
     )
     local = LocalRouter(backend, factory)
-    node_id = f"{socket.gethostname()}-{os.getpid()}"
     router: Router = local
     redis_router: RedisRouter | None = None
+    liveness = NodeLiveness(state.db, node_id)
     if state.redis is not None:
         redis_router = RedisRouter(local, state.redis, node_id, prefix=settings.redis_prefix)
         await redis_router.start()
         router = redis_router
     hosted_elsewhere = None
+    alive = None
     if redis_router is not None:
         rr = redis_router
 
@@ -104,15 +106,25 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             owner = await rr.owner_of(session_id, claim=False)
             return owner is not None and owner != rr.node_id
 
-        hosted_elsewhere = hosted_elsewhere_fn
-    interrupted = await mark_interrupted_recordings(
-        state.db, hosted_elsewhere, settings.storage_dir
-    )
-    if interrupted:
-        log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
-        # Built from their journals in the background (child processes at nice 10): start-up
-        # and the sessions that start meanwhile do not wait for them.
-        recorders.spawn(recover_recordings(state.db, settings.storage_dir, interrupted))
+        async def alive_fn() -> list[str]:
+            return (await rr.registry.census())[0]
+
+        async def node_down(down: NodeDown) -> None:
+            await liveness.node_died(down.node_id)
+            dead_sessions = set(down.sessions)
+
+            async def not_the_dead_nodes(session_id: str) -> bool:
+                return session_id not in dead_sessions
+
+            await _stop_recordings(
+                state, recorders, not_the_dead_nodes, started_before=down.declared_at
+            )
+
+        hosted_elsewhere, alive = hosted_elsewhere_fn, alive_fn
+        rr.add_node_down_listener(node_down)
+    # Attendance first: a participant rejoining after a restart opens a new stretch.
+    await liveness.start(alive)
+    await _stop_recordings(state, recorders, hosted_elsewhere)
     # Per process, like the probes it admits: a link or an address gets a few checks a minute.
     prober = Prober(relay.config)
     probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
@@ -129,5 +141,24 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         # Recordings first, while their media is still flowing: finalize, then close sessions.
         await recorders.shutdown()
         await router.close()
+        await liveness.stop()
         await prober.close()
         await relay.close()
+
+
+async def _stop_recordings(
+    state: AppState,
+    recorders: Recorders,
+    hosted_elsewhere: Callable[[str], Awaitable[bool]] | None,
+    started_before: datetime | None = None,
+) -> None:
+    """Recordings a dead process left running are stopped (a host never inherits one) and
+    their files built from the journals, in the background (child processes at nice 10): the
+    sessions that start meanwhile do not wait for them."""
+    storage = state.settings.storage_dir
+    interrupted = await mark_interrupted_recordings(
+        state.db, hosted_elsewhere, storage, started_before
+    )
+    if interrupted:
+        log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
+        recorders.spawn(recover_recordings(state.db, storage, interrupted))

@@ -43,7 +43,8 @@ def test_everyone_accepts_and_everyone_sees_the_indicator(
     therapist, parent, observer, _ = start_call_with_everyone(live, launch, "Consent e2e")
     everyone = (therapist, parent, observer)
     for person in everyone:
-        assert recording_state(person) == "off"
+        # Entering the room, each is told that nothing is recorded.
+        wait_recording_state(person, "off")
         assert label(person) == ""
     # Only the therapist has the recording controls.
     assert therapist.page.locator("#btn-record").is_visible()

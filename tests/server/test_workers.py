@@ -4,11 +4,14 @@ loaded, a socket on any worker reaching its session."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,4 +100,51 @@ async def test_sessions_spread_over_workers_and_calls_work(
     finally:
         for client in clients:
             await client.close()
+        http.close()
+
+
+async def test_the_supervisor_announces_a_dead_worker_and_its_session_moves(
+    workers: tuple[LiveServer, str], redis_url: str
+) -> None:
+    """uvicorn's supervisor sees a worker die within ~0.5 s; ours says so on the events
+    channel, and a live worker declares the node dead and drops its placements."""
+    server, prefix = workers
+    store = redis.Redis.from_url(redis_url)
+    http = login(server.base_url, EMAIL, TEST_PASSWORD)
+    events = store.pubsub()
+    therapist: ProtocolClient | None = None
+    try:
+        for _ in range(100):
+            if len(store.hkeys(f"{prefix}nodes")) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        session_id, _ = start_session(http, title="Dies")
+        therapist = ProtocolClient(
+            server.base_url, session_id, cookie=http.cookies["tandem_session"]
+        )
+        await therapist.join()
+        await therapist.expect("welcome")
+        owner = store.hget(f"{prefix}session_node", session_id)
+        assert owner is not None
+        dead = owner.decode()
+        events.subscribe(f"{prefix}events")
+        os.kill(int(dead.rsplit("-", 1)[1]), signal.SIGKILL)
+        seen: list[tuple[str, str]] = []
+        deadline = time.monotonic() + 10
+        wanted = {("node_exited", dead), ("node_down", dead)}
+        while not wanted <= set(seen) and time.monotonic() < deadline:
+            message = await asyncio.to_thread(events.get_message, timeout=0.5)
+            if message is not None and message["type"] == "message":
+                event = json.loads(message["data"])
+                seen.append((event["op"], event["node"]))
+        # Declared once, whichever signal got there first (the supervisor's, within ~0.5 s,
+        # or a sweep).
+        assert wanted <= set(seen), seen
+        assert seen.count(("node_down", dead)) == 1, seen
+        assert store.hget(f"{prefix}session_node", session_id) is None
+        assert not store.hexists(f"{prefix}nodes", dead)
+    finally:
+        events.close()
+        if therapist is not None:
+            await therapist.close()
         http.close()

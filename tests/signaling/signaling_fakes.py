@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +17,11 @@ from signaling.ports import (
     ConsentText,
     LinkInfo,
     MediaErrors,
+    OnAudioOnly,
     OnOffer,
     OnState,
     Outcome,
+    PastParticipant,
     RecordingUpdate,
     SavedAnnotation,
     SessionRecord,
@@ -73,6 +75,10 @@ class MemoryBackend:
     states: list[tuple[str, SessionState]] = field(default_factory=list)
     joined: list[tuple[str, str]] = field(default_factory=list)
     left: list[tuple[str, str]] = field(default_factory=list)
+    # What a database keeps across hosts: each (session, participant) that was in the room, with
+    # its role; and the removals.
+    roles: dict[tuple[str, str], Role] = field(default_factory=dict)
+    removed: set[tuple[str, str]] = field(default_factory=set)
     consents: list[ConsentDecision] = field(default_factory=list)
     recording_updates: list[RecordingUpdate] = field(default_factory=list)
     annotations: dict[str, AnnotationDraft] = field(default_factory=dict)
@@ -115,13 +121,28 @@ class MemoryBackend:
 
     async def session_state_changed(self, session_id: str, state: SessionState) -> None:
         self.states.append((session_id, state))
-        old = self.sessions[session_id]
-        self.sessions[session_id] = SessionRecord(session_id, old.therapist_user_id, state)
+        self.sessions[session_id] = replace(self.sessions[session_id], state=state)
 
     async def participant_joined(
         self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
     ) -> None:
         self.joined.append((session_id, participant_id))
+        self.roles[(session_id, participant_id)] = role
+        if role == "therapist" and session_id in self.sessions:
+            self.sessions[session_id] = replace(
+                self.sessions[session_id], therapist_participant_id=participant_id
+            )
+
+    async def past_participant(
+        self, session_id: str, participant_id: str
+    ) -> PastParticipant | None:
+        role = self.roles.get((session_id, participant_id))
+        if role is None:
+            return None
+        return PastParticipant(role, (session_id, participant_id) in self.removed)
+
+    async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
+        self.removed.add((session_id, participant_id))
 
     async def participant_left(
         self, session_id: str, participant_id: str, role: Role, name: str, at: datetime
@@ -144,6 +165,8 @@ class MemoryBackend:
 
     async def recording_changed(self, session_id: str, update: RecordingUpdate) -> None:
         self.recording_updates.append(update)
+        if session_id in self.sessions:
+            self.sessions[session_id] = replace(self.sessions[session_id], recorded_before=True)
 
     async def save_annotation(self, session_id: str, draft: AnnotationDraft) -> SavedAnnotation:
         if self.save_gate is not None:
@@ -213,6 +236,8 @@ class FakeRoom:
     def __init__(self, room_id: str) -> None:
         self.room_id = room_id
         self.members: dict[str, tuple[bool, OnOffer]] = {}
+        # What the relay calls when it switches a participant's video off or on.
+        self.audio_only: dict[str, OnAudioOnly] = {}
         self.joins: list[str] = []
         self.answers: list[tuple[str, str, int]] = []
         self.keyframes: list[str] = []
@@ -228,8 +253,11 @@ class FakeRoom:
         publish: bool,
         on_offer: OnOffer,
         on_state: OnState | None = None,
+        on_audio_only: OnAudioOnly | None = None,
     ) -> None:
         self.members[participant_id] = (publish, on_offer)
+        if on_audio_only is not None:
+            self.audio_only[participant_id] = on_audio_only
         self.joins.append(participant_id)
         self.log.append(("room.join", participant_id))
         self.revision += 1

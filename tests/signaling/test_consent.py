@@ -163,7 +163,8 @@ async def test_only_the_therapist_controls_recording() -> None:
         await parent.send(type="record", action=action)
         assert parent.conn.last("error")["code"] == "forbidden"
     assert "consent_request" not in parent.conn.types()
-    assert "recording" not in therapist.conn.types()
+    # Only what entering said: nothing recorded.
+    assert {m["state"] for m in of_type(therapist.conn, "recording")} == {"off"}
     denied = [a.action for a in s.backend.audits if a.outcome == "denied"]
     assert denied == ["recording.request", "recording.pause", "recording.resume", "recording.stop"]
     assert s.recorder.calls() == []
@@ -293,7 +294,8 @@ async def test_a_request_that_cannot_be_stored_leaves_recording_off() -> None:
     await therapist.send(type="record", action="request")
     assert therapist.conn.last("error")["code"] == "internal"
     assert of_type(parent.conn, "consent_request") == []
-    assert of_type(parent.conn, "recording") == []
+    # Only what entering said: nothing recorded.
+    assert [m["state"] for m in of_type(parent.conn, "recording")] == ["off"]
     s.backend.fail_consents = False
     await therapist.send(type="record", action="request")
     await consent(parent)

@@ -381,3 +381,13 @@ async def test_leave_and_empty_session_releases_the_room() -> None:
     assert "s1" in relay.closed_rooms
     assert router.get_host("s1") is None
     assert backend.sessions["s1"].state == "live"
+
+
+async def test_a_participant_is_told_when_the_relay_sends_it_audio_only() -> None:
+    _, relay, router = setup()
+    _, observer, _ = await live_pair(router, role="observer")
+    switch = relay.rooms["s1"].audio_only[observer.participant_id]
+    await switch(True)
+    assert observer.conn.last("reception") == {"type": "reception", "audio_only": True}
+    await switch(False)
+    assert observer.conn.last("reception")["audio_only"] is False

@@ -127,14 +127,15 @@ def healthy(base_url: str) -> bool:
 def start_server(
     env: dict[str, str], tmp: Path, name: str = "server", extra_args: tuple[str, ...] = (),
     *, host: str = "127.0.0.1", wrap: tuple[str, ...] = (),
-    ready: Callable[[str], bool] = healthy,
+    ready: Callable[[str], bool] = healthy, port: int | None = None,
 ) -> LiveServer:  # fmt: skip
     """Start ``tandem serve`` and wait until ``ready(base_url)``.
 
     ``wrap`` prefixes the command (``ip netns exec NS`` runs the server in a network namespace,
-    where ``ready`` must look from too).
+    where ``ready`` must look from too). ``port``: the same one again (a restart), else a free
+    one.
     """
-    port = free_port()
+    port = port or free_port()
     log_path = tmp / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

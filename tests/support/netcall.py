@@ -54,9 +54,11 @@ class NetCall:
         self.logs.append(turn.log_path)
         return turn
 
-    def launch(self, who: str) -> Participant:
-        """A browser for ``who`` (the therapist beside the server, anyone else at the parent's)."""
-        ns: Namespace = self.sites.server if who == "therapist" else self.sites.parent
+    def launch(self, who: str, ns: Namespace | None = None) -> Participant:
+        """A browser for ``who``: in ``ns``, else the therapist beside the server and anyone
+        else at the parent's."""
+        if ns is None:
+            ns = self.sites.server if who == "therapist" else self.sites.parent
         # Plain http at a non-local address is not a secure context: getUserMedia would refuse.
         secure = f"--unsafely-treat-insecure-origin-as-secure={self.live.server.base_url}"
         return self.browsers.open(

@@ -158,6 +158,14 @@ async def apply_recording_update(
 # --- the recorder's files (called by the media recorder's wiring) ------------------------------
 
 
+async def has_recordings(session: AsyncSession, session_id: uuid.UUID) -> bool:
+    """Whether anything was ever recorded (or asked to be) in the session."""
+    found = await session.scalar(
+        select(Recording.id).where(Recording.session_id == session_id).limit(1)
+    )
+    return found is not None
+
+
 async def find_open_recording(session: AsyncSession, session_id: str) -> Recording | None:
     """The session's recording that has not stopped (the one consent was just given for)."""
     found: Recording | None = await session.scalar(

@@ -28,16 +28,24 @@ async def mark_interrupted_files(
     actor: Actor,
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None,
     last_journal_write: Callable[[Recording], datetime | None],
+    started_before: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Files still 'recording' belong to a process that died mid-recording, unless (with
     several nodes) a live node still hosts their session: marked incomplete, ids returned.
 
     Their recordings are stopped, and the span that was open is closed where the recording
     really ended (``last_journal_write``, at most ~0.5 s before the process died), so the
-    recorded time is not counted up to whenever the process came back."""
+    recorded time is not counted up to whenever the process came back. So is every other
+    recording of those processes that had not stopped (paused, or waiting for consent): a host
+    never inherits a recording, a new one needs everyone's consent again.
+
+    ``started_before``: only what began before then (a node declared dead while this process
+    runs: recordings its own sessions start afterwards are not the dead node's)."""
     found = await session.scalars(select(RecordingFile).where(RecordingFile.status == "recording"))
     rows = []
     for row in found:
+        if started_before is not None and row.started_at >= started_before:
+            continue
         if hosted_elsewhere is not None and await hosted_elsewhere(str(row.session_id)):
             continue
         rows.append(row)
@@ -52,27 +60,35 @@ async def mark_interrupted_files(
             object_id=row.session_id,
             detail={"file_id": str(row.id), "reason": "process stopped while recording"},
         )
-    for recording_id in {r.recording_id for r in rows}:
-        recording = await session.get(Recording, recording_id)
-        if recording is None or recording.state == "stopped":
-            continue
-        last = last_journal_write(recording)
-        span = await session.scalar(
-            select(RecordingSpan).where(
-                RecordingSpan.recording_id == recording_id, RecordingSpan.ended_at.is_(None)
-            )
-        )
-        stopped_at = last or utcnow()
-        if span is not None:
-            end = max(span.started_at, min(last, utcnow())) if last else span.started_at
-            span.ended_at = end
-            span.offset_end_ms = span.offset_start_ms + int(
-                (end - span.started_at).total_seconds() * 1000
-            )
-            recording.recorded_ms = span.offset_end_ms
-            stopped_at = end
-        recording.state, recording.stopped_at = "stopped", stopped_at
+    open_recordings = await session.scalars(select(Recording).where(Recording.state != "stopped"))
+    for recording in open_recordings:
+        if recording.id not in {r.recording_id for r in rows}:
+            if started_before is not None and recording.created_at >= started_before:
+                continue
+            if hosted_elsewhere is not None and await hosted_elsewhere(str(recording.session_id)):
+                continue
+        await _stop_where_it_ended(session, recording, last_journal_write(recording))
     return [row.id for row in rows]
+
+
+async def _stop_where_it_ended(
+    session: AsyncSession, recording: Recording, last: datetime | None
+) -> None:
+    span = await session.scalar(
+        select(RecordingSpan).where(
+            RecordingSpan.recording_id == recording.id, RecordingSpan.ended_at.is_(None)
+        )
+    )
+    stopped_at = last or utcnow()
+    if span is not None:
+        end = max(span.started_at, min(last, utcnow())) if last else span.started_at
+        span.ended_at = end
+        span.offset_end_ms = span.offset_start_ms + int(
+            (end - span.started_at).total_seconds() * 1000
+        )
+        recording.recorded_ms = span.offset_end_ms
+        stopped_at = end
+    recording.state, recording.stopped_at = "stopped", stopped_at
 
 
 async def list_incomplete_file_ids(session: AsyncSession) -> list[uuid.UUID]:

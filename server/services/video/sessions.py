@@ -1,4 +1,5 @@
-"""Video sessions: start, join links, revocation, end, attendance. The relay runs elsewhere."""
+"""Video sessions: start, join links, revocation, end, attendance, removals. The relay runs
+elsewhere."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
-from server.models import Client, JoinLink, SessionAttendance, User, VideoSession
+from server.models import (
+    Client,
+    JoinLink,
+    SessionAttendance,
+    SessionRemoval,
+    User,
+    VideoSession,
+)
 from server.models import VideoSessionState as State
 from server.services.audit import Actor, add_audit
 from server.services.errors import Invalid, NotFound, not_found_for, owned_id
+from signaling.ports import PastParticipant
+from signaling.protocol import Role
 from signaling.tokens import (
     JoinLinkClaim,
     LinkGone,
@@ -25,6 +35,7 @@ from signaling.tokens import (
 from .common import NO_SESSION, SessionNotFound, parse_id
 
 DEFAULT_LENGTH = timedelta(minutes=60)
+_ROLES: dict[str, Role] = {"therapist": "therapist", "parent": "parent", "observer": "observer"}
 MAX_LENGTH = timedelta(hours=4)
 
 
@@ -232,7 +243,10 @@ async def record_presence(
     name: str,
     joined: bool,
     at: datetime,
+    node_id: str | None = None,
 ) -> None:
+    """A stretch of presence opens (``joined``) or the participant's latest open one ends.
+    ``node_id``: the process hosting the session, whose death ends the stretch."""
     sid = parse_id(session_id)
     if joined:
         session.add(
@@ -242,6 +256,7 @@ async def record_presence(
                 role=role,
                 display_name=name[:80],
                 joined_at=at,
+                node_id=node_id,
             )
         )
         return
@@ -256,6 +271,65 @@ async def record_presence(
     )
     if open_row is not None:
         open_row.left_at = at
+
+
+async def close_attendance_of_node(session: AsyncSession, node_id: str, at: datetime) -> int:
+    """Every stretch a node left open ends at ``at`` (its last sign of life), or where it began
+    if that was later. Returns how many were closed."""
+    rows = await session.scalars(
+        select(SessionAttendance).where(
+            SessionAttendance.node_id == node_id, SessionAttendance.left_at.is_(None)
+        )
+    )
+    closed = 0
+    for row in rows:
+        row.left_at = max(row.joined_at, at)
+        closed += 1
+    return closed
+
+
+async def past_participant(
+    session: AsyncSession, session_id: str, participant_id: str
+) -> PastParticipant | None:
+    """What the records say of a participant id: in the room before (attendance), in which
+    role, and whether the therapist removed them. None: never in the room."""
+    try:
+        sid = parse_id(session_id)
+    except SessionNotFound:
+        return None
+    role = await session.scalar(
+        select(SessionAttendance.role)
+        .where(
+            SessionAttendance.session_id == sid,
+            SessionAttendance.participant_id == participant_id,
+        )
+        .order_by(SessionAttendance.joined_at.desc())
+        .limit(1)
+    )
+    known = _ROLES.get(role or "")
+    if known is None:
+        return None
+    removed = await session.get(SessionRemoval, (sid, participant_id))
+    return PastParticipant(known, removed is not None)
+
+
+async def record_removal(
+    session: AsyncSession, session_id: str, participant_id: str, at: datetime
+) -> None:
+    sid = parse_id(session_id)
+    if await session.get(SessionRemoval, (sid, participant_id)) is None:
+        session.add(SessionRemoval(session_id=sid, participant_id=participant_id, removed_at=at))
+
+
+async def therapist_participant_id(session: AsyncSession, video: VideoSession) -> str | None:
+    """The participant id the therapist had the last time they were in the room, if ever."""
+    pid: str | None = await session.scalar(
+        select(SessionAttendance.participant_id)
+        .where(SessionAttendance.session_id == video.id, SessionAttendance.role == "therapist")
+        .order_by(SessionAttendance.joined_at.desc())
+        .limit(1)
+    )
+    return pid
 
 
 async def attendance(session: AsyncSession, video: VideoSession) -> list[SessionAttendance]:

@@ -12,7 +12,7 @@ import pytest
 from aiortc import RTCPeerConnection, rtcdtlstransport
 from pylibsrtp import Policy, Session
 
-from media.aiortc import keep_on, kept_on, rtp_transmitter, srtp_unprotector
+from media.aiortc import keep_on, kept_on, rtcp_transmitter, rtp_transmitter, srtp_unprotector
 from media.rtp.wire import FIXED_HEADER
 
 
@@ -54,6 +54,11 @@ def test_srtp_transforms_match_pylibsrtp() -> None:
         unprotect(FIXED_HEADER.pack(0x80, 96, 2, 2, 3) + forged[12:])
     with pytest.raises(ValueError, match="too long"):
         transmit(packet + bytes(1400))
+    # RTCP (transport feedback) goes the same way, SRTCP-protected, as pylibsrtp would.
+    rtcp = bytes([0x8F, 205, 0, 4]) + bytes(16)
+    sent.clear()
+    assert rtcp_transmitter(dtls)(rtcp) is True
+    assert sent == [(session(Policy.SSRC_ANY_OUTBOUND).protect_rtcp(rtcp), ("a", 9))]
     nominated.clear()  # the connection closed
     assert transmit(packet) is False
 

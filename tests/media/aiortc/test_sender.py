@@ -11,6 +11,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from media.aiortc import (
     install_counting_encoder,
+    on_bandwidth_estimate,
     on_keyframe_request,
     on_retransmit_request,
     packetizer,
@@ -119,3 +120,19 @@ def test_packetizer_splits_a_frame_into_rtp_payloads() -> None:
     payloads, timestamp = packetizer(VP8).pack(packet)
     assert len(payloads) > 1  # more than one MTU's worth
     assert timestamp == 3000
+
+
+async def test_a_subscribers_remb_reaches_the_estimate_callback() -> None:
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
+
+    sender = _sender()
+    install_counting_encoder(sender, VP8, lambda: None)
+    seen: list[int] = []
+    assert on_bandwidth_estimate(sender, seen.append)
+    remb = RtcpPsfbPacket(
+        fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=pack_remb_fci(750_000, [sender._ssrc])
+    )
+    await sender._handle_rtcp_packet(remb)
+    assert seen == [750_000]
+    # Without the counting encoder there is nowhere to hear it: said, not silently ignored.
+    assert not on_bandwidth_estimate(_sender(), seen.append)

@@ -95,6 +95,13 @@ export class CallController {
         this.participants = msg.participants;
         this.renderParticipants();
         break;
+      case "reception": {
+        // The relay stopped (or resumed) our video because our connection cannot carry it.
+        const note = $("#reception-note", this.root);
+        if (note) note.hidden = !msg.audio_only;
+        this.root.dataset.reception = msg.audio_only ? "audio-only" : "full";
+        break;
+      }
       case "lobby_update":
         this.renderLobby(msg.waiting);
         break;

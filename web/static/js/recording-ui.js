@@ -7,7 +7,13 @@ import { clock, participantName } from "./session-util.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
+// "unknown": no live word from the server (connecting, reconnecting, or just reconnected and not
+// told yet). The indicator shows only what the relay says it is doing now: a recording that was
+// running before a lost connection or a server restart is not assumed to still run.
+const UNKNOWN = { state: "unknown", pending: [], declined: [], offset_ms: 0 };
+
 const LABEL = {
+  unknown: "",
   off: "",
   awaiting_consent: "Waiting for consent",
   recording: "Recording",
@@ -20,7 +26,7 @@ export class RecordingUI {
     this.call = call;
     this.root = call.root;
     this.isTherapist = call.role === "therapist";
-    this.status = { state: "off", pending: [], declined: [], offset_ms: 0 };
+    this.status = UNKNOWN;
     this.statusAt = performance.now();
     this.request = null; // the current consent_request {request_id, text, version}
     this.answer = null; // {request_id, accept}: my answer to it (not echoed by the server)
@@ -62,6 +68,13 @@ export class RecordingUI {
 
   handle(msg) {
     switch (msg.type) {
+      case "welcome":
+      case "_reconnecting":
+        // A new connection, or none: the clock stops until the server says what it records.
+        this.status = UNKNOWN;
+        this.statusAt = performance.now();
+        this.render();
+        break;
       case "consent_request":
         this.request = { request_id: msg.request_id, text: msg.text, version: msg.version };
         this.answer = null;
@@ -169,7 +182,8 @@ export class RecordingUI {
 
   renderTherapist(panel, s) {
     panel.hidden = false;
-    $("#recording-controls", panel).hidden = false;
+    // Nothing to control until the server says where the recording stands.
+    $("#recording-controls", panel).hidden = s.state === "unknown";
     const active = ["awaiting_consent", "recording", "paused"].includes(s.state);
     const blocked = s.pending.length > 0 || s.declined.length > 0;
     const record = $("#btn-record", panel);
@@ -185,6 +199,7 @@ export class RecordingUI {
       recording: "Recording everyone in the session.",
       paused: "Paused: nothing is being recorded.",
       stopped: "The recording was stopped.",
+      unknown: "Connecting: recording status not known yet.",
     }[s.state] || "";
     const pending = $("#recording-pending", panel);
     pending.replaceChildren(...s.pending.map((pid) => this.item(pid, participantName(this.call, pid))));

@@ -2,8 +2,8 @@
 the client's place and the hash format on notes; codes on plans of care; client addresses
 
 Revision ID: 2a443ff18a93
-Revises: 8c41d2e7a0b5
-Create Date: 2026-12-06 17:10:00
+Revises: 3d9a6f0c2b71
+Create Date: 2026-12-07 10:00:00
 
 The locks are written out here (not imported from the models) so that this migration keeps
 meaning what it meant when it ran. The signed-note lock is re-created with the new columns:
@@ -20,7 +20,7 @@ from alembic import op
 import server.db
 
 revision: str = "2a443ff18a93"
-down_revision: str | None = "8c41d2e7a0b5"
+down_revision: str | None = "3d9a6f0c2b71"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

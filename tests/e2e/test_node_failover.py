@@ -1,0 +1,257 @@
+"""Several nodes on Redis, and the one hosting a live call is killed (SIGKILL): both pages are
+back in the call on a live node within 15 s, the parent without a second admission.
+
+Twice: `tandem serve --workers 2` (uvicorn's supervisor announces the dead worker), and two
+`tandem serve` processes on PostgreSQL behind HAProxy (no supervisor: the reconnecting clients
+and the nodes' own checks find the dead node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from e2e_flows import Live, Participant, start_call_with_parent, wait_frames_growing, wait_until
+from failover import (
+    attendance_rows,
+    browsers_for,
+    same_call_no_second_admission,
+    wait_both_back,
+    watch,
+)
+from live import LiveServer, free_port, prepare_with_therapist, start_server
+from services import service_missing
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "failover@example.test"
+
+
+@dataclass
+class Deployment:
+    """What the browsers reach (one address) and the processes behind it."""
+
+    base_url: str
+    env: dict[str, str]
+    prefix: str
+    servers: list[LiveServer]
+    logs: list[Path]
+
+    def log(self) -> str:
+        return "\n".join(f"===== {p.name}\n{p.read_text(errors='replace')}" for p in self.logs)
+
+
+def environment(tmp: Path, redis_url: str, database_url: str | None = None) -> dict[str, str]:
+    kwargs = {"redis_url": redis_url, "database_url": database_url}
+    env = prepare_with_therapist(tmp, EMAIL, **kwargs)
+    env["TANDEM_REDIS_PREFIX"] = f"t{secrets.token_hex(4)}:"
+    return env
+
+
+def wait_nodes(store: redis.Redis, prefix: str, count: int) -> list[str]:
+    """Until `count` nodes registered (placement chooses among registered nodes only)."""
+    found: list[str] = wait_until(
+        lambda: (
+            (n := [k.decode() for k in store.hkeys(f"{prefix}nodes")]) and len(n) >= count and n
+        ),
+        30,
+        f"{count} nodes never registered",
+    )
+    return found
+
+
+@pytest.fixture
+def store(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def workers(
+    tmp_path: Path, redis_url: str, store: redis.Redis, chromium: str
+) -> Iterator[Deployment]:
+    env = environment(tmp_path, redis_url)
+    server = start_server(env, tmp_path, extra_args=("--workers", "2"))
+    deployment = Deployment(server.base_url, env, env["TANDEM_REDIS_PREFIX"], [server],
+                            [server.log_path])  # fmt: skip
+    try:
+        wait_nodes(store, deployment.prefix, 2)
+        yield deployment
+    finally:
+        server.stop()
+        store.delete(*store.keys(f"{deployment.prefix}*") or ["none"])
+
+
+HAPROXY_CFG = """
+global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 60s
+  timeout server 60s
+  # A WebSocket, once upgraded, is a tunnel.
+  timeout tunnel 1h
+  # A node that refuses the connection (dead, not yet marked down): try the other one.
+  retries 2
+  option redispatch 1
+frontend tandem
+  bind 127.0.0.1:{port}
+  default_backend nodes
+backend nodes
+  balance roundrobin
+  option httpchk GET /healthz
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2
+{servers}
+"""
+
+
+@pytest.fixture
+def behind_haproxy(
+    tmp_path: Path, redis_url: str, postgres_url: str, store: redis.Redis, chromium: str
+) -> Iterator[Deployment]:
+    if shutil.which("haproxy") is None:
+        service_missing("HAProxy (the Debian package haproxy)")
+    env = environment(tmp_path, redis_url, postgres_url)
+    nodes = [start_server(env, tmp_path, f"node{i}") for i in (1, 2)]
+    port = free_port()
+    servers = "\n".join(
+        f"  server n{i} {n.base_url.removeprefix('http://')} check" for i, n in enumerate(nodes, 1)
+    )
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(HAPROXY_CFG.format(port=port, servers=servers))
+    log = tmp_path / "haproxy.log"
+    proxy = subprocess.Popen(["haproxy", "-db", "-f", str(config)],
+                             stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deployment = Deployment(base, env, env["TANDEM_REDIS_PREFIX"], nodes,
+                            [n.log_path for n in nodes] + [log])  # fmt: skip
+    try:
+        wait_until(lambda: _healthy(base), 20, lambda: f"HAProxy never served: {log.read_text()}")
+        wait_nodes(store, deployment.prefix, 2)
+        yield deployment
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        for node in nodes:
+            node.stop()
+        store.delete(*store.keys(f"{deployment.prefix}*") or ["none"])
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def launcher(
+    deployment: Deployment, playwright: Any, cameras: dict[str, Path], request: Any
+) -> Iterator[Callable[[str], Participant]]:
+    return browsers_for(playwright, cameras, request, deployment.log)
+
+
+@pytest.fixture
+def launch_workers(
+    workers: Deployment, playwright_instance: Any, cameras: dict[str, Path],
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[[str], Participant]]:  # fmt: skip
+    yield from launcher(workers, playwright_instance, cameras, request)
+
+
+@pytest.fixture
+def launch_haproxy(
+    behind_haproxy: Deployment, playwright_instance: Any, cameras: dict[str, Path],
+    request: pytest.FixtureRequest,
+) -> Iterator[Callable[[str], Participant]]:  # fmt: skip
+    yield from launcher(behind_haproxy, playwright_instance, cameras, request)
+
+
+def kill_the_host_and_come_back(
+    deployment: Deployment,
+    launch: Callable[[str], Participant],
+    store: redis.Redis,
+    kill: Callable[[int], None],
+) -> dict[str, Any]:
+    """The shared scenario; returns what the test checks further (the events seen)."""
+    live = Live(deployment, EMAIL)
+    therapist, parent, ids = start_call_with_parent(live, launch, "Failover e2e")
+    t_id, p_id, session_id = ids["therapist_id"], ids["parent_id"], ids["id"]
+    wait_frames_growing(parent, t_id)
+    wait_frames_growing(therapist, p_id)
+    prefix = deployment.prefix
+    owner = store.hget(f"{prefix}session_node", session_id)
+    assert owner is not None
+    dead = owner.decode()
+    events = store.pubsub()
+    events.subscribe(f"{prefix}events")
+    for person in (therapist, parent):
+        watch(person)
+
+    killed_at, killed = datetime.now(UTC), time.monotonic()
+    kill(int(dead.rsplit("-", 1)[1]))
+    back = wait_both_back([(therapist, p_id), (parent, t_id)], 15, killed)
+    # What a node's death costs a call (docs/operations.md): printed with -s.
+    print(f"back in the call after the kill: {back}")
+
+    same_call_no_second_admission(therapist, parent, t_id, p_id)
+    new_owner = store.hget(f"{prefix}session_node", session_id)
+    assert new_owner is not None
+    assert new_owner.decode() != dead
+    assert not store.hexists(f"{prefix}nodes", dead)
+
+    # The dead node's attendance ended at its last heartbeat, not later.
+    rows = attendance_rows(deployment.env, session_id)
+    before = [r for r in rows if r[1] < killed_at]
+    assert sorted(r[0] for r in before) == sorted([t_id, p_id]), rows
+    assert all(r[2] is not None and r[2] <= killed_at for r in before), rows
+    assert all(r[2] >= killed_at - timedelta(seconds=6) for r in before), rows
+
+    seen = []
+    while (message := events.get_message(timeout=0.5)) is not None:
+        if message["type"] == "message":
+            seen.append(json.loads(message["data"]))
+    events.close()
+    return {"dead": dead, "events": seen}
+
+
+def test_a_worker_that_dies_hands_its_calls_to_the_other(
+    workers: Deployment, launch_workers: Callable[[str], Participant], store: redis.Redis
+) -> None:
+    outcome = kill_the_host_and_come_back(
+        workers, launch_workers, store, lambda pid: os.kill(pid, signal.SIGKILL)
+    )
+    dead = outcome["dead"]
+    ops = [(e["op"], e["node"]) for e in outcome["events"]]
+    # The supervisor announced it, then one node declared it dead (once).
+    assert ("node_exited", dead) in ops
+    assert ops.count(("node_down", dead)) == 1
+
+
+def test_a_node_that_dies_behind_haproxy_hands_its_calls_to_the_other(
+    behind_haproxy: Deployment, launch_haproxy: Callable[[str], Participant], store: redis.Redis
+) -> None:
+    by_pid = {s.process.pid: s for s in behind_haproxy.servers}
+
+    def kill(pid: int) -> None:
+        by_pid[pid].process.send_signal(signal.SIGKILL)
+        by_pid[pid].process.wait(timeout=10)
+
+    outcome = kill_the_host_and_come_back(behind_haproxy, launch_haproxy, store, kill)
+    downs = [e for e in outcome["events"] if e["op"] == "node_down"]
+    assert [e["node"] for e in downs] == [outcome["dead"]]
+    print(f"declared dead because: {downs[0]['why']}")

@@ -1,0 +1,125 @@
+"""Congestion control for publishers (docs/media.md, "Congestion control"), with real Chromium on
+both sides of the bed: a parent's browser sends what its uplink carries, a weak observer does
+not pull the parent down (and is told it gets audio only), a narrow downlink does not freeze
+the first seconds. Media windows are short; the figures are the benchmark's
+(tests/network/bench_home.py, docs/performance.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from e2e_flows import (
+    Participant,
+    admit,
+    knock,
+    start_call_with_parent,
+    wait_audio_growing,
+    wait_frames_growing,
+)
+from netbed import Impairment, run
+from netcall import NetCall
+from video_samples import SAMPLE_MS, SAMPLER_JS, series
+
+pytestmark = [pytest.mark.network, pytest.mark.browser]
+
+DELAY_MS, LOSS = 80, 0.02
+
+SENT_JS = """async () => {
+  const pc = window.tandemCall && window.tandemCall.peer && window.tandemCall.peer.pc;
+  let bytes = 0;
+  if (pc) (await pc.getStats()).forEach((s) => {
+    if (s.type === "outbound-rtp") bytes += (s.bytesSent || 0) + (s.headerBytesSent || 0);
+  });
+  return { t: Date.now(), bytes };
+}"""
+
+
+def sending_kbit(person: Participant, seconds: float) -> float:
+    """What the browser sends (audio and video, retransmissions and RTP headers included)."""
+    first: dict[str, Any] = person.page.evaluate(SENT_JS)
+    time.sleep(seconds)
+    last: dict[str, Any] = person.page.evaluate(SENT_JS)
+    return float((last["bytes"] - first["bytes"]) * 8 / (last["t"] - first["t"]))
+
+
+@pytest.mark.parametrize("uplink_kbit", [500, 300])
+def test_a_parent_on_a_slow_uplink_sends_what_it_carries(call: NetCall, uplink_kbit: int) -> None:
+    link, server, parent_ns = call.sites.link, call.sites.server, call.sites.parent
+    link.impair(into=server, impairment=Impairment(uplink_kbit, DELAY_MS, LOSS))
+    link.impair(into=parent_ns, impairment=Impairment(None, DELAY_MS, LOSS))
+    therapist, parent, ids = start_call_with_parent(call.serve(), call.launch, "Uplink")
+    therapist.page.evaluate(SAMPLER_JS, SAMPLE_MS)
+    wait_frames_growing(therapist, ids["parent_id"], timeout=20)
+    time.sleep(10)  # the parent's browser finds its rate
+    # Before, the parent's browser kept sending more than the link carries (523 kbit/s plus
+    # 126 of retransmissions at 500): nothing told it about its uplink, and the therapist's
+    # view froze for 7-12 s of every 30. With the relay's transport feedback it sends less
+    # than the link carries, and the picture keeps moving.
+    start = now_ms(therapist)
+    rate = sending_kbit(parent, 15)
+    assert 20 < rate < uplink_kbit, rate
+    frames = series(samples(therapist), ids["parent_id"])
+    frozen, _ = frames.frozen(start, start + 15_000)
+    assert frozen < 2.5, frames.freezes(start, start + 15_000)
+
+
+def test_a_new_subscriber_on_a_narrow_downlink_does_not_freeze_at_the_start(
+    call: NetCall,
+) -> None:
+    link, server, parent_ns = call.sites.link, call.sites.server, call.sites.parent
+    link.impair(into=parent_ns, impairment=Impairment(300, DELAY_MS, LOSS))
+    link.impair(into=server, impairment=Impairment(None, DELAY_MS, LOSS))
+    _, parent, ids = start_call_with_parent(call.serve(), call.launch, "Downlink")
+    parent.page.evaluate(SAMPLER_JS, SAMPLE_MS)
+    wait_frames_growing(parent, ids["therapist_id"], timeout=20)
+    first = series(samples(parent), ids["therapist_id"]).first_frame(0)
+    assert first is not None
+    # The therapist's browser had the link to the relay to itself (fast); the parent's link
+    # is 300 kbit/s. Before, its first 15 s froze for 6-14 s while the therapist's sender came
+    # down; now the relay caps the therapist at the start. Generous: under 2.5 s.
+    time.sleep(max(0.0, (first + 15_000 - now_ms(parent)) / 1000))
+    frames = series(samples(parent), ids["therapist_id"])
+    frozen, _ = frames.frozen(first, first + 15_000)
+    assert frozen < 2.5, frames.freezes(first, first + 15_000)
+    assert frames.fps(first + 5_000, first + 15_000) > 10
+
+
+def test_a_weak_observer_does_not_pull_the_parent_down_and_gets_audio_only(
+    call: NetCall,
+) -> None:
+    bed, server = call.sites.bed, call.sites.server
+    observer_ns = bed.namespace("observer")
+    observer_link = bed.link(server, observer_ns)
+    # The observer reaches the server's address on the parent's link through its own link.
+    run("ip", "-n", observer_ns.name, "route", "add",
+        f"{call.sites.link.address(server)}/32", "via", observer_link.address(server))  # fmt: skip
+    observer_link.impair(into=observer_ns, impairment=Impairment(250, DELAY_MS, LOSS))
+    live = call.serve()
+    therapist, parent, ids = start_call_with_parent(live, call.launch, "Weak observer")
+    wait_frames_growing(therapist, ids["parent_id"], timeout=20)
+    time.sleep(8)  # the parent's rate settles on the fast link
+    alone = sending_kbit(parent, 5)
+
+    observer = call.launch("observer", observer_ns)
+    observer_id = knock(observer, ids["observer"], check_devices=False)
+    admit(therapist, observer_id)
+    observer.wait_phase("call")
+    # The observer's 250 kbit/s cannot carry the parent's video: it is told, and keeps audio.
+    observer.page.wait_for_selector("#reception-note", state="visible", timeout=30_000)
+    assert "too slow for video" in observer.page.inner_text("#reception-note")
+    wait_audio_growing(observer, ids["parent_id"], timeout=15)
+    # Before, the observer's estimate capped the parent (the lowest of the subscribers').
+    with_observer = sending_kbit(parent, 5)
+    assert with_observer > 0.7 * alone, (alone, with_observer)
+    wait_frames_growing(therapist, ids["parent_id"], timeout=10)
+
+
+def samples(person: Participant) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = person.page.evaluate("() => window.__benchSamples || []")
+    return found
+
+
+def now_ms(person: Participant) -> float:
+    return float(person.page.evaluate("Date.now()"))
