@@ -23,6 +23,8 @@ from server.http import (
     health,
     pages_admin,
     pages_auth,
+    pages_billing,
+    pages_billing_setup,
     pages_clients,
     pages_documentation,
     pages_documentation_notes,
@@ -64,6 +66,8 @@ def base_routes() -> list[BaseRoute]:
         *pages_documentation.routes,
         *pages_documentation_notes.routes,
         *api_documentation.routes,
+        *pages_billing.routes,
+        *pages_billing_setup.routes,
         Mount("/static", StaticFiles(packages=[("web", "static")]), name="static"),
     ]
 

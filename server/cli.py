@@ -1,4 +1,4 @@
-"""The application's commands: serve, migrate, create-user, recover-recordings, demo.
+"""The application's commands: serve, migrate, create-user, recover-recordings, demo, billing.
 
 The `tandem` console script is tandem/ (outside the application), which adds `bench` to these;
 ``python -m server.cli`` runs the application's commands alone.
@@ -223,6 +223,9 @@ def build_parser(*more: Callable[[Any], None]) -> argparse.ArgumentParser:
     p_demo.add_argument("--host", default="127.0.0.1")
     p_demo.add_argument("--port", type=int, default=8000)
 
+    from server.billing_cli import add_billing_parser
+
+    add_billing_parser(sub)
     for add in more:
         add(sub)
     return parser
@@ -244,6 +247,10 @@ def run(args: argparse.Namespace) -> int:
         return cmd_recover_recordings(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.host, args.port)
+    if args.command == "billing":
+        from server.billing_cli import run_billing
+
+        return run_billing(settings, args)
     raise AssertionError(args.command)  # argparse only lets known commands through
 
 

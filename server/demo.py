@@ -14,6 +14,7 @@ from server.models import Client, UserRole
 from server.passwords import Passwords
 from server.services.accounts import create_user, find_user_by_email, set_password
 from server.services.audit import Actor, add_audit
+from server.services.billing.demo_seed import seed_billing_demo
 from server.services.clients import CaregiverInput, ClientInput, create_client
 from server.services.documentation.demo_seed import seed_documentation_demo
 from server.services.scheduling.demo_seed import seed_schedule_demo
@@ -101,6 +102,8 @@ async def seed_demo(settings: Settings, base_url: str) -> DemoInfo:
             schedule_lines += await seed_documentation_demo(
                 session, therapist, actor, base_url=base_url
             )
+            # After documentation: it charges visits against the plans of care made there.
+            schedule_lines += await seed_billing_demo(session, therapist, actor, base_url=base_url)
             add_audit(session, actor, "demo.seed", detail={"as_of": date.today().isoformat()})
             info = DemoInfo(DEMO_EMAIL, password)
             info.extra_lines.append(f"(admin: {DEMO_ADMIN_EMAIL}, same password)")

@@ -41,6 +41,8 @@ def note_json(note: Note, addenda: list[NoteAddendum]) -> dict[str, Any]:
         "client_location_state": note.client_location_state,
         "present": note.present,
         "telehealth_consent": note.telehealth_consent,
+        "client_at_home": note.client_at_home,
+        "procedures": note.procedures,
         "subjective": note.subjective,
         "objective": note.objective,
         "assessment": note.assessment,
@@ -51,6 +53,7 @@ def note_json(note: Note, addenda: list[NoteAddendum]) -> dict[str, Any]:
         "signed_at": note.signed_at.isoformat() if note.signed_at else None,
         "late_entry": note.late_entry,
         "content_hash": note.content_hash,
+        "content_format": note.content_format,
         "verified": note_verifies(note, addenda) if note.is_signed else None,
         "addenda": [
             {

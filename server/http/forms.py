@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import FormData
 
-from server.services.clients import CaregiverInput, ClientInput
+from server.services.clients import AddressInput, CaregiverInput, ClientInput
 
 
 def client_input_from_form(form: FormData) -> ClientInput:
@@ -28,4 +28,7 @@ def client_input_from_form(form: FormData) -> ClientInput:
         home_state=text("home_state", 2),
         notes=text("notes"),
         caregivers=caregivers,
+        address=AddressInput(text("address_line", 120), text("city", 60), text("postal_code", 10))
+        if "address_line" in form
+        else None,
     )

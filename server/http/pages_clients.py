@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from server.models import Client
 from server.services.clients import (
+    AddressInput,
     CaregiverInput,
     ClientInput,
     create_client,
@@ -31,6 +32,7 @@ def _input_from_client(client: Client) -> ClientInput:
         time_zone=client.time_zone,
         home_state=client.home_state,
         notes=client.notes,
+        address=AddressInput(client.address_line, client.city, client.postal_code),
         caregivers=[
             CaregiverInput(c.name, c.relationship_to_client, c.email or "", c.phone or "")
             for c in client.caregivers
@@ -57,7 +59,7 @@ async def client_list(request: Request) -> Response:
 @login_required
 async def client_new(request: Request) -> Response:
     user = require_user(request)
-    data = ClientInput(time_zone=user.time_zone)
+    data = ClientInput(time_zone=user.time_zone, address=AddressInput())
     return render(request, "clients/form.html", _form_context(data, {}, client=None))
 
 

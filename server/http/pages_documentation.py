@@ -80,6 +80,7 @@ def plan_input_from_form(form: FormData) -> PlanInput:
         cert_start=text("cert_start", 20),
         cert_end=text("cert_end", 20),
         reason=text("reason", 300),
+        procedure_codes=text("procedure_codes", 200),
         goals=[
             GoalInput(
                 term=text(f"goal-{i}-term", 5),

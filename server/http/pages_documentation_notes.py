@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.models import Appointment, Note, User
-from server.services.audit import record_audit
+from server.services.audit import Actor, record_audit
+from server.services.billing.charges import charge_of_note, propose_charge
 from server.services.clients import find_client, get_client_for
 from server.services.documentation.common import NotAuthor, NoteSigned, ValidationFailed
 from server.services.documentation.drafting import draft_note, draft_progress_report
@@ -21,10 +22,13 @@ from server.services.documentation.notes import (
     add_addendum,
     get_note_for,
     list_addenda,
+    note_authors,
+    note_discipline,
     note_verifies,
     sign_note,
     update_note,
 )
+from server.services.documentation.procedures import CATALOG, codes_for
 from server.services.scheduling.appointments import get_appointment_for
 
 from .context import actor_for, app_state, login_required, operation_of, require_user, unit_of_work
@@ -32,8 +36,9 @@ from .templating import render
 
 EDIT_FIELDS = (
     "subjective", "objective", "assessment", "plan", "present", "modality",
-    "client_location_state", "telehealth_consent", "time_in", "time_out",
+    "client_location_state", "telehealth_consent", "client_at_home", "time_in", "time_out",
 )  # fmt: skip
+PROCEDURE_ROWS = 8
 
 
 def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
@@ -44,7 +49,13 @@ def note_edit_from(data: FormData | dict[str, Any]) -> NoteEdit:
         for key, value in data.items()
         if str(key).startswith("measure-")
     }
-    return NoteEdit(**values, measures=measures or None)
+    procedures = None
+    if any(f"proc-code-{i}" in data for i in range(PROCEDURE_ROWS)):
+        procedures = [
+            (str(data.get(f"proc-code-{i}", ""))[:5], str(data.get(f"proc-minutes-{i}", ""))[:4])
+            for i in range(PROCEDURE_ROWS)
+        ]
+    return NoteEdit(**values, measures=measures or None, procedures=procedures)
 
 
 async def refused(request: Request, user: User, action: str, note_id: object, why: str) -> None:
@@ -67,16 +78,28 @@ async def note_page(request: Request) -> Response:
     user = require_user(request)
     async with unit_of_work(request) as session:
         note = await _load(session, request, user)
-        context = await note_context(session, user, note)
+        context = await note_context(session, user, note, actor_for(request, user))
     return render(request, "documentation/note.html", context)
 
 
 async def note_context(
-    session: AsyncSession, user: User, note: Note, errors: dict[str, str] | None = None
+    session: AsyncSession,
+    user: User,
+    note: Note,
+    actor: Actor,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     addenda = await list_addenda(session, note)
     client = await find_client(session, note.client_id)
+    authors = await note_authors(session, note, addenda)
+    rows = max(3, min(PROCEDURE_ROWS, len(note.procedures) + 2))
     return {
+        "zone": authors.zone,
+        "authors": authors.names,
+        "catalog": codes_for(await note_discipline(session, note)),
+        "all_codes": CATALOG,
+        "procedure_rows": rows,
+        "charge": await charge_of_note(session, note.id, actor),
         "note": note,
         "client": client,
         "addenda": addenda,
@@ -92,7 +115,7 @@ async def _with_errors(request: Request, user: User, errors: dict[str, str]) -> 
     """The note page again, in a fresh unit of work (the failed one rolled back), with errors."""
     async with unit_of_work(request) as session:
         note = await _load(session, request, user)
-        context = await note_context(session, user, note, errors)
+        context = await note_context(session, user, note, actor_for(request, user), errors)
     return render(request, "documentation/note.html", context, status_code=422)
 
 
@@ -123,6 +146,8 @@ async def note_sign(request: Request) -> Response:
             await sign_note(
                 session, user, note, actor_for(request, user), edit=note_edit_from(form)
             )
+            # Signing proposes the visit's charge for the therapist to review and confirm.
+            charge = await propose_charge(session, user, note, actor_for(request, user))
     except NoteSigned as exc:
         await refused(request, user, "note.sign", request.path_params["note_id"], exc.reason)
         raise
@@ -131,6 +156,8 @@ async def note_sign(request: Request) -> Response:
         raise
     except ValidationFailed as exc:
         return await _with_errors(request, user, exc.errors)
+    if charge is not None:
+        return RedirectResponse(f"/billing/charges/{charge.id}", status_code=303)
     return RedirectResponse(f"/notes/{note.id}", status_code=303)
 
 

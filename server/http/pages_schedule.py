@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.services.billing.totals import week_and_month
 from server.services.scheduling.appointments import list_appointments
 from server.services.scheduling.availability import blocks_between
 from server.services.scheduling.health import EXPLANATIONS, week_health
@@ -79,11 +80,13 @@ async def health_view(request: Request) -> Response:
     start = week_from(request.query_params, user)
     async with unit_of_work(request) as session:
         health = await week_health(session, user, start, actor_for(request, user))
+        totals = await week_and_month(session, user, start, actor_for(request, user))
     return render(
         request,
         "schedule/health.html",
         {
             "health": health,
+            "totals": totals,
             "week_start": start,
             "prev_week": start - timedelta(days=7),
             "next_week": start + timedelta(days=7),

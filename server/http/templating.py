@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from server.services.documentation.times import form_value
 from server.services.geography import COMMON_US_ZONES, US_STATES
 
 from .context import app_state
@@ -42,6 +43,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["local"] = _local
+    env.filters["wall"] = form_value  # a datetime-local field's value in a zone
     env.globals["US_STATES"] = US_STATES
     env.globals["COMMON_US_ZONES"] = COMMON_US_ZONES
     return Jinja2Templates(env=env, context_processors=[_context])

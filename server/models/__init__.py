@@ -3,14 +3,20 @@
 from server.models.annotation import Annotation, AnnotationSnapshot, AnnotationTag
 from server.models.appointment import Appointment, AppointmentSeries
 from server.models.audit import AuditEntry
+from server.models.authorization import Authorization
 from server.models.availability import AvailabilityBlock, AvailabilityException
 from server.models.calendar_feed import CalendarFeed
+from server.models.charge import Charge, ChargeLine, ChargeLocked
 from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
+from server.models.coverage import ClientCoverage
+from server.models.fee_schedule import FeeScheduleEntry
 from server.models.login_session import LoginSession
 from server.models.note import Note, NoteAddendum, SignedNoteLocked
 from server.models.outbox import OutboxMessage
+from server.models.payer import Payer
 from server.models.plan_of_care import Goal, PlanOfCare
+from server.models.practice_profile import PracticeProfile
 from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
@@ -30,13 +36,19 @@ __all__ = [
     "Appointment",
     "AppointmentSeries",
     "AuditEntry",
+    "Authorization",
     "AvailabilityBlock",
     "AvailabilityException",
     "CalendarFeed",
     "Caregiver",
+    "Charge",
+    "ChargeLine",
+    "ChargeLocked",
     "ChartConsent",
     "Client",
+    "ClientCoverage",
     "Diagnosis",
+    "FeeScheduleEntry",
     "Goal",
     "JoinLink",
     "License",
@@ -45,7 +57,9 @@ __all__ = [
     "Note",
     "NoteAddendum",
     "OutboxMessage",
+    "Payer",
     "PlanOfCare",
+    "PracticeProfile",
     "Rate",
     "Recording",
     "RecordingConsent",

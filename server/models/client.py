@@ -24,6 +24,10 @@ class Client(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     home_state: Mapped[str] = mapped_column(String(2))
     notes: Mapped[str] = mapped_column(String(2000), default="")
+    # The home address (state is home_state): claims and superbills name it.
+    address_line: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="", server_default="")
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

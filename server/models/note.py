@@ -30,6 +30,8 @@ from server.db import Base, UTCDateTime, UUIDString, new_id, utcnow
 # The only column a signed note may still change: the appointment link goes NULL when the
 # schedule row is deleted (ON DELETE SET NULL); the note keeps its own visit date and times.
 MUTABLE_AFTER_SIGNING = frozenset({"appointment_id"})
+FIRST_FORMAT = "tandem-note-v1"
+CURRENT_FORMAT = "tandem-note-v2"
 
 
 class SignedNoteLocked(PermissionError):
@@ -70,6 +72,10 @@ class Note(Base):
     client_location_state: Mapped[str | None] = mapped_column(String(2), nullable=True)
     present: Mapped[str] = mapped_column(Text, default="")
     telehealth_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Telehealth: whether the client was at home (place of service 10) or elsewhere (02).
+    client_at_home: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # What was done, for the charge: [{code, minutes}] (documentation/procedures.py).
+    procedures: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     subjective: Mapped[str] = mapped_column(Text, default="")
     objective: Mapped[str] = mapped_column(Text, default="")
     assessment: Mapped[str] = mapped_column(Text, default="")
@@ -85,6 +91,11 @@ class Note(Base):
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     late_entry: Mapped[bool] = mapped_column(Boolean, default=False)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Which canonical serialization the hash covers (hashing.py). Notes signed before procedures
+    # existed keep the first format; new notes get the current one.
+    content_format: Mapped[str] = mapped_column(
+        String(20), default=CURRENT_FORMAT, server_default=FIRST_FORMAT
+    )
 
     @property
     def is_signed(self) -> bool:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, UUIDString, new_id, utcnow
@@ -38,6 +39,8 @@ class PlanOfCare(Base):
     cert_start: Mapped[date] = mapped_column(Date)
     cert_end: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(300), default="")  # why this version exists
+    # The CPT codes the plan covers (treatment codes; evaluations need no plan).
+    procedure_codes: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     created_by_id: Mapped[uuid.UUID] = mapped_column(
         UUIDString, ForeignKey("users.id", ondelete="RESTRICT")
     )

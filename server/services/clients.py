@@ -33,6 +33,13 @@ class CaregiverInput:
 
 
 @dataclass
+class AddressInput:
+    line: str = ""
+    city: str = ""
+    postal_code: str = ""
+
+
+@dataclass
 class ClientInput:
     first_name: str = ""
     last_name: str = ""
@@ -41,6 +48,8 @@ class ClientInput:
     home_state: str = ""
     notes: str = ""
     caregivers: list[CaregiverInput] = field(default_factory=list)
+    # The home address (claims and superbills name it); None leaves it as it is.
+    address: AddressInput | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class CleanClient:
     home_state: str
     notes: str
     caregivers: list[CaregiverInput]
+    address: AddressInput | None
 
 
 def validate_client(data: ClientInput, *, today: date | None = None) -> CleanClient:
@@ -99,9 +109,31 @@ def validate_client(data: ClientInput, *, today: date | None = None) -> CleanCli
             errors[f"caregivers.{i}.email"] = "Enter a valid email address."
         if cg.phone and sum(ch.isdigit() for ch in cg.phone) < 7:
             errors[f"caregivers.{i}.phone"] = "Enter a phone number with at least 7 digits."
+    address = None
+    if data.address is not None:
+        address = AddressInput(
+            " ".join(data.address.line.split())[:120],
+            " ".join(data.address.city.split())[:60],
+            data.address.postal_code.strip().replace("-", ""),
+        )
+        if address.postal_code and not (
+            address.postal_code.isdigit() and len(address.postal_code) in (5, 9)
+        ):
+            errors["postal_code"] = "Enter the ZIP code (5 digits, or ZIP+4)."
     if errors or dob is None:
         raise ValidationFailed(errors)
-    return CleanClient(first, last, dob, tz, state, notes, caregivers)
+    return CleanClient(first, last, dob, tz, state, notes, caregivers, address)
+
+
+def _apply_address(client: Client, address: AddressInput | None) -> list[str]:
+    if address is None:
+        return []
+    values = {"address_line": address.line, "city": address.city,
+              "postal_code": address.postal_code}  # fmt: skip
+    changed = [k for k, v in values.items() if getattr(client, k) != v]
+    for key in changed:
+        setattr(client, key, values[key])
+    return changed
 
 
 def _apply_caregivers(client: Client, caregivers: list[CaregiverInput]) -> None:
@@ -130,7 +162,11 @@ async def create_client(
         home_state=clean.home_state,
         notes=clean.notes,
         caregivers=[],
+        address_line="",
+        city="",
+        postal_code="",
     )
+    _apply_address(client, clean.address)
     _apply_caregivers(client, clean.caregivers)
     session.add(client)
     await session.flush()
@@ -149,6 +185,7 @@ async def update_client(
     ]
     for name in changed:
         setattr(client, name, getattr(clean, name))
+    changed += _apply_address(client, clean.address)
     _apply_caregivers(client, clean.caregivers)
     client.updated_at = utcnow()
     await session.flush()

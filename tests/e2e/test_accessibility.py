@@ -54,6 +54,9 @@ NOT_PAGES = {
     "/calendar/{token}.ics": "iCalendar feed",
     "/recordings/{file_id}/media": "recorded video (WebM)",
     "/sessions/{session_id}/annotations/{annotation_id}/snapshot": "snapshot image (JPEG)",
+    "/billing/claims.837p": "837P claims file (X12)",
+    "/billing/ledger.csv": "charges (CSV)",
+    "/billing/superbill/{client_id}": "superbill (PDF)",
 }
 # Answers other than a page the tour must also have checked: a refusal, a missing page, a
 # withdrawn join link, a form sent back with its errors.
@@ -169,6 +172,17 @@ def therapist_pages(tour: Tour, demo: DemoSite) -> None:
     tour.visit("/schedule/new", "booking form")
     tour.submit("#booking-form", "booking form, with errors")
     book_unlicensed_evening(tour)
+
+    tour.visit(f"/billing?month={demo.charge_month}", "billing: the month's charges")
+    tour.visit(f"/billing/charges/{demo.proposed_charge_id}", "charge to review")
+    tour.visit(f"/billing/charges/{demo.charge_id}", "confirmed charge, held back by a check")
+    tour.visit("/billing/setup", "billing setup (practice, payers, fees)")
+    page.fill("#practice input[name=billing_npi]", "1234567890")
+    tour.submit("form[action='/billing/setup/practice']", "billing setup, with an error")
+    tour.visit(f"/clients/{demo.client_id}/billing", "client insurance and authorizations")
+    tour.submit(
+        "form[action$='/billing/authorizations']", "client insurance, authorization with errors"
+    )
 
     tour.visit("/profile", "profile (licenses, blocks, feed)")
     page.fill("#rate-amount", "a lot")

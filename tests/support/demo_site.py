@@ -4,8 +4,8 @@ The demo seed (server/demo.py) gives the therapist, the admin, four clients with
 weeks of visits, a draft note and a live video session with a parent and an observer link. On top
 of it this adds what the demo leaves out, so every page shows its less common parts: a cancelled
 and a no-show visit, a telehealth visit whose video session was started from the appointment, a
-recorded session with a real WebM file, a signed note with an addendum (points on the goal chart),
-chart facts, and join links that are revoked or tampered with.
+recorded session with a real WebM file, a signed note with an addendum (points on the goal chart)
+and the charge its signing proposed, chart facts, and join links that are revoked or tampered with.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from server.db import make_engine, make_sessionmaker, transaction, utcnow
 from server.demo import DEMO_ADMIN_EMAIL, DEMO_EMAIL, seed_demo
 from server.models import (
     Appointment,
+    Charge,
     Client,
     Note,
     RecordingFile,
@@ -35,6 +36,7 @@ from server.models import (
     VideoSessionState,
 )
 from server.services.audit import Actor
+from server.services.billing.charges import propose_charge
 from server.services.documentation.chart import add_consent, add_diagnosis, add_referral
 from server.services.documentation.drafting import draft_note
 from server.services.documentation.notes import NoteEdit, add_addendum, sign_note, update_note
@@ -64,6 +66,9 @@ class DemoSite:
     video_appointment_id: str
     live_session_id: str
     recorded_session_id: str
+    charge_id: str  # a confirmed charge that the checks hold back (no authorization)
+    proposed_charge_id: str  # the signed note's charge, waiting for review
+    charge_month: str  # YYYY-MM of the confirmed charge's date of service
     join_urls: dict[str, str] = field(default_factory=dict)  # role or case -> path
 
 
@@ -176,22 +181,28 @@ async def _join_links(
     return urls
 
 
-async def _signed_note(session: AsyncSession, world: DocWorld, appt_id: uuid.UUID) -> Note:
+async def _signed_note(
+    session: AsyncSession, world: DocWorld, appt_id: uuid.UUID
+) -> tuple[Note, Charge]:
+    """A signed note with an addendum, and the charge its signing proposed (not confirmed)."""
     appt = await session.get(Appointment, appt_id)
     assert appt is not None
     note = await draft_note(session, world.therapist, appt, world.actor)
     await update_note(
         session, world.therapist, note,
         NoteEdit(assessment="Emerging tripod grasp with a model.",
-                 plan="Continue weekly telehealth; add a home program for buttons."),
+                 plan="Continue weekly telehealth; add a home program for buttons.",
+                 procedures=[("97530", "30"), ("97535", "15")]),
         world.actor,
     )  # fmt: skip
     await sign_note(session, world.therapist, note, world.actor)
+    charge = await propose_charge(session, world.therapist, note, world.actor)
+    assert charge is not None
     await add_addendum(
         session, world.therapist, note, "Correction",
         "Grandfather was also present for the last ten minutes.", world.actor,
     )  # fmt: skip
-    return note
+    return note, charge
 
 
 async def _seed(settings: Settings) -> DemoSite:
@@ -208,7 +219,14 @@ async def _seed(settings: Settings) -> DemoSite:
             )
             plan = await active_plan(session, maya.id)
             assert plan is not None
-            draft = await _one(session, Note, Note.author_id == therapist.id)
+            draft = await _one(
+                session, Note, Note.author_id == therapist.id, Note.status == "draft"
+            )
+            # The billing demo's flagged charge: Sam's plan requires an authorization.
+            sam = await _one(
+                session, Client, Client.therapist_id == therapist.id, Client.first_name == "Sam"
+            )
+            held_back = await _one(session, Charge, Charge.client_id == sam.id)
             live = await _one(
                 session, VideoSession, VideoSession.title == LIVE_TITLE,
                 VideoSession.state != VideoSessionState.ended,
@@ -222,7 +240,7 @@ async def _seed(settings: Settings) -> DemoSite:
         # Three weeks ago: in the plan's certification period, before the demo's own visit.
         held = await held_telehealth_session(world, utcnow() - timedelta(days=21))
         async with transaction(db) as session:
-            signed = await _signed_note(session, world, held.appointment.id)
+            signed, proposed = await _signed_note(session, world, held.appointment.id)
             files = list(
                 await session.scalars(
                     select(RecordingFile).where(RecordingFile.session_id == held.video_id)
@@ -236,7 +254,9 @@ async def _seed(settings: Settings) -> DemoSite:
             signed_note_id=str(signed.id), cancelled_appointment_id=str(cancelled.id),
             cancelled_day=cancelled.starts_at.astimezone(zone).date().isoformat(),
             video_appointment_id=video_visit, live_session_id=str(live.id),
-            recorded_session_id=str(held.video_id), join_urls=join_urls,
+            recorded_session_id=str(held.video_id), charge_id=str(held_back.id),
+            proposed_charge_id=str(proposed.id),
+            charge_month=held_back.service_date.strftime("%Y-%m"), join_urls=join_urls,
         )  # fmt: skip
     finally:
         await engine.dispose()

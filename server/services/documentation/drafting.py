@@ -199,6 +199,21 @@ async def _telehealth_consent(session: AsyncSession, appt: Appointment) -> bool 
     return True if on_file else None
 
 
+# An evaluation visit starts with the moderate-complexity code of its discipline (speech: sound
+# production with language); the therapist picks the complexity the evaluation supports.
+EVALUATION_CODES = {"ot": "97166", "pt": "97162", "slp": "92523"}
+REEVALUATION_CODES = {"ot": "97168", "pt": "97164"}
+SERVICE_DISCIPLINES = {"ot": "ot", "pt": "pt", "speech": "slp"}
+
+
+def _evaluation_procedures(service_type: str, discipline: str | None) -> list[dict[str, Any]]:
+    prefix, _, kind = service_type.partition("_")
+    discipline = discipline or SERVICE_DISCIPLINES.get(prefix)
+    codes = {"evaluation": EVALUATION_CODES, "reevaluation": REEVALUATION_CODES}.get(kind, {})
+    code = codes.get(discipline or "")
+    return [{"code": code, "minutes": None}] if code else []
+
+
 async def draft_note(session: AsyncSession, user: User, appt: Appointment, actor: Actor) -> Note:
     """The visit's progress note: the existing one, or a new draft built from the record."""
     if appt.therapist_id != user.id:
@@ -232,8 +247,11 @@ async def draft_note(session: AsyncSession, user: User, appt: Appointment, actor
         created_at=utcnow(),
         updated_at=utcnow(),
     )
+    note.procedures = _evaluation_procedures(appt.service_type, plan.discipline if plan else None)
     if appt.mode == "telehealth":
         note.modality = "video"
+        # Most families join from home; the therapist changes it when the child was elsewhere.
+        note.client_at_home = True
         note.client_location_state = appt.client_state
         note.telehealth_consent = await _telehealth_consent(session, appt)
         video = await _video_of(session, appt)

@@ -14,14 +14,21 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from server.models import Note, NoteAddendum
+from server.models.note import CURRENT_FORMAT, FIRST_FORMAT
 
-FORMAT = "tandem-note-v1"
-NOTE_FIELDS = (
+NOTE_FIELDS_V1 = (
     "id", "client_id", "author_id", "video_session_id", "plan_id", "note_type", "service_date",
     "mode", "time_in", "time_out", "modality", "client_location_state", "present",
     "telehealth_consent", "subjective", "objective", "assessment", "plan", "measures",
     "session_facts", "signed_at", "late_entry",
 )  # fmt: skip
+# v2: the procedures and minutes (what the charge is made from) and where the client was.
+FIELDS = {
+    FIRST_FORMAT: NOTE_FIELDS_V1,
+    CURRENT_FORMAT: (*NOTE_FIELDS_V1, "client_at_home", "procedures"),
+}
+FORMAT = CURRENT_FORMAT
+NOTE_FIELDS = FIELDS[CURRENT_FORMAT]
 
 
 def _plain(value: Any) -> Any:
@@ -45,7 +52,9 @@ def canonical(data: dict[str, Any]) -> bytes:
 
 
 def note_content(note: Note) -> dict[str, Any]:
-    return {"format": FORMAT, **{name: getattr(note, name) for name in NOTE_FIELDS}}
+    """The note's fields in its own format: a note signed as v1 keeps verifying as v1."""
+    fmt = note.content_format or CURRENT_FORMAT
+    return {"format": fmt, **{name: getattr(note, name) for name in FIELDS[fmt]}}
 
 
 def note_hash(note: Note) -> str:
@@ -57,7 +66,7 @@ def addendum_hash(note: Note, addendum: NoteAddendum) -> str:
     return hashlib.sha256(
         canonical(
             {
-                "format": FORMAT,
+                "format": note.content_format or CURRENT_FORMAT,
                 "note_hash": note.content_hash,
                 "id": addendum.id,
                 "author_id": addendum.author_id,

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import new_id, utcnow
-from server.models import Note, NoteAddendum, User
+from server.models import Appointment, Note, NoteAddendum, PlanOfCare, PracticeProfile, User
+from server.models.practice_profile import DEFAULT_LATE_ENTRY_HOURS
 from server.services.audit import Actor, add_audit
 from server.services.errors import not_found_for, owned_id
 
 from .common import NO_CLIENT, NotAuthor, NoteSigned, ValidationFailed, as_uuid
 from .hashing import addendum_hash, note_hash, verify
+from .procedures import parse_procedures
+from .times import parse_wall_time
 
-LATE_AFTER = timedelta(hours=24)
 TEXT_FIELDS = ("subjective", "objective", "assessment", "plan", "present")
 MAX_TEXT = 20000
 MODALITIES = ("video", "audio_only")
 NOTE_TYPES = {"progress_note": "Progress note", "progress_report": "Progress report"}
+SERVICE_DISCIPLINES = {"ot": "ot", "pt": "pt", "speech": "slp"}
 NO_NOTE = "No such note."
 ALREADY_SIGNED = "This note is already signed."
 
@@ -38,8 +43,12 @@ class NoteEdit:
     modality: str | None = None
     client_location_state: str | None = None
     telehealth_consent: str | None = None  # "yes" | "no" | ""
-    time_in: str | None = None  # ISO 8601 with offset
+    client_at_home: str | None = None  # "yes" | "no" | ""
+    # Wall-clock time in the author's zone ("2026-11-01T01:10"), or ISO 8601 with an offset.
+    time_in: str | None = None
     time_out: str | None = None
+    # (code, minutes) rows of the procedures table; None leaves the procedures as they are.
+    procedures: list[tuple[str, str]] | None = None
     # Measured value per goal, keyed by the goal id in the note's measures ("" clears it).
     measures: dict[str, str] | None = None
 
@@ -62,18 +71,53 @@ async def list_addenda(session: AsyncSession, note: Note) -> list[NoteAddendum]:
     return list(rows)
 
 
-def _time(raw: str, key: str, errors: dict[str, str]) -> datetime | None:
+@dataclass(frozen=True)
+class NoteAuthors:
+    """Who wrote a note and its addenda, and the zone its times are shown and entered in."""
+
+    zone: str
+    names: dict[uuid.UUID, str]
+
+
+async def note_authors(
+    session: AsyncSession, note: Note, addenda: list[NoteAddendum]
+) -> NoteAuthors:
+    ids = {note.author_id, *(a.author_id for a in addenda)}
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(ids)))}
+    author = users.get(note.author_id)
+    return NoteAuthors(
+        author.time_zone if author else "UTC", {uid: u.name for uid, u in users.items()}
+    )
+
+
+async def note_discipline(session: AsyncSession, note: Note) -> str | None:
+    """OT, PT or speech: the plan of care's, else the visit's service type's."""
+    if note.plan_id is not None:
+        plan = await session.get(PlanOfCare, note.plan_id)
+        if plan is not None:
+            return plan.discipline
+    if note.appointment_id is not None:
+        appt = await session.get(Appointment, note.appointment_id)
+        if appt is not None:
+            return SERVICE_DISCIPLINES.get(appt.service_type.partition("_")[0])
+    return None
+
+
+def _time(
+    raw: str,
+    key: str,
+    errors: dict[str, str],
+    zone: str,
+    current: datetime | None,
+    not_before: datetime | None = None,
+) -> datetime | None:
     if not raw.strip():
         return None
     try:
-        value = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        errors[key] = "Enter a date and time."
+        return parse_wall_time(raw, zone, current=current, not_before=not_before)
+    except ValueError as exc:
+        errors[key] = str(exc)
         return None
-    if value.tzinfo is None:
-        errors[key] = "The time needs its UTC offset."
-        return None
-    return value
 
 
 def _measures(note: Note, values: dict[str, str], errors: dict[str, str]) -> list[Any]:
@@ -123,10 +167,21 @@ async def update_note(
         changes["client_location_state"] = state or None
     if edit.telehealth_consent is not None:
         changes["telehealth_consent"] = {"yes": True, "no": False}.get(edit.telehealth_consent)
-    for name in ("time_in", "time_out"):
-        raw = getattr(edit, name)
-        if raw is not None:
-            changes[name] = _time(raw, name, errors)
+    if edit.client_at_home is not None:
+        changes["client_at_home"] = {"yes": True, "no": False}.get(edit.client_at_home)
+    if edit.time_in is not None:
+        changes["time_in"] = _time(edit.time_in, "time_in", errors, user.time_zone, note.time_in)
+    if edit.time_out is not None:
+        start = changes.get("time_in", note.time_in)
+        changes["time_out"] = _time(
+            edit.time_out, "time_out", errors, user.time_zone, note.time_out,
+            start if isinstance(start, datetime) else None,
+        )  # fmt: skip
+    if edit.procedures is not None:
+        try:
+            changes["procedures"] = parse_procedures(edit.procedures)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
     if edit.measures:
         changes["measures"] = _measures(note, edit.measures, errors)
     time_in = changes.get("time_in", note.time_in)
@@ -151,8 +206,19 @@ async def update_note(
     return changed
 
 
-def visit_end(note: Note) -> datetime | None:
-    return note.time_out or note.time_in
+async def late_entry_limit(session: AsyncSession, therapist_id: object) -> timedelta:
+    """The practice's limit for signing (billing setup), 24 hours unless it says otherwise."""
+    profile = await session.get(PracticeProfile, therapist_id)
+    hours = profile.late_entry_hours if profile else DEFAULT_LATE_ENTRY_HOURS
+    return timedelta(hours=hours)
+
+
+def late_after(note: Note, zone: str, limit: timedelta) -> datetime:
+    """When a note becomes a late entry: the limit, counted from the end of the date of service
+    in the author's zone. Not from the note's time out: that defaults to when the visit was
+    marked completed, which may itself be days after the visit."""
+    day_end = datetime.combine(note.service_date + timedelta(days=1), time(), ZoneInfo(zone))
+    return day_end + limit
 
 
 async def sign_note(
@@ -185,8 +251,8 @@ async def sign_note(
     if errors:
         raise ValidationFailed(errors)
     now = now or utcnow()
-    end = visit_end(note)
-    note.late_entry = end is not None and now - end > LATE_AFTER
+    limit = await late_entry_limit(session, note.author_id)
+    note.late_entry = now > late_after(note, user.time_zone, limit)
     note.signed_at = now
     note.updated_at = now
     note.status = "signed"

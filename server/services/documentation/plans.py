@@ -15,6 +15,7 @@ from server.services.audit import Actor, add_audit
 from server.services.errors import not_found_for, owned_id
 
 from .common import ValidationFailed
+from .procedures import parse_code_list
 
 MEASURES = {
     "percent_trials": "%",
@@ -65,6 +66,7 @@ class PlanInput:
     cert_end: str = ""
     reason: str = ""
     goals: list[GoalInput] = field(default_factory=list)
+    procedure_codes: str = ""  # the CPT codes the plan covers, as typed ("97530 97110")
 
 
 def _number(raw: str, key: str, errors: dict[str, str], low: float, high: float) -> float:
@@ -145,6 +147,11 @@ def _validate(data: PlanInput) -> tuple[dict[str, object], list[Goal]]:
     if start != date.min and end != date.min and end <= start:
         errors["cert_end"] = "The certification must end after it starts."
     goals = _goals(data, end, errors)
+    codes: list[str] = []
+    try:
+        codes = parse_code_list(data.procedure_codes)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
     if errors:
         raise ValidationFailed(errors)
     fields: dict[str, object] = {
@@ -155,6 +162,7 @@ def _validate(data: PlanInput) -> tuple[dict[str, object], list[Goal]]:
         "cert_start": start,
         "cert_end": end,
         "reason": data.reason.strip()[:300],
+        "procedure_codes": codes,
     }
     return fields, goals
 
@@ -233,6 +241,7 @@ def plan_input_from(plan: PlanOfCare) -> PlanInput:
         visit_minutes=str(plan.visit_minutes),
         cert_start=plan.cert_start.isoformat(),
         cert_end=plan.cert_end.isoformat(),
+        procedure_codes=" ".join(plan.procedure_codes),
         goals=[
             GoalInput(
                 g.term,

@@ -198,8 +198,10 @@ async def test_only_the_author_signs_and_late_entries_are_marked(world: DocWorld
         note.subjective = "Seen for treatment."
         with pytest.raises(NotAuthor):
             await sign_note(session, other, note, world.actor)
+        # T0 is 10:00 in Chicago: the date of service ends at midnight, and 24 hours after it
+        # (01:00 two days on) the note is late.
         signed = await sign_note(
-            session, world.therapist, note, world.actor, now=T0 + timedelta(hours=26)
+            session, world.therapist, note, world.actor, now=T0 + timedelta(hours=39)
         )
     assert signed.late_entry is True
 
