@@ -148,9 +148,9 @@ async def test_review_confirm_and_the_lock_holds_by_every_route(world: BillingWo
             await confirm_charge(session, therapist, loaded, actor)
     # The ORM refuses a changed or deleted confirmed charge, and bulk statements.
     async with world.db() as session:
-        loaded = await session.get(Charge, charge.id)
-        assert loaded is not None
-        loaded.total_cents = 1
+        stored = await session.get(Charge, charge.id)
+        assert stored is not None
+        stored.total_cents = 1
         with pytest.raises(ChargeLocked):
             await session.flush()
         await session.rollback()
