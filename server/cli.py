@@ -1,4 +1,5 @@
-"""The application's commands: serve, migrate, create-user, recover-recordings, demo, billing.
+"""The application's commands: serve, migrate, create-user, recover-recordings, demo, drain,
+billing.
 
 The `tandem` console script is tandem/ (outside the application), which adds `bench` to these;
 ``python -m server.cli`` runs the application's commands alone.
@@ -224,8 +225,10 @@ def build_parser(*more: Callable[[Any], None]) -> argparse.ArgumentParser:
     p_demo.add_argument("--port", type=int, default=8000)
 
     from server.billing_cli import add_billing_parser
+    from server.drain_cli import add_drain_parser
 
     add_billing_parser(sub)
+    add_drain_parser(sub)
     for add in more:
         add(sub)
     return parser
@@ -247,6 +250,10 @@ def run(args: argparse.Namespace) -> int:
         return cmd_recover_recordings(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.host, args.port)
+    if args.command == "drain":
+        from server.drain_cli import run_drain
+
+        return run_drain(settings, args)
     if args.command == "billing":
         from server.billing_cli import run_billing
 

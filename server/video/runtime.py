@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +22,7 @@ from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
 from signaling.node_registry import NodeDown
+from signaling.placement import NodeGauge
 from signaling.redis_router import RedisRouter
 from signaling.router import Router
 from signaling.session import SessionConfig
@@ -41,6 +44,12 @@ class VideoRuntime:
     # The join page's connection checks (server/http/pages_join_probe.py); None: not offered.
     prober: Prober | None = None
     probe_limiter: Limiter | None = None
+    # This node's load and limits; `draining` once `tandem drain` reached it.
+    gauge: NodeGauge | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.gauge is not None and self.gauge.draining
 
 
 def video_runtime(state: AppState) -> VideoRuntime:
@@ -90,11 +99,25 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         taps=recorders.taps,
     )
     local = LocalRouter(backend, factory)
+    gauge = NodeGauge(
+        lambda: len(local.hosted_sessions()),
+        cpu_limit=settings.node_cpu_limit,
+        max_sessions=settings.node_max_sessions,
+    )
+    local.has_room = gauge.has_room
     router: Router = local
     redis_router: RedisRouter | None = None
     liveness = NodeLiveness(state.db, node_id)
     if state.redis is not None:
-        redis_router = RedisRouter(local, state.redis, node_id, prefix=settings.redis_prefix)
+        redis_router = RedisRouter(
+            local,
+            state.redis,
+            node_id,
+            prefix=settings.redis_prefix,
+            gauge=gauge,
+            host=settings.host_name,
+        )
+        redis_router.add_drained_listener(_exit_after_drain)
         await redis_router.start()
         router = redis_router
     hosted_elsewhere = None
@@ -129,7 +152,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     prober = Prober(relay.config)
     probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
     state.extras["video"] = VideoRuntime(
-        relay, router, signer, ice, local, node_id, prober, probe_limiter
+        relay, router, signer, ice, local, node_id, prober, probe_limiter, gauge
     )
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)
@@ -144,6 +167,13 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         await liveness.stop()
         await prober.close()
         await relay.close()
+
+
+async def _exit_after_drain() -> None:
+    """Drained: stop as at any graceful stop (uvicorn's SIGTERM handling runs the lifespan's
+    end: recordings finalized, the node leaves the registry)."""
+    log.warning("node drained: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _stop_recordings(

@@ -22,16 +22,7 @@ from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
 from redis_text import text
 
-from signaling.placement import LeastLoadedSelector
-
 EMAIL = "workers@example.test"
-
-
-def test_least_loaded_selector_prefers_itself_on_a_tie() -> None:
-    selector = LeastLoadedSelector()
-    assert selector.select("a", {"a": 1, "b": 1}) == "a"
-    assert selector.select("a", {"a": 2, "b": 1, "c": 1}) == "b"
-    assert selector.select("a", {}) == "a"
 
 
 def test_workers_without_redis_refuse_clearly(tmp_path: Path) -> None:
