@@ -163,6 +163,7 @@ def cmd_recover_recordings(settings: Settings) -> int:
     from server.db import make_engine, make_sessionmaker
     from server.services.video.recovery import list_incomplete_file_ids
     from server.video.recording import recover_recordings
+    from server.video.store import recording_store
 
     async def run() -> dict[str, str]:
         engine = make_engine(settings.database_url)
@@ -170,7 +171,8 @@ def cmd_recover_recordings(settings: Settings) -> int:
             db = make_sessionmaker(engine)
             async with db() as session:
                 ids = await list_incomplete_file_ids(session)
-            return await recover_recordings(db, settings.storage_dir, ids)
+            store = recording_store(settings)
+            return await recover_recordings(db, settings.storage_dir, ids, store)
         finally:
             await engine.dispose()
 

@@ -51,6 +51,13 @@ class Settings:
     # A node takes no new session past these (None: no limit); docs/operations.md.
     node_max_sessions: int | None = None
     node_cpu_limit: float | None = 0.9
+    # Where finished recordings are kept (server/video/store.py): "shared-directory" (the
+    # storage directory itself, mounted on every host) or "s3".
+    recording_store: str = "shared-directory"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
     # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
     metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -245,6 +252,19 @@ def load_settings(
     if relay_forwarding not in ("rtp", "frames"):
         raise ConfigError(f"{ENV_PREFIX}RELAY_FORWARDING must be rtp or frames")
 
+    recording_store = (env.get(ENV_PREFIX + "RECORDING_STORE") or "shared-directory").lower()
+    if recording_store not in ("shared-directory", "s3"):
+        raise ConfigError(f"{ENV_PREFIX}RECORDING_STORE must be shared-directory or s3")
+    s3_bucket = env.get(ENV_PREFIX + "S3_BUCKET") or None
+    if recording_store == "s3" and not s3_bucket:
+        raise ConfigError(f"{ENV_PREFIX}RECORDING_STORE=s3 needs {ENV_PREFIX}S3_BUCKET")
+    s3_endpoint_url = env.get(ENV_PREFIX + "S3_ENDPOINT_URL") or None
+    if s3_endpoint_url and not s3_endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ENV_PREFIX}S3_ENDPOINT_URL must be an http(s):// URL")
+    s3_prefix = env.get(ENV_PREFIX + "S3_PREFIX") or ""
+    if s3_prefix and not re.fullmatch(r"[A-Za-z0-9_.\-/]{1,200}", s3_prefix):
+        raise ConfigError(f"{ENV_PREFIX}S3_PREFIX may use letters, digits and _.-/ only")
+
     metrics_token = env.get(ENV_PREFIX + "METRICS_TOKEN") or None
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError(f"{ENV_PREFIX}METRICS_TOKEN needs at least 16 characters")
@@ -275,4 +295,9 @@ def load_settings(
         host_name=_host_name(env),
         node_max_sessions=_int(env, "NODE_MAX_SESSIONS", 0, 0, 100_000) or None,
         node_cpu_limit=_cpu_limit(env),
+        recording_store=recording_store,
+        s3_bucket=s3_bucket,
+        s3_endpoint_url=s3_endpoint_url,
+        s3_region=env.get(ENV_PREFIX + "S3_REGION") or None,
+        s3_prefix=s3_prefix,
     )

@@ -18,6 +18,7 @@ from server.video.backend import DatabaseSessionBackend
 from server.video.liveness import NodeLiveness, node_id_of
 from server.video.metrics import RelayCollector
 from server.video.recording import Recorders, mark_interrupted_recordings, recover_recordings
+from server.video.store import RecordingStore, recording_store
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
@@ -46,6 +47,8 @@ class VideoRuntime:
     probe_limiter: Limiter | None = None
     # This node's load and limits; `draining` once `tandem drain` reached it.
     gauge: NodeGauge | None = None
+    # Where finished recordings are read from (any host's).
+    store: RecordingStore | None = None
 
     @property
     def draining(self) -> bool:
@@ -90,7 +93,8 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     backend = DatabaseSessionBackend(state.db, node_id, state.audit)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
-    recorders = Recorders(relay, state.db, settings.storage_dir)
+    store = recording_store(settings)
+    recorders = Recorders(relay, state.db, settings.storage_dir, store)
     factory = SessionHostFactory(
         as_relay_port(relay),
         backend,
@@ -140,19 +144,19 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
                 return session_id not in dead_sessions
 
             await _stop_recordings(
-                state, recorders, not_the_dead_nodes, started_before=down.declared_at
+                state, recorders, store, not_the_dead_nodes, started_before=down.declared_at
             )
 
         hosted_elsewhere, alive = hosted_elsewhere_fn, alive_fn
         rr.add_node_down_listener(node_down)
     # Attendance first: a participant rejoining after a restart opens a new stretch.
     await liveness.start(alive)
-    await _stop_recordings(state, recorders, hosted_elsewhere)
+    await _stop_recordings(state, recorders, store, hosted_elsewhere)
     # Per process, like the probes it admits: a link or an address gets a few checks a minute.
     prober = Prober(relay.config)
     probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
     state.extras["video"] = VideoRuntime(
-        relay, router, signer, ice, local, node_id, prober, probe_limiter, gauge
+        relay, router, signer, ice, local, node_id, prober, probe_limiter, gauge, store
     )
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)
@@ -179,6 +183,7 @@ async def _exit_after_drain() -> None:
 async def _stop_recordings(
     state: AppState,
     recorders: Recorders,
+    store: RecordingStore,
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None,
     started_before: datetime | None = None,
 ) -> None:
@@ -191,4 +196,4 @@ async def _stop_recordings(
     )
     if interrupted:
         log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
-        recorders.spawn(recover_recordings(state.db, storage, interrupted))
+        recorders.spawn(recover_recordings(state.db, storage, interrupted, store))
