@@ -1,4 +1,5 @@
-"""The application's commands: serve, migrate, create-user, recover-recordings, demo, billing.
+"""The application's commands: serve, migrate, create-user, recover-recordings, demo, drain,
+billing.
 
 The `tandem` console script is tandem/ (outside the application), which adds `bench` to these;
 ``python -m server.cli`` runs the application's commands alone.
@@ -162,6 +163,7 @@ def cmd_recover_recordings(settings: Settings) -> int:
     from server.db import make_engine, make_sessionmaker
     from server.services.video.recovery import list_incomplete_file_ids
     from server.video.recording import recover_recordings
+    from server.video.store import recording_store
 
     async def run() -> dict[str, str]:
         engine = make_engine(settings.database_url)
@@ -169,7 +171,8 @@ def cmd_recover_recordings(settings: Settings) -> int:
             db = make_sessionmaker(engine)
             async with db() as session:
                 ids = await list_incomplete_file_ids(session)
-            return await recover_recordings(db, settings.storage_dir, ids)
+            store = recording_store(settings)
+            return await recover_recordings(db, settings.storage_dir, ids, store)
         finally:
             await engine.dispose()
 
@@ -224,8 +227,10 @@ def build_parser(*more: Callable[[Any], None]) -> argparse.ArgumentParser:
     p_demo.add_argument("--port", type=int, default=8000)
 
     from server.billing_cli import add_billing_parser
+    from server.drain_cli import add_drain_parser
 
     add_billing_parser(sub)
+    add_drain_parser(sub)
     for add in more:
         add(sub)
     return parser
@@ -247,6 +252,10 @@ def run(args: argparse.Namespace) -> int:
         return cmd_recover_recordings(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.host, args.port)
+    if args.command == "drain":
+        from server.drain_cli import run_drain
+
+        return run_drain(settings, args)
     if args.command == "billing":
         from server.billing_cli import run_billing
 

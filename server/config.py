@@ -6,6 +6,7 @@ import ipaddress
 import os
 import re
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,18 @@ class Settings:
     relay_ports: tuple[int, int] | None = None
     # The address the relay's ICE candidates carry (a host behind 1:1 NAT); None: its own.
     relay_announced_address: str | None = None
+    # The machine, as `tandem drain` names it (several nodes of one host drain together).
+    host_name: str = "localhost"
+    # A node takes no new session past these (None: no limit); docs/operations.md.
+    node_max_sessions: int | None = None
+    node_cpu_limit: float | None = 0.9
+    # Where finished recordings are kept (server/video/store.py): "shared-directory" (the
+    # storage directory itself, mounted on every host) or "s3".
+    recording_store: str = "shared-directory"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_prefix: str = ""
     # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
     metrics_token: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -152,6 +165,29 @@ def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
     return url
 
 
+def _cpu_limit(env: Mapping[str, str]) -> float | None:
+    raw = (env.get(ENV_PREFIX + "NODE_CPU_LIMIT") or "0.9").strip().lower()
+    if raw in ("off", "none", "0"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.05 <= value <= 64:
+        raise ConfigError(
+            f"{ENV_PREFIX}NODE_CPU_LIMIT must be cores (e.g. 0.9) between 0.05 and 64, or off;"
+            f" got {raw!r}"
+        )
+    return value
+
+
+def _host_name(env: Mapping[str, str]) -> str:
+    name = env.get(ENV_PREFIX + "HOST_NAME") or socket.gethostname()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise ConfigError(f"{ENV_PREFIX}HOST_NAME may use letters, digits and _.- only")
+    return name
+
+
 def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
     key = env.get(ENV_PREFIX + "SECRET_KEY")
     if key:
@@ -216,6 +252,19 @@ def load_settings(
     if relay_forwarding not in ("rtp", "frames"):
         raise ConfigError(f"{ENV_PREFIX}RELAY_FORWARDING must be rtp or frames")
 
+    recording_store = (env.get(ENV_PREFIX + "RECORDING_STORE") or "shared-directory").lower()
+    if recording_store not in ("shared-directory", "s3"):
+        raise ConfigError(f"{ENV_PREFIX}RECORDING_STORE must be shared-directory or s3")
+    s3_bucket = env.get(ENV_PREFIX + "S3_BUCKET") or None
+    if recording_store == "s3" and not s3_bucket:
+        raise ConfigError(f"{ENV_PREFIX}RECORDING_STORE=s3 needs {ENV_PREFIX}S3_BUCKET")
+    s3_endpoint_url = env.get(ENV_PREFIX + "S3_ENDPOINT_URL") or None
+    if s3_endpoint_url and not s3_endpoint_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{ENV_PREFIX}S3_ENDPOINT_URL must be an http(s):// URL")
+    s3_prefix = env.get(ENV_PREFIX + "S3_PREFIX") or ""
+    if s3_prefix and not re.fullmatch(r"[A-Za-z0-9_.\-/]{1,200}", s3_prefix):
+        raise ConfigError(f"{ENV_PREFIX}S3_PREFIX may use letters, digits and _.-/ only")
+
     metrics_token = env.get(ENV_PREFIX + "METRICS_TOKEN") or None
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError(f"{ENV_PREFIX}METRICS_TOKEN needs at least 16 characters")
@@ -243,4 +292,12 @@ def load_settings(
         relay_ports=_relay_ports(env),
         relay_announced_address=_announced_address(env),
         metrics_token=metrics_token,
+        host_name=_host_name(env),
+        node_max_sessions=_int(env, "NODE_MAX_SESSIONS", 0, 0, 100_000) or None,
+        node_cpu_limit=_cpu_limit(env),
+        recording_store=recording_store,
+        s3_bucket=s3_bucket,
+        s3_endpoint_url=s3_endpoint_url,
+        s3_region=env.get(ENV_PREFIX + "S3_REGION") or None,
+        s3_prefix=s3_prefix,
     )

@@ -7,6 +7,10 @@ died; the dead worker was a node hosting whole sessions. Published on the Redis 
 (signaling/node_registry.py) and the sessions move: faster than any sign the dead node itself
 can give. Built on `uvicorn.supervisors.Multiprocess` (its `processes` list and its
 `keep_subprocess_alive` round): tests/server/test_workers.py fails if uvicorn changes them.
+
+A worker that ends after `tandem drain` (its node id in the `{prefix}drained` set) is not
+started again: the host is being taken out of service. When every worker has drained, the
+supervisor stops too.
 """
 
 from __future__ import annotations
@@ -20,17 +24,34 @@ from uvicorn import Config
 from uvicorn.supervisors import Multiprocess
 
 from server.video.liveness import node_id_of
-from signaling.node_registry import events_channel, exit_notice
+from signaling.node_registry import drained_key, events_channel, exit_notice
 
 log = logging.getLogger(__name__)
 
 
 class WorkerSupervisor(Multiprocess):
-    def __init__(self, config: Config, sockets: list[socket], notice: Callable[[int], None]):
+    def __init__(
+        self,
+        config: Config,
+        sockets: list[socket],
+        notice: Callable[[int], None],
+        drained: Callable[[int], bool] = lambda pid: False,
+    ):
         super().__init__(config, sockets)
         self._notice = notice
+        self._drained = drained
 
     def keep_subprocess_alive(self) -> None:
+        for process in list(self.processes):
+            pid = process.pid
+            if pid is not None and process.exitcode is not None and self._drained(pid):
+                log.warning("worker %s drained and stopped; not starting it again", pid)
+                process.join()
+                self.processes.remove(process)
+        if not self.processes:
+            log.warning("every worker drained: stopping")
+            self.should_exit.set()
+            return
         before = {p.pid for p in self.processes}
         super().keep_subprocess_alive()
         for pid in before - {p.pid for p in self.processes}:
@@ -54,6 +75,21 @@ def exit_notifier(redis_url: str, prefix: str) -> Callable[[int], None]:
     return notice
 
 
+def drained_checker(redis_url: str, prefix: str) -> Callable[[int], bool]:
+    client = redis.Redis.from_url(redis_url)
+    key = drained_key(prefix)
+
+    def drained(pid: int) -> bool:
+        try:
+            return bool(client.srem(key, node_id_of(pid)))
+        except redis.RedisError:
+            log.exception("could not tell whether worker %s drained; starting it again", pid)
+            return False
+
+    return drained
+
+
 def run_workers(config: Config, redis_url: str, prefix: str) -> None:
     sock = config.bind_socket()
-    WorkerSupervisor(config, [sock], exit_notifier(redis_url, prefix)).run()
+    notice, drained = exit_notifier(redis_url, prefix), drained_checker(redis_url, prefix)
+    WorkerSupervisor(config, [sock], notice, drained).run()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from signaling.participant import ClientLink, Participant
+from signaling.placement import NoCapacity
 from signaling.ports import (
     Connection,
     Identity,
@@ -183,7 +184,10 @@ class LocalRouter:
         self._creating = asyncio.Lock()
         self._closed_listeners: list[Callable[[str], Awaitable[None]]] = []
         # Set by a wrapping router that decides where sessions live: may this process host it?
+        # (It raises NoCapacity when no node can take a new session.)
         self.placement: Callable[[str], Awaitable[bool]] | None = None
+        # May this process start hosting one more session (not draining, under its limits)?
+        self.has_room: Callable[[], bool] | None = None
 
     def add_session_closed_listener(self, listener: Callable[[str], Awaitable[None]]) -> None:
         """Called with a session id when this process stops hosting it (or never will)."""
@@ -217,15 +221,34 @@ class LocalRouter:
                 await link.close(CloseCode.GONE, "session_ended")
                 await self.release_if_unhosted(session_id)
                 return None
-            if self.placement is not None and not await self.placement(session_id):
-                # Another node took the session meanwhile: the client reconnects and lands there.
-                await link.send(Error(code="internal", message="session moved, reconnect"))
-                await link.close(CloseCode.SERVICE_RESTART, "session moved")
+            try:
+                if self.placement is not None and not await self.placement(session_id):
+                    # Another node took the session meanwhile: the client reconnects there.
+                    await link.send(Error(code="internal", message="session moved, reconnect"))
+                    await link.close(CloseCode.SERVICE_RESTART, "session moved")
+                    return None
+                if self.has_room is not None and not self.has_room():
+                    raise NoCapacity
+            except NoCapacity:
+                await self._refuse_busy(session_id, link)
                 return None
             host = self._factory(record)
             host.add_close_listener(self._forget)
             self._hosts[session_id] = host
             return host
+
+    async def _refuse_busy(self, session_id: str, link: ClientLink) -> None:
+        """No node can take a new session now: said plainly, and the client tries again later
+        (1013) rather than joining a node that would slow every call on it."""
+        log.warning("refused session %s: no node has room for a new session", session_id)
+        await link.send(
+            Error(
+                code="server_busy",
+                message="All video servers are busy right now; trying again in a moment.",
+            )
+        )
+        await link.close(CloseCode.TRY_AGAIN_LATER, "no capacity")
+        await self.release_if_unhosted(session_id)
 
     async def release_if_unhosted(self, session_id: str) -> None:
         """A connection that never got a host (refused, or gone before joining) frees the slot."""

@@ -26,6 +26,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from signaling.placement import NodeLoad
+
 log = logging.getLogger(__name__)
 
 # A node subscribes to its channel before it first beats; NUMSUB may still lag the heartbeat
@@ -86,6 +88,20 @@ def parse_node_down(env: dict[str, Any]) -> NodeDown:
     )
 
 
+async def registered_nodes(redis: Redis, nodes_key: str) -> dict[str, dict[str, Any]]:
+    return {text(k): json.loads(text(v)) for k, v in (await redis.hgetall(nodes_key)).items()}
+
+
+def drain_request(deadline_seconds: float) -> str:
+    """What `tandem drain` publishes on a node's channel."""
+    return json.dumps({"op": "drain", "deadline": deadline_seconds})
+
+
+def drained_key(prefix: str) -> str:
+    """A set of the nodes that drained and exit on purpose (a supervisor restarts none of them)."""
+    return f"{prefix}drained"
+
+
 class NodeRegistry:
     def __init__(self, redis: Redis, node_id: str, prefix: str, *, node_ttl: float = 15.0) -> None:
         self._redis = redis
@@ -100,12 +116,13 @@ class NodeRegistry:
     def channel(self, node_id: str) -> str:
         return f"{self._prefix}node:{node_id}"
 
-    async def beat(self, sessions: int) -> None:
+    async def beat(self, load: NodeLoad, host: str | None = None) -> None:
         info = {
             "node_id": self.node_id,
+            "host": host,
             "started_at": self._started_at,
             "heartbeat_at": time.time(),
-            "sessions": sessions,
+            **load.as_json(),
         }
         await self._redis.hset(self.nodes_key, self.node_id, json.dumps(info))
 
@@ -138,10 +155,14 @@ class NodeRegistry:
 
     async def census(self) -> tuple[list[str], dict[str, str]]:
         """(live nodes, {dead node: why}) among the registered ones; this node counts as live."""
-        nodes = {
-            text(k): json.loads(text(v))
-            for k, v in (await self._redis.hgetall(self.nodes_key)).items()
-        }
+        live, dead, _ = await self.census_with_info()
+        return live, dead
+
+    async def census_with_info(
+        self,
+    ) -> tuple[list[str], dict[str, str], dict[str, dict[str, Any]]]:
+        """As ``census``, with every registered node's last heartbeat (its load among it)."""
+        nodes = await registered_nodes(self._redis, self.nodes_key)
         others = [n for n in nodes if n != self.node_id]
         listeners = await self._listeners(others)
         now = time.time()
@@ -152,7 +173,7 @@ class NodeRegistry:
                 live.append(node_id)
             else:
                 dead[node_id] = why
-        return live, dead
+        return live, dead, nodes
 
     async def silent(self, node_id: str) -> bool:
         """A PUBLISH to the node reached nobody: is its channel really empty (not a subscriber

@@ -27,6 +27,7 @@ class CloseCode:
     TOO_BIG: Final = 1009
     INTERNAL_ERROR: Final = 1011
     SERVICE_RESTART: Final = 1012
+    TRY_AGAIN_LATER: Final = 1013
     REMOVED: Final = 4001
     ENDED: Final = 4002
     DECLINED: Final = 4003
@@ -60,6 +61,7 @@ ErrorCode = Literal[
     "negotiation_failed",
     "bad_state",
     "stale_request",
+    "server_busy",
     "internal",
 ]
 

@@ -2,11 +2,21 @@
 
 Wraps a LocalRouter and changes only where a session lives (LiveKit's RedisRouter pattern).
 Keys (see docs/signaling.md, "Redis keys"):
-  {prefix}nodes         hash  node_id -> JSON {node_id, started_at, heartbeat_at, sessions}
+  {prefix}nodes         hash  node_id -> JSON {node_id, host, started_at, heartbeat_at,
+                        sessions, cpu, cpu_limit, max_sessions, draining}
   {prefix}session_node  hash  session_id -> node_id that hosts the session
   {prefix}node:{id}     pub/sub channel of one node (JSON envelopes with an "op")
   {prefix}events        pub/sub channel of every node (node_down, node_exited)
-Which nodes are alive, and declaring one dead: signaling/node_registry.py.
+  {prefix}drained       set   nodes that drained and exit on purpose (not to be restarted)
+Which nodes are alive, and declaring one dead: signaling/node_registry.py. Which node takes a
+new session (load, headroom): signaling/placement.py.
+
+Draining (`tandem drain`, an op on the node's channel): the node takes no new session and its
+heartbeat says so (others place nothing on it; /healthz answers 503 so the load balancer sends
+it no new socket); each session hosted here is shut down with 1012 (the recording stops, as at
+a restart), and so is every socket here whose session runs elsewhere: the clients reconnect,
+land on another node and rejoin without a second admission. When nothing is left (or at the
+deadline) the drained listeners run: the server exits.
 """
 
 from __future__ import annotations
@@ -24,8 +34,14 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from signaling.local_router import LocalRouter
-from signaling.node_registry import NodeDown, NodeRegistry, parse_node_down, text
-from signaling.placement import LeastLoadedSelector, NodeSelector
+from signaling.node_registry import (
+    NodeDown,
+    NodeRegistry,
+    drained_key,
+    parse_node_down,
+    text,
+)
+from signaling.placement import LeastLoadedSelector, NoCapacity, NodeGauge, NodeLoad, NodeSelector
 from signaling.ports import Connection, Identity, TherapistIdentity
 from signaling.protocol import CloseCode
 from signaling.router import ConnectionHandle
@@ -128,6 +144,8 @@ class _RemoteHandle:
 
 
 NodeDownListener = Callable[[NodeDown], Awaitable[None]]
+# How often a draining node looks again for sessions and sockets still here.
+_DRAIN_POLL_SECONDS = 0.5
 
 
 def _moving(conn: Connection) -> Callable[[], Awaitable[None]]:
@@ -149,13 +167,21 @@ class RedisRouter:
         heartbeat_interval: float = 5.0,
         node_ttl: float = 15.0,
         selector: NodeSelector | None = None,
+        gauge: NodeGauge | None = None,
+        host: str | None = None,
     ) -> None:
         self.local = local
         self.node_id = node_id
         self._redis = redis
         self.registry = NodeRegistry(redis, node_id, prefix, node_ttl=node_ttl)
+        self._prefix = prefix
         self._sessions_key = self.registry.sessions_key
         self._selector: NodeSelector = selector or LeastLoadedSelector()
+        self.gauge = gauge or NodeGauge(lambda: len(local.hosted_sessions()))
+        # The machine this node runs on, in its heartbeat: `tandem drain` drains a host's nodes.
+        self.host = host
+        self._drained_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._draining: asyncio.Task[bool] | None = None
         self._interval = heartbeat_interval
         self._origin: dict[str, _Origin] = {}
         self._proxied: dict[str, _Proxied] = {}
@@ -168,6 +194,7 @@ class RedisRouter:
         self._pubsub: Any = None
         local.add_session_closed_listener(self._release)
         local.placement = self._may_host
+        local.has_room = self.gauge.has_room
 
     def add_node_down_listener(self, listener: NodeDownListener) -> None:
         """Called on the node that declared another dead (once per death, across all nodes):
@@ -179,14 +206,17 @@ class RedisRouter:
         # an empty channel means a dead node.
         self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe(self.registry.channel(self.node_id), self.registry.events)
-        await self.registry.beat(0)
+        await self.registry.beat(self.gauge.load(), self.host)
         self._tasks = [
             asyncio.create_task(self._listen()),
             asyncio.create_task(self._heartbeat()),
         ]
 
     async def close(self) -> None:
-        for task in [*self._tasks, *self._background]:
+        tasks: list[asyncio.Task[Any]] = [*self._tasks, *self._background]
+        if self._draining is not None:
+            tasks.append(self._draining)
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -272,7 +302,7 @@ class RedisRouter:
         two sessions placed at the same moment from different nodes otherwise both read the same
         loads and both land on the same node.
         """
-        live, _ = await self.registry.census()
+        live, _, info = await self.registry.census_with_info()
         async with self._redis.pipeline(transaction=True) as pipe:
             for _ in range(_PLACE_ATTEMPTS):
                 try:
@@ -280,7 +310,7 @@ class RedisRouter:
                     if await pipe.hexists(self._sessions_key, session_id):
                         return None
                     placements = [text(v) for v in await pipe.hvals(self._sessions_key)]
-                    target = self._select(live, placements)
+                    target = self._select(live, placements, info)
                     pipe.multi()  # type: ignore[no-untyped-call]  # redis-py, untyped
                     pipe.hset(self._sessions_key, session_id, target)
                     await pipe.execute()
@@ -288,19 +318,38 @@ class RedisRouter:
                 except WatchError:
                     continue  # another placement or release landed in between: count again
         # Placements kept changing under us: settle for a claim that may be a little uneven.
-        target = self._select(live, [])
+        target = self._select(live, [], info)
         claimed = await self._redis.hsetnx(self._sessions_key, session_id, target)
         return target if claimed else None
 
-    def _select(self, live: list[str], placements: list[str]) -> str:
-        """The least-loaded live node, counted from the placements themselves (current), not
-        from heartbeats (which lag)."""
-        loads = dict.fromkeys(live, 0)
-        loads.setdefault(self.node_id, 0)
+    def _select(
+        self, live: list[str], placements: list[str], info: dict[str, dict[str, Any]]
+    ) -> str:
+        """A live node with headroom (the selector's choice), sessions counted from the
+        placements themselves (current), not from heartbeats (which lag); CPU, limits and
+        draining from each node's last heartbeat (this node's own: as of now)."""
+        counts = dict.fromkeys(live, 0)
+        counts.setdefault(self.node_id, 0)
         for owner in placements:
-            if owner in loads:
-                loads[owner] += 1
-        return self._selector.select(self.node_id, loads)
+            if owner in counts:
+                counts[owner] += 1
+        mine = self.gauge.load()
+        loads = {
+            node: NodeLoad(
+                sessions=count,
+                cpu=mine.cpu,
+                cpu_limit=mine.cpu_limit,
+                max_sessions=mine.max_sessions,
+                draining=mine.draining,
+            )
+            if node == self.node_id
+            else NodeLoad.from_json(info.get(node, {}), sessions=count)
+            for node, count in counts.items()
+        }
+        target = self._selector.select(self.node_id, loads)
+        if target is None:
+            raise NoCapacity
+        return target
 
     async def _may_host(self, session_id: str) -> bool:
         # Checked again when the host is created: the placement may have been released meanwhile.
@@ -313,7 +362,7 @@ class RedisRouter:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.registry.beat(len(self.local.hosted_sessions()))
+                await self.registry.beat(self.gauge.load(), self.host)
                 await self._sweep()
                 await self._keep_or_hand_over()
             except Exception:
@@ -457,9 +506,64 @@ class RedisRouter:
             self._spawn(self.local.end_session(str(env["session"])))
         elif op == "node_down":
             self._node_down(parse_node_down(env).node_id)
+        elif op == "drain":
+            self.start_drain(float(env.get("deadline", 600.0)))
         elif op == "node_exited":
             # A supervisor saw the process end: every node races to declare it, one wins.
             self._spawn(self._declare_quietly(str(env["node"])))
+
+    # --- draining -----------------------------------------------------------------------------
+
+    def add_drained_listener(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Called once the node has drained (or its deadline passed): the server exits."""
+        self._drained_listeners.append(listener)
+
+    def start_drain(self, deadline: float) -> None:
+        """Begin draining (once; a second request changes nothing)."""
+        if self._draining is None:
+            # At once: a join handled before the task first runs finds the node closed.
+            self.gauge.draining = True
+            self._draining = asyncio.create_task(self.drain(deadline))
+
+    async def drain(self, deadline: float) -> bool:
+        """Take no new session and move everything here to other nodes; True when nothing was
+        left before ``deadline`` seconds. Then the drained listeners run."""
+        self.gauge.draining = True
+        # At once, not at the next beat: no node places a new session here from now on.
+        await self.registry.beat(self.gauge.load(), self.host)
+        log.warning("draining node %s (deadline %.0f s)", self.node_id, deadline)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + deadline
+        # Polled: what empties the node (sockets closing, clients leaving) happens in many
+        # other tasks, and a socket may still arrive before the load balancer stops sending.
+        while not (empty := self._move_everything()) and loop.time() < until:  # noqa: ASYNC110
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        if empty:
+            log.warning("node %s drained", self.node_id)
+        else:
+            log.warning("node %s still had connections at its drain deadline", self.node_id)
+        await self._redis.sadd(drained_key(self._prefix), self.node_id)
+        for listener in self._drained_listeners:
+            try:
+                await listener()
+            except Exception:
+                log.exception("a drained listener failed")
+        return empty
+
+    def _move_everything(self) -> bool:
+        """One pass: every session hosted here shut down with 1012 (its clients reconnect and
+        are placed on another node), every socket here served by another node closed with 1012
+        (its client reconnects through the load balancer). True when nothing was left."""
+        hosts = [self.local.get_host(s) for s in self.local.hosted_sessions()]
+        for host in hosts:
+            if host is not None and not host.closed:
+                self._spawn(host.shutdown(CloseCode.SERVICE_RESTART, "node draining"))
+        origins = list(self._origin.values())
+        self._origin.clear()
+        for origin in origins:
+            origin.serial.put(_moving(origin.conn))
+            origin.serial.finish()
+        return not hosts and not origins and not self._background
 
     async def _declare_quietly(self, node_id: str) -> None:
         await self.declare_dead(node_id, "its process exited")

@@ -38,6 +38,10 @@ async def healthz(request: Request) -> Response:
         except Exception as exc:  # any failure is the answer, not a crash
             healthy = False
             checks["redis"] = {"status": "error", "error": type(exc).__name__}
+    runtime = state.extras.get("video")
+    if runtime is not None and runtime.draining:
+        # The load balancer sends this node no new connection; the calls on it are moving.
+        return JSONResponse({"status": "draining", **checks}, status_code=503)
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503
     )

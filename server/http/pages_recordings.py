@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -14,17 +13,21 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from server.models import Annotation, User, VideoSession
+from server.services.errors import NotFound
 from server.services.video.annotations import get_snapshot, list_annotations
 from server.services.video.recordings import (
+    MISSING_FROM_STORAGE,
     PLAYABLE,
     list_recordings,
-    playable_path,
+    playable_key,
     read_recording_file,
 )
 from server.services.video.sessions import (
     attendance,
     get_session_for,
 )
+from server.video.runtime import video_runtime
+from server.video.store import RecordingStore
 
 from .context import actor_for, app_state, login_required, require_user, unit_of_work
 from .params import query_float
@@ -114,8 +117,7 @@ async def playback(request: Request) -> Response:
     )
 
 
-async def _file_for(request: Request, user: User) -> Path:
-    state = app_state(request)
+async def _file_for(request: Request, user: User) -> str:
     async with unit_of_work(request) as session:
         row = await read_recording_file(
             session,
@@ -125,26 +127,31 @@ async def _file_for(request: Request, user: User) -> Path:
             range_header=request.headers.get("range", ""),
         )
     # After the commit: the read (or its refusal) stays audited whatever the answer.
-    return playable_path(row, state.settings.storage_dir)
+    return playable_key(row)
 
 
-async def _stream(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:
-        handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
+async def _stream(store: RecordingStore, key: str, start: int, length: int) -> AsyncIterator[bytes]:
+    """The store's chunks, each read in a thread (a disk or an object store: never on the
+    event loop)."""
+    chunks = store.open_range(key, start, length)
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
             yield chunk
+    finally:
+        await asyncio.to_thread(chunks.close)
 
 
 @login_required
 async def recording_media(request: Request) -> Response:
     user = require_user(request)
-    path = await _file_for(request, user)
-    size = (await asyncio.to_thread(path.stat)).st_size
+    key = await _file_for(request, user)
+    store = video_runtime(app_state(request)).store
+    if store is None:
+        raise NotFound(MISSING_FROM_STORAGE)
+    try:
+        size = await asyncio.to_thread(store.size, key)
+    except FileNotFoundError:
+        raise NotFound(MISSING_FROM_STORAGE) from None
     headers = {
         "accept-ranges": "bytes",
         "cache-control": "private, no-store",
@@ -167,9 +174,11 @@ async def recording_media(request: Request) -> Response:
         length = end - start + 1
         headers["content-range"] = f"bytes {start}-{end}/{size}"
         headers["content-length"] = str(length)
-        return StreamingResponse(_stream(path, start, length), status_code=206, headers=headers)
+        return StreamingResponse(
+            _stream(store, key, start, length), status_code=206, headers=headers
+        )
     headers["content-length"] = str(size)
-    return StreamingResponse(_stream(path, 0, size), headers=headers)
+    return StreamingResponse(_stream(store, key, 0, size), headers=headers)
 
 
 @login_required

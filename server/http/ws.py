@@ -94,6 +94,11 @@ async def session_socket(websocket: WebSocket) -> None:
         return
 
     await websocket.accept()
+    if runtime.draining:
+        # Its calls are moving to other nodes: the client retries, the load balancer (which
+        # sees /healthz answer 503) sends it to another.
+        await websocket.close(code=CloseCode.SERVICE_RESTART, reason="node draining")
+        return
     conn = WebSocketConnection(websocket)
     handle = await runtime.router.connect(session_id, conn, identity, remote)
     state.metrics.connections.inc()

@@ -2,7 +2,9 @@
 
 Signaling decides *when* (consent); this decides *where*: files go under the storage directory,
 one folder per recording, and every file is registered in the database as it starts, so a crash
-leaves a row that start-up marks incomplete, then recovers from the file's journal.
+leaves a row that start-up marks incomplete, then recovers from the file's journal. A finalized
+or recovered file is published to the recording store (server/video/store.py) before its row
+says so: a row that is playable is playable from every host.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from server.services.video.recovery import (
     get_recording_file,
     mark_interrupted_files,
 )
+from server.video.store import RecordingStore
 from signaling.ports import SessionTaps
 
 log = logging.getLogger(__name__)
@@ -72,11 +75,13 @@ class SessionRecorder:
         db: async_sessionmaker[AsyncSession],
         storage_root: Path,
         background: set[asyncio.Task[None]],
+        store: RecordingStore,
     ) -> None:
         self._relay = relay
         self._session_id = session_id
         self._db = db
         self._root = storage_root
+        self._store = store
         self._background = background
         self._recording_id: str | None = None
         self._storage: LocalDirectoryStorage | None = None
@@ -178,6 +183,7 @@ class SessionRecorder:
             offset: int | None = None
             try:
                 result = await recorder.finalize()
+                await _publish(self._store, self._root, recorder.storage, pid)
                 status, sha, duration = "finalized", result.sha256, int(result.duration * 1000)
                 # The file begins with its first packet, a little after its recorder started.
                 offset = int(offsets.get(pid, 0.0) + result.starts_at * 1000)
@@ -223,11 +229,16 @@ class Recorders:
     (so a restart for a deploy does not leave recordings marked incomplete)."""
 
     def __init__(
-        self, relay: Relay, db: async_sessionmaker[AsyncSession], storage_root: Path
+        self,
+        relay: Relay,
+        db: async_sessionmaker[AsyncSession],
+        storage_root: Path,
+        store: RecordingStore,
     ) -> None:
         self._relay = relay
         self._db = db
         self._root = storage_root
+        self._store = store
         self.background: set[asyncio.Task[None]] = set()
         self._live: weakref.WeakSet[SessionRecorder] = weakref.WeakSet()
 
@@ -236,7 +247,9 @@ class Recorders:
         _in_background(self.background, work)
 
     def taps(self, session_id: str) -> SessionTaps:
-        recorder = SessionRecorder(self._relay, session_id, self._db, self._root, self.background)
+        recorder = SessionRecorder(
+            self._relay, session_id, self._db, self._root, self.background, self._store
+        )
         self._live.add(recorder)
         return SessionTaps(recorder=recorder, snapshots=SessionSnapshots(self._relay, session_id))
 
@@ -280,8 +293,20 @@ def _last_journal_write(storage_root: Path | None, recording: Recording) -> date
     return None if written is None else datetime.fromtimestamp(written, UTC)
 
 
+async def _publish(store: RecordingStore, root: Path, storage: object, participant_id: str) -> None:
+    """The participant's final file, from the working directory to the store (its key: the
+    path under the working directory, as the database keeps it)."""
+    if not isinstance(storage, LocalDirectoryStorage):
+        raise TypeError("recordings are written to a LocalDirectoryStorage")
+    path = storage.final_path(participant_id)
+    await asyncio.to_thread(store.publish, str(path.relative_to(root)), path)
+
+
 async def recover_recordings(
-    db: async_sessionmaker[AsyncSession], storage_root: Path, file_ids: Iterable[uuid.UUID]
+    db: async_sessionmaker[AsyncSession],
+    storage_root: Path,
+    file_ids: Iterable[uuid.UUID],
+    store: RecordingStore,
 ) -> dict[str, str]:
     """Build interrupted files from their journals (``media.recover``): each playable as
     'recovered', ending up to ~0.5 s before the process stopped; a file with nothing on disk
@@ -290,12 +315,15 @@ async def recover_recordings(
     Returns what became of each file id (recovered, incomplete, skipped)."""
     outcome: dict[str, str] = {}
     for file_id in file_ids:
-        outcome[str(file_id)] = await _recover_one(db, storage_root, file_id)
+        outcome[str(file_id)] = await _recover_one(db, storage_root, file_id, store)
     return outcome
 
 
 async def _recover_one(
-    db: async_sessionmaker[AsyncSession], storage_root: Path, file_id: uuid.UUID
+    db: async_sessionmaker[AsyncSession],
+    storage_root: Path,
+    file_id: uuid.UUID,
+    store: RecordingStore,
 ) -> str:
     async with db() as session:
         row = await get_recording_file(session, file_id)
@@ -315,6 +343,7 @@ async def _recover_one(
     provisional = row.offset_ms
     try:
         result = await recover(storage, participant_id)
+        await _publish(store, storage_root, storage, participant_id)
     except Exception as exc:
         log.exception("recovering the recording file %s failed", file_id)
         async with transaction(db) as session:

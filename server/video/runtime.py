@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +18,12 @@ from server.video.backend import DatabaseSessionBackend
 from server.video.liveness import NodeLiveness, node_id_of
 from server.video.metrics import RelayCollector
 from server.video.recording import Recorders, mark_interrupted_recordings, recover_recordings
+from server.video.store import RecordingStore, recording_store
 from signaling.ice import IceConfig
 from signaling.local_router import LocalRouter, SessionHostFactory
 from signaling.media_adapter import as_relay_port
 from signaling.node_registry import NodeDown
+from signaling.placement import NodeGauge
 from signaling.redis_router import RedisRouter
 from signaling.router import Router
 from signaling.session import SessionConfig
@@ -41,6 +45,14 @@ class VideoRuntime:
     # The join page's connection checks (server/http/pages_join_probe.py); None: not offered.
     prober: Prober | None = None
     probe_limiter: Limiter | None = None
+    # This node's load and limits; `draining` once `tandem drain` reached it.
+    gauge: NodeGauge | None = None
+    # Where finished recordings are read from (any host's).
+    store: RecordingStore | None = None
+
+    @property
+    def draining(self) -> bool:
+        return self.gauge is not None and self.gauge.draining
 
 
 def video_runtime(state: AppState) -> VideoRuntime:
@@ -81,7 +93,8 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     backend = DatabaseSessionBackend(state.db, node_id, state.audit)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
-    recorders = Recorders(relay, state.db, settings.storage_dir)
+    store = recording_store(settings)
+    recorders = Recorders(relay, state.db, settings.storage_dir, store)
     factory = SessionHostFactory(
         as_relay_port(relay),
         backend,
@@ -90,11 +103,25 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         taps=recorders.taps,
     )
     local = LocalRouter(backend, factory)
+    gauge = NodeGauge(
+        lambda: len(local.hosted_sessions()),
+        cpu_limit=settings.node_cpu_limit,
+        max_sessions=settings.node_max_sessions,
+    )
+    local.has_room = gauge.has_room
     router: Router = local
     redis_router: RedisRouter | None = None
     liveness = NodeLiveness(state.db, node_id)
     if state.redis is not None:
-        redis_router = RedisRouter(local, state.redis, node_id, prefix=settings.redis_prefix)
+        redis_router = RedisRouter(
+            local,
+            state.redis,
+            node_id,
+            prefix=settings.redis_prefix,
+            gauge=gauge,
+            host=settings.host_name,
+        )
+        redis_router.add_drained_listener(_exit_after_drain)
         await redis_router.start()
         router = redis_router
     hosted_elsewhere = None
@@ -117,19 +144,19 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
                 return session_id not in dead_sessions
 
             await _stop_recordings(
-                state, recorders, not_the_dead_nodes, started_before=down.declared_at
+                state, recorders, store, not_the_dead_nodes, started_before=down.declared_at
             )
 
         hosted_elsewhere, alive = hosted_elsewhere_fn, alive_fn
         rr.add_node_down_listener(node_down)
     # Attendance first: a participant rejoining after a restart opens a new stretch.
     await liveness.start(alive)
-    await _stop_recordings(state, recorders, hosted_elsewhere)
+    await _stop_recordings(state, recorders, store, hosted_elsewhere)
     # Per process, like the probes it admits: a link or an address gets a few checks a minute.
     prober = Prober(relay.config)
     probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
     state.extras["video"] = VideoRuntime(
-        relay, router, signer, ice, local, node_id, prober, probe_limiter
+        relay, router, signer, ice, local, node_id, prober, probe_limiter, gauge, store
     )
     collector = RelayCollector(relay, local)
     state.metrics.registry.register(collector)
@@ -146,9 +173,17 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         await relay.close()
 
 
+async def _exit_after_drain() -> None:
+    """Drained: stop as at any graceful stop (uvicorn's SIGTERM handling runs the lifespan's
+    end: recordings finalized, the node leaves the registry)."""
+    log.warning("node drained: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 async def _stop_recordings(
     state: AppState,
     recorders: Recorders,
+    store: RecordingStore,
     hosted_elsewhere: Callable[[str], Awaitable[bool]] | None,
     started_before: datetime | None = None,
 ) -> None:
@@ -161,4 +196,4 @@ async def _stop_recordings(
     )
     if interrupted:
         log.warning("interrupted recordings marked incomplete", extra={"files": len(interrupted)})
-        recorders.spawn(recover_recordings(state.db, storage, interrupted))
+        recorders.spawn(recover_recordings(state.db, storage, interrupted, store))

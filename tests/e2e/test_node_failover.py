@@ -3,18 +3,25 @@ back in the call on a live node within 15 s, the parent without a second admissi
 
 Twice: `tandem serve --workers 2` (uvicorn's supervisor announces the dead worker), and two
 `tandem serve` processes on PostgreSQL behind HAProxy (no supervisor: the reconnecting clients
-and the nodes' own checks find the dead node)."""
+and the nodes' own checks find the dead node).
+
+And the planned version: `tandem drain` on the node hosting a recorded call, behind HAProxy:
+both pages back on the other node within 10 s without a second admission, the recording
+stopped and finalized, playable from the other node, the drained node gone by itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,15 +30,27 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from e2e_flows import Live, Participant, start_call_with_parent, wait_frames_growing, wait_until
+from e2e_flows import (
+    Live,
+    Participant,
+    start_call_with_parent,
+    wait_consent_dialog,
+    wait_frames_growing,
+    wait_recording_state,
+    wait_until,
+)
 from failover import (
+    assert_files_play,
     attendance_rows,
     browsers_for,
+    files_of,
+    indicator_history,
     same_call_no_second_admission,
     wait_both_back,
     watch,
 )
-from live import LiveServer, free_port, prepare_with_therapist, start_server
+from live import TEST_PASSWORD, LiveServer, free_port, prepare_with_therapist, start_server
+from protocol_client import login
 from redis_text import text
 from services import service_missing
 
@@ -254,3 +273,91 @@ def test_a_node_that_dies_behind_haproxy_hands_its_calls_to_the_other(
     downs = [e for e in outcome["events"] if e["op"] == "node_down"]
     assert [e["node"] for e in downs] == [outcome["dead"]]
     print(f"declared dead because: {downs[0]['why']}")
+
+
+def record_a_while(therapist: Participant, parent: Participant, seconds: float) -> None:
+    therapist.page.click("#btn-record")
+    wait_consent_dialog(parent)
+    parent.page.click("#consent-accept")
+    for person in (therapist, parent):
+        wait_recording_state(person, "recording")
+    time.sleep(seconds)
+
+
+def health_until_exit(server: LiveServer, timeout: float) -> list[int]:
+    """The node's /healthz answers (status codes) until its process exits by itself."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while server.process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            seen.append(httpx.get(f"{server.base_url}/healthz", timeout=1).status_code)
+        time.sleep(0.05)
+    return seen
+
+
+def test_a_drained_node_hands_its_recorded_call_to_the_other_without_cutting_it(
+    behind_haproxy: Deployment, launch_haproxy: Callable[[str], Participant], store: redis.Redis
+) -> None:
+    deployment = behind_haproxy
+    live = Live(deployment, EMAIL)
+    therapist, parent, ids = start_call_with_parent(live, launch_haproxy, "Drain e2e")
+    t_id, p_id, session_id = ids["therapist_id"], ids["parent_id"], ids["id"]
+    wait_frames_growing(parent, t_id)
+    wait_frames_growing(therapist, p_id)
+    record_a_while(therapist, parent, 4)
+    for person in (therapist, parent):
+        watch(person)
+    owner = store.hget(f"{deployment.prefix}session_node", session_id)
+    assert owner is not None
+    drained_id = text(owner)
+    by_pid = {s.process.pid: s for s in deployment.servers}
+    drained = by_pid[int(drained_id.rsplit("-", 1)[1])]
+    (other,) = [s for s in deployment.servers if s is not drained]
+
+    started = time.monotonic()
+    command = [sys.executable, "-m", "server.cli", "drain", "--node", drained_id,
+               "--deadline", "30"]  # fmt: skip
+    drain = subprocess.Popen(
+        command, env=deployment.env, cwd=drained.log_path.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    with ThreadPoolExecutor(1) as pool:
+        health = pool.submit(health_until_exit, drained, 60)
+        back = wait_both_back([(therapist, p_id), (parent, t_id)], 10, started)
+        print(f"back in the call after tandem drain: {back}")
+        statuses = health.result()
+    output, _ = drain.communicate(timeout=90)
+    assert drain.returncode == 0, output
+    assert f"{drained_id} drained and stopped" in output
+    # It stopped by itself, as on SIGTERM (uvicorn ends by re-raising the signal it handled);
+    # while it drained, the load balancer was told to go away.
+    assert drained.process.wait(timeout=60) in (0, -signal.SIGTERM), drained.log()
+    assert 503 in statuses, statuses
+    assert "node drained: stopping" in drained.log()
+
+    same_call_no_second_admission(therapist, parent, t_id, p_id)
+    new_owner = store.hget(f"{deployment.prefix}session_node", session_id)
+    assert new_owner is not None
+    assert text(new_owner) != drained_id
+    # The recording stopped with the move (a new one needs everyone's consent again).
+    for person in (therapist, parent):
+        wait_recording_state(person, "stopped")
+        states = [x.split("|")[0] for x in indicator_history(person)]
+        # Ticking until the move; from then on never claimed again.
+        moved = next(i for i, state in enumerate(states) if state != "recording")
+        assert not {"recording", "paused"} & set(states[moved:]), states
+
+    # Attendance is continuous: each one's stretch on the drained node ended, a new one is open.
+    rows = attendance_rows(deployment.env, session_id)
+    assert sorted(r[0] for r in rows if r[2] is None) == sorted([t_id, p_id]), rows
+    assert len(rows) == 4, rows
+
+    # The recording made on the drained node was finalized there and plays from the other one.
+    http = login(other.base_url, EMAIL, TEST_PASSWORD)
+    http.timeout = httpx.Timeout(60)
+    try:
+        files = [f for f in files_of(http, session_id) if f["status"] == "finalized"]
+        assert len(files) == 2, files_of(http, session_id)
+        assert_files_play(http, files)
+    finally:
+        http.close()

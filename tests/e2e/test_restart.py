@@ -5,7 +5,6 @@ recording made before the kill is rebuilt and decodes."""
 
 from __future__ import annotations
 
-import io
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 import pytest
 from e2e_flows import (
@@ -27,8 +25,10 @@ from e2e_flows import (
     wait_until,
 )
 from failover import (
+    assert_files_play,
     attendance_rows,
     browsers_for,
+    files_of,
     indicator_history,
     same_call_no_second_admission,
     wait_both_back,
@@ -60,17 +60,6 @@ def launch(
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str], Participant]]:
     yield from browsers_for(playwright_instance, cameras, request, lambda: server[-1].log())
-
-
-def decoded(data: bytes) -> tuple[int, int]:
-    video = audio = 0
-    with av.open(io.BytesIO(data), "r") as container:
-        for frame in container.decode():
-            if isinstance(frame, av.VideoFrame):
-                video += 1
-            else:
-                audio += 1
-    return video, audio
 
 
 def wait_not_recording(person: Participant) -> None:
@@ -155,24 +144,9 @@ def test_sigkill_mid_recording_then_restart_keeps_the_call(
             lambda: f"not rebuilt: {files_of(http, session_id)}",
             step=1.0,
         )
-        for f in files:
-            video, audio = decoded(http.get(f["url"]).content)
-            assert video > 30, f
-            assert audio > 50, f
+        assert_files_play(http, files)
     finally:
         http.close()
-
-
-def files_of(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:
-    import html
-    import json
-    import re
-
-    page = http.get(f"/sessions/{session_id}/playback", headers={"accept": "text/html"})
-    match = re.search(r'data-playback="([^"]+)"', page.text)
-    assert match, page.status_code
-    files: list[dict[str, Any]] = json.loads(html.unescape(match.group(1)))["files"]
-    return files
 
 
 def recovered_files(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:

@@ -68,6 +68,12 @@ def test_postgres_urls_map_to_the_async_driver(tmp_path: Path) -> None:
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "::", "an address browsers can reach"),
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "224.0.0.5", "an address browsers can reach"),
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "fe80::1", "link-local"),
+        ("TANDEM_NODE_CPU_LIMIT", "lots", "NODE_CPU_LIMIT must be cores"),
+        ("TANDEM_NODE_CPU_LIMIT", "0.01", "NODE_CPU_LIMIT must be cores"),
+        ("TANDEM_NODE_MAX_SESSIONS", "-1", "NODE_MAX_SESSIONS"),
+        ("TANDEM_HOST_NAME", "host a", "HOST_NAME"),
+        ("TANDEM_RECORDING_STORE", "ftp", "RECORDING_STORE must be"),
+        ("TANDEM_RECORDING_STORE", "s3", "needs TANDEM_S3_BUCKET"),
     ],
 )
 def test_invalid_settings_are_refused_by_name(
@@ -94,6 +100,26 @@ def test_relay_port_range_and_announced_address(tmp_path: Path) -> None:
         {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_RELAY_PORTS": "40000-40000"}, dotenv=None
     )
     assert one_port.relay_ports == (40000, 40000)
+
+
+def test_node_limits_and_recording_store(tmp_path: Path) -> None:
+    defaults = load_settings({"TANDEM_VAR_DIR": str(tmp_path)}, dotenv=None)
+    assert (defaults.node_cpu_limit, defaults.node_max_sessions) == (0.9, None)
+    assert defaults.recording_store == "shared-directory"
+    settings = load_settings(
+        {
+            "TANDEM_VAR_DIR": str(tmp_path),
+            "TANDEM_NODE_CPU_LIMIT": "off",
+            "TANDEM_NODE_MAX_SESSIONS": "40",
+            "TANDEM_HOST_NAME": "host-b",
+            "TANDEM_RECORDING_STORE": "s3",
+            "TANDEM_S3_BUCKET": "tandem-recordings",
+            "TANDEM_S3_ENDPOINT_URL": "http://s3.example.test:9000",
+        },
+        dotenv=None,
+    )
+    assert (settings.node_cpu_limit, settings.node_max_sessions) == (None, 40)
+    assert (settings.host_name, settings.s3_bucket) == ("host-b", "tandem-recordings")
 
 
 def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:

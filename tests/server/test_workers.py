@@ -22,16 +22,7 @@ from live_call import admit, join_token
 from protocol_client import ProtocolClient, login, start_session
 from redis_text import text
 
-from signaling.placement import LeastLoadedSelector
-
 EMAIL = "workers@example.test"
-
-
-def test_least_loaded_selector_prefers_itself_on_a_tie() -> None:
-    selector = LeastLoadedSelector()
-    assert selector.select("a", {"a": 1, "b": 1}) == "a"
-    assert selector.select("a", {"a": 2, "b": 1, "c": 1}) == "b"
-    assert selector.select("a", {}) == "a"
 
 
 def test_workers_without_redis_refuse_clearly(tmp_path: Path) -> None:
@@ -145,3 +136,48 @@ async def test_the_supervisor_announces_a_dead_worker_and_its_session_moves(
         if therapist is not None:
             await therapist.close()
         http.close()
+
+
+def test_tandem_drain_stops_every_worker_of_the_host_and_the_supervisor(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A host taken out of service: its workers drain, none is started again, and `tandem
+    serve --workers 2` ends by itself."""
+    prefix = f"t{secrets.token_hex(4)}:"
+    env = prepare_environment(tmp_path, redis_url=redis_url)
+    env["TANDEM_REDIS_PREFIX"] = prefix
+    env["TANDEM_HOST_NAME"] = f"host-{secrets.token_hex(3)}"
+    store = redis.Redis.from_url(redis_url)
+    server = serving(env, tmp_path, extra_args=("--workers", "2"))
+    try:
+        with server as running:
+            deadline = time.monotonic() + 30
+            while len(store.hkeys(f"{prefix}nodes")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            workers = sorted(text(k) for k in store.hkeys(f"{prefix}nodes"))
+            assert len(workers) == 2
+            result = subprocess.run(
+                [sys.executable, "-m", "server.cli", "drain", "--deadline", "10"],
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stdout + result.stderr
+            for worker in workers:
+                assert f"{worker} drained and stopped" in result.stdout
+            assert running.process.wait(timeout=30) == 0, running.log()
+            assert "not starting it again" in running.log()
+            assert "every worker drained: stopping" in running.log()
+            assert store.hlen(f"{prefix}nodes") == 0
+    finally:
+        store.delete(f"{prefix}nodes", f"{prefix}session_node", f"{prefix}drained")
+
+
+def test_tandem_drain_without_a_node_of_that_host_says_so(tmp_path: Path, redis_url: str) -> None:
+    env = prepare_environment(tmp_path, redis_url=redis_url)
+    env["TANDEM_REDIS_PREFIX"] = f"t{secrets.token_hex(4)}:"
+    env["TANDEM_HOST_NAME"] = "nobody-here"
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "drain"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "no node of host 'nobody-here'" in result.stderr

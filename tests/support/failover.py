@@ -3,11 +3,17 @@ the recording indicator showed, and when each page was back in the call."""
 
 from __future__ import annotations
 
+import html
+import io
+import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import av
+import httpx
 import pytest
 from e2e_flows import Browsers, Participant, frames_from, wait_frames_growing
 
@@ -143,3 +149,32 @@ def browsers_for(
     errors = [e for e in errors if "WebSocket connection to" not in e]
     if report is not None and report.passed and errors:
         pytest.fail("errors in the browsers:\n" + "\n".join(errors))
+
+
+def decoded(data: bytes) -> tuple[int, int]:
+    """(video frames, audio frames) decoded from a recording file."""
+    video = audio = 0
+    with av.open(io.BytesIO(data), "r") as container:
+        for frame in container.decode():
+            if isinstance(frame, av.VideoFrame):
+                video += 1
+            else:
+                audio += 1
+    return video, audio
+
+
+def files_of(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:
+    """The recording files the playback page lists (status, url, participant...)."""
+    page = http.get(f"/sessions/{session_id}/playback", headers={"accept": "text/html"})
+    match = re.search(r'data-playback="([^"]+)"', page.text)
+    assert match, page.status_code
+    files: list[dict[str, Any]] = json.loads(html.unescape(match.group(1)))["files"]
+    return files
+
+
+def assert_files_play(http: httpx.Client, files: list[dict[str, Any]]) -> None:
+    """Each file, fetched over HTTP, decodes to a few seconds of video and audio."""
+    for f in files:
+        video, audio = decoded(http.get(f["url"]).content)
+        assert video > 30, f
+        assert audio > 50, f

@@ -315,14 +315,26 @@ async def read_recording_file(
     return row if allowed else None
 
 
-def playable_path(row: RecordingFile | None, storage_root: Path) -> Path:
-    """Where a file read with read_recording_file is on disk, if it can be played."""
+MISSING_FROM_STORAGE = "The recording file is missing from storage."
+
+
+def playable_key(row: RecordingFile | None) -> str:
+    """The store key (server/video/store.py) of a file read with read_recording_file, if it
+    can be played."""
     if row is None:
         raise NotFound(NO_RECORDING)
     if row.status not in PLAYABLE:
         raise Conflict("This recording is not finalized (it may be incomplete).")
+    return row.storage_path
+
+
+def playable_path(row: RecordingFile | None, storage_root: Path) -> Path:
+    """Where a file read with read_recording_file is on this host's disk, if it can be played
+    (a shared-directory store; with S3, read through the store instead)."""
+    playable_key(row)
+    assert row is not None  # playable_key refused None
     root = storage_root.resolve()
     path = (root / row.storage_path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound("The recording file is missing from storage.")
+        raise NotFound(MISSING_FROM_STORAGE)
     return path

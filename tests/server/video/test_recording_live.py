@@ -21,6 +21,7 @@ import pytest
 from live import TEST_PASSWORD, LiveServer, create_account, prepare_environment, start_server
 from live_call import admit, join_token, new_call
 from protocol_client import ProtocolClient, csrf_token, login
+from s3 import moto_server, s3_client, s3_environment
 
 from media.testing.pattern import decode_frame_number
 
@@ -77,6 +78,17 @@ async def finalized_files(
     return files
 
 
+async def record_and_stop(
+    server: LiveServer, http: httpx.Client, seconds: float
+) -> tuple[ProtocolClient, ProtocolClient, list[dict[str, Any]]]:
+    """A recorded call of ``seconds``, stopped; with its files once finalized."""
+    therapist, parent = await recording_call(server, http)
+    await asyncio.sleep(seconds)
+    await therapist.send({"type": "record", "action": "stop"})
+    await therapist.expect_matching("recording", state_is("stopped"))
+    return therapist, parent, await finalized_files(http, therapist.session_id, 2)
+
+
 def decoded_numbers(data: bytes) -> tuple[list[int], int]:
     numbers, audio = [], 0
     with av.open(io.BytesIO(data), "r") as container:
@@ -97,12 +109,8 @@ async def test_recorded_call_is_finalized_and_served_with_range(
     server = start_server(env, tmp)
     http = login(server.base_url, EMAIL, TEST_PASSWORD)
     try:
-        therapist, parent = await recording_call(server, http)
-        await asyncio.sleep(5)
-        await therapist.send({"type": "record", "action": "stop"})
-        await therapist.expect_matching("recording", state_is("stopped"))
+        therapist, parent, files = await record_and_stop(server, http, 5)
         session_id = therapist.session_id
-        files = await finalized_files(http, session_id, 2)
         assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
         parent_file = next(f for f in files if f["participant_id"] == parent.participant_id)
         assert parent_file["duration_ms"] > 2000
@@ -132,6 +140,43 @@ async def test_recorded_call_is_finalized_and_served_with_range(
     finally:
         http.close()
         server.stop()
+
+
+async def test_with_an_s3_store_the_recording_is_uploaded_and_served_from_the_bucket(
+    env_and_tmp: tuple[dict[str, str], Path],
+) -> None:
+    """moto's server mode stands in for S3 (an emulator): what is served comes from the bucket,
+    not from the disk it was recorded on."""
+    env, tmp = env_and_tmp
+    with moto_server(tmp / "moto.log") as endpoint:
+        s3_client(endpoint).create_bucket(Bucket="tandem-recordings")
+        env = {**env, **s3_environment(endpoint, "tandem-recordings")}
+        server = start_server(env, tmp)
+        http = login(server.base_url, EMAIL, TEST_PASSWORD)
+        try:
+            therapist, parent, files = await record_and_stop(server, http, 4)
+            assert sorted(f["status"] for f in files) == ["finalized", "finalized"], files
+            listed = s3_client(endpoint).list_objects_v2(Bucket="tandem-recordings")
+            keys = sorted(o["Key"] for o in listed["Contents"])
+            assert len(keys) == 2
+            assert all(k.startswith(f"recordings/{therapist.session_id}/") for k in keys), keys
+            assert all(k.endswith("/final.webm") for k in keys), keys
+            for local in (tmp / "recordings").glob("*/*/*/final.webm"):
+                local.unlink()
+            for f in files:
+                whole = await asyncio.to_thread(http.get, f["url"])
+                assert whole.status_code == 200
+                numbers, audio = decoded_numbers(whole.content)
+                assert len(numbers) > 30
+                assert audio > 50
+                part = await asyncio.to_thread(http.get, f["url"], headers={"range": "bytes=-64"})
+                assert part.status_code == 206
+                assert part.content == whole.content[-64:]
+            await therapist.close()
+            await parent.close()
+        finally:
+            http.close()
+            server.stop()
 
 
 async def test_sigkill_mid_recording_is_recovered_from_the_journal_at_the_next_start(

@@ -56,6 +56,7 @@ from server.services.video.recordings import (
 from server.services.video.sessions import record_presence, start_session
 from server.video.backend import DatabaseSessionBackend
 from server.video.recording import mark_interrupted_recordings, recover_recordings
+from server.video.store import SharedDirectoryStore
 from signaling.ports import (
     AnnotationDraft,
     AnnotationKind,
@@ -435,8 +436,8 @@ async def test_an_interrupted_file_is_recovered_once_with_its_offset(
     )  # fmt: skip
 
     first, second = await asyncio.gather(
-        recover_recordings(world.db, tmp_path, [built.id, bare.id]),
-        recover_recordings(world.db, tmp_path, [built.id]),
+        recover_recordings(world.db, tmp_path, [built.id, bare.id], SharedDirectoryStore(tmp_path)),
+        recover_recordings(world.db, tmp_path, [built.id], SharedDirectoryStore(tmp_path)),
     )
     assert sorted([first[str(built.id)], second[str(built.id)]]) == ["recovered", "skipped"]
     assert first[str(bare.id)] == "skipped"
