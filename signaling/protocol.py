@@ -32,6 +32,7 @@ class CloseCode:
     ENDED: Final = 4002
     DECLINED: Final = 4003
     REPLACED: Final = 4004
+    SILENT: Final = 4008
     SESSION_FULL: Final = 4029
     FORBIDDEN: Final = 4403
     NOT_FOUND: Final = 4404

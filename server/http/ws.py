@@ -22,6 +22,20 @@ from .security import SESSION_COOKIE, own_origin
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_SECONDS = 10.0
+# A client may promise a message at least every `?heartbeat=` seconds (its pings); silence for
+# this many heartbeats then means its network is gone. A cut link never closes a TCP socket by
+# itself, and until the socket closes the others would see a frozen tile instead of
+# "reconnecting" (docs/signaling.md, "Transport").
+SILENT_HEARTBEATS = 2.5
+MAX_HEARTBEAT_SECONDS = 60
+
+
+def silence_limit(websocket: WebSocket) -> float | None:
+    """Seconds of silence after which the client is gone (None: it promised no heartbeat)."""
+    raw = websocket.query_params.get("heartbeat", "")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HEARTBEAT_SECONDS:
+        return None
+    return int(raw) * SILENT_HEARTBEATS
 
 
 class WebSocketConnection:
@@ -99,23 +113,24 @@ async def session_socket(websocket: WebSocket) -> None:
         # sees /healthz answer 503) sends it to another.
         await websocket.close(code=CloseCode.SERVICE_RESTART, reason="node draining")
         return
+    silence = silence_limit(websocket)
     conn = WebSocketConnection(websocket)
     handle = await runtime.router.connect(session_id, conn, identity, remote)
     state.metrics.connections.inc()
     first = True
     try:
         while websocket.application_state == WebSocketState.CONNECTED:
-            if first:
-                # A socket that never says `join` must not hold a slot forever.
-                try:
-                    async with asyncio.timeout(JOIN_TIMEOUT_SECONDS):
-                        message = await websocket.receive()
-                except TimeoutError:
-                    await conn.close(CloseCode.POLICY_VIOLATION, "join expected")
-                    break
-                first = False
-            else:
-                message = await websocket.receive()
+            # A socket that never says `join` must not hold a slot forever; a joined one that
+            # promised a heartbeat must keep it.
+            limit, why = (JOIN_TIMEOUT_SECONDS, "join expected") if first else (silence, "")
+            try:
+                async with asyncio.timeout(limit):
+                    message = await websocket.receive()
+            except TimeoutError:
+                code = CloseCode.POLICY_VIOLATION if first else CloseCode.SILENT
+                await conn.close(code, why or "no heartbeat")
+                break
+            first = False
             if message["type"] == "websocket.disconnect":
                 break
             text = message.get("text")

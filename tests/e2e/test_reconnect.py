@@ -71,3 +71,13 @@ def test_parent_reconnects_after_connection_loss(
     wait_audio_growing(therapist, p_id)
     item = therapist.page.locator(f"#participant-list li[data-participant='{p_id}']")
     wait_until(lambda: "reconnecting" not in item.inner_text(), 10, "still shown as reconnecting")
+
+
+def test_a_closed_tab_leaves_at_once(live: Live, launch: Callable[[str], Participant]) -> None:
+    """Not a disconnect held open for the 30 s reconnect grace: the page says `leave` as it goes."""
+    therapist, parent, ids = start_call_with_parent(live, launch, "Closed tab")
+    p_id = ids["parent_id"]
+    item = therapist.page.locator(f"#participant-list li[data-participant='{p_id}']")
+    item.wait_for(state="attached")
+    parent.page.close()
+    wait_until(lambda: item.count() == 0, 3, "the parent is still listed after closing the tab")

@@ -274,6 +274,18 @@ class Link:
         end = self.end(ns)
         run("ip", "-n", ns.name, "link", "set", end.device, "up")
 
+    def readdress(self, ns: Namespace, address: str) -> None:
+        """Give ``ns``'s end a new address (Wi-Fi to cellular): the old one disappears, the new
+        one (outside the link's /30, from 198.18.0.0/15) reaches the other end on-link."""
+        end = self.end(ns)
+        other = next(e for e in self.ends.values() if e is not end)
+        run("ip", "-n", ns.name, "addr", "del", f"{end.address}/30", "dev", end.device)
+        run("ip", "-n", ns.name, "addr", "add", f"{address}/32", "dev", end.device)
+        run("ip", "-n", ns.name, "route", "add", f"{other.address}/32", "dev", end.device,
+            "src", address)  # fmt: skip
+        run("ip", "-n", other.ns.name, "route", "add", f"{address}/32", "dev", other.device)
+        end.address = address
+
     def close(self) -> None:
         for end in self.ends.values():
             end.close()

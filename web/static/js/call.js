@@ -4,6 +4,7 @@ import { SignalingClient } from "./signaling.js";
 import { PeerSession } from "./peer.js";
 import { fillSelect, getLocalMedia, listDevices } from "./devices.js";
 import { QualityMonitor } from "./quality.js";
+import { ConnectionWatch } from "./connection.js";
 import { installSessionTools } from "./session-tools.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -25,13 +26,21 @@ export class CallController {
     this.state = "connecting";
     this.audioOn = true;
     this.videoOn = true;
-    this.quality = new QualityMonitor(() => this.peer, $("#quality", root));
+    this.quality = new QualityMonitor(() => this.peer, $("#quality", root), {
+      onLevel: (level) => this.connection.quality(level),
+      onStall: () => this.connection.stalled(),
+    });
     this.signaling = new SignalingClient({
       sessionId: config.sessionId,
       role: this.role,
       token: config.token,
       onMessage: (msg) => this.handle(msg),
       onStatus: (status) => this.setStatus(status),
+    });
+    this.connection = new ConnectionWatch(root, {
+      signaling: this.signaling,
+      getPeer: () => this.peer,
+      iceServers: () => this.iceServers || this.config.iceServers,
     });
     this.bindControls();
     this.tools = installSessionTools(this); // recording consent, annotations, drawing
@@ -41,6 +50,11 @@ export class CallController {
   start() {
     this.showSelf();
     this.signaling.connect();
+    // A closed tab leaves at once instead of holding its place for the reconnect grace.
+    // (A reload leaves too, and comes back with its rejoin credential, without the lobby.)
+    window.addEventListener("pagehide", (event) => {
+      if (!event.persisted) this.signaling.send({ type: "leave" });
+    });
     this.quality.start();
     this.freezeTimer = setInterval(() => this.watchFrozen().catch(() => {}), 2000);
   }
@@ -91,6 +105,7 @@ export class CallController {
         break;
       }
       case "participants":
+        this.announceReconnects(msg.participants);
         this.state = msg.state;
         this.participants = msg.participants;
         this.renderParticipants();
@@ -123,8 +138,7 @@ export class CallController {
         if (msg.code === "session_full") this.finish("error", "This session is full. Please contact your therapist.");
         break;
       case "_reconnecting":
-        if (this.peer) { this.peer.close(); this.peer = null; }
-        this.root.dataset.connection = "reconnecting";
+        if (this.peer) { this.peer.close(); this.lastPeer = this.peer; this.peer = null; }
         break;
       case "_closed":
         if (!["ended", "removed", "declined", "error", "left"].includes(this.root.dataset.phase)) {
@@ -142,17 +156,32 @@ export class CallController {
   }
 
   resetPeer() {
+    const before = this.peer || this.lastPeer;
     if (this.peer) this.peer.close();
     this.trackOwner.clear();
     this.lastFrames = new Map();
-    this.peer = new PeerSession({
+    const peer = new PeerSession({
       iceServers: this.iceServers || this.config.iceServers,
       localStream: this.localStream,
       publish: this.publish,
       onTrack: (pid, track, stream) => this.addRemote(pid, track, stream),
-      onFailed: () => this.signaling.restart(),
-      onState: (state) => { this.root.dataset.connection = state; },
+      onState: (state) => {
+        this.connection.peerState(peer.pc, state);
+        // Back on a new connection: ask for keyframes now rather than at the next frozen check.
+        if (state === "connected" && before) this.askKeyframes();
+      },
+      needsNetwork: Boolean(before && before.hadNetwork),
     });
+    this.peer = peer;
+    this.connection.peerStarted(peer.pc);
+  }
+
+  askKeyframes() {
+    for (const p of this.participants) {
+      if (p.participant_id !== this.me && p.role !== "observer" && p.video && p.status === "present") {
+        this.signaling.send({ type: "keyframe", publisher_id: p.participant_id });
+      }
+    }
   }
 
   // --- media and tiles -------------------------------------------------------------------------
@@ -212,6 +241,7 @@ export class CallController {
         this.play(video);
       }
       tile.dataset.role = p.role;
+      tile.dataset.status = p.status;
       tile.classList.toggle("camera-off", !p.video);
       // "Parent · Parent" says nothing twice: the role only when the name is not already it.
       const label = p.name === ROLE_LABEL[p.role] ? p.name : `${p.name} · ${ROLE_LABEL[p.role]}`;
@@ -258,6 +288,7 @@ export class CallController {
         const li = document.createElement("li");
         li.dataset.participant = p.participant_id;
         li.dataset.role = p.role;
+        li.dataset.status = p.status;
         const name = document.createElement("span");
         name.textContent = `${p.name}${p.participant_id === this.me ? " (you)" : ""}`;
         const meta = document.createElement("span");
@@ -290,6 +321,17 @@ export class CallController {
     const badge = $("#call-state", this.root);
     if (badge) badge.textContent = { open: "Waiting room open", live: "Live", ended: "Ended" }[this.state] || this.state;
     this.renderTiles();
+  }
+
+  // The server says who lost their connection and who is back: say it out loud too.
+  announceReconnects(next) {
+    const before = new Map(this.participants.map((p) => [p.participant_id, p.status]));
+    for (const p of next) {
+      if (p.participant_id === this.me || !before.has(p.participant_id)) continue;
+      const was = before.get(p.participant_id);
+      if (was !== "reconnecting" && p.status === "reconnecting") this.announce(`${p.name} lost the connection and is reconnecting…`);
+      if (was === "reconnecting" && p.status === "present") this.announce(`${p.name} is back.`);
+    }
   }
 
   renderLobby(waiting) {
@@ -394,6 +436,7 @@ export class CallController {
     this.signaling.finish();
     if (this.peer) { this.peer.close(); this.peer = null; }
     this.quality.stop();
+    this.connection.stop();
     clearInterval(this.freezeTimer);
     this.tools.finish();
     if (this.localStream) for (const t of this.localStream.getTracks()) t.stop();
@@ -410,9 +453,7 @@ export class CallController {
   }
 
   setStatus(status) {
-    this.root.dataset.connection = status;
-    const el = $("#connection-status", this.root);
-    if (el) el.textContent = status === "reconnecting" ? "Reconnecting…" : "";
+    this.connection.socketStatus(status);
   }
 
   announce(text) {

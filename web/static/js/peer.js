@@ -29,36 +29,63 @@ export function waitForIceGathering(pc, timeoutMs = 3000) {
   });
 }
 
+// The addresses this browser offers as ICE candidates (loopback left out), from an SDP.
+function usableCandidates(sdp) {
+  return sdp.split(/\r?\n/)
+    .filter((line) => line.startsWith("a=candidate:"))
+    .map((line) => line.split(" ")[4])
+    .filter((address) => address && !address.startsWith("127.") && address !== "::1");
+}
+
+// Which networks does the browser see right now? A throwaway connection's host candidates.
+async function networksSeen() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  try {
+    pc.createDataChannel("probe");
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIceGathering(pc, 1000);
+    return usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
+  } finally {
+    pc.close();
+  }
+}
+
+// After a network comes back (Wi-Fi up again, a new address), the browser may let a page open a
+// socket a second or more before its WebRTC stack sees the network: an answer made then carries
+// no usable candidate and the relay, which takes no trickled candidates, never connects. So a
+// connection that replaces one that had a network waits (up to `timeoutMs`) until one is seen.
+async function waitForNetwork(timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await networksSeen()).length) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export class PeerSession {
-  constructor({ iceServers, localStream, publish, onTrack, onFailed, onState }) {
+  constructor({ iceServers, localStream, publish, onTrack, onState, needsNetwork = false }) {
+    this.needsNetwork = needsNetwork;
+    this.hadNetwork = false; // its answer offered a usable candidate
     this.pc = new RTCPeerConnection({ iceServers: iceServers || [], bundlePolicy: "max-bundle" });
     this.localStream = localStream;
     this.publish = publish;
-    this.onFailed = onFailed;
     this.closed = false;
-    this.failTimer = null;
     this.pc.addEventListener("track", (event) => {
       const stream = event.streams[0];
       if (stream) onTrack(stream.id, event.track, stream);
     });
+    // What to do about "disconnected" and "failed" is the page's call (connection.js).
     this.pc.addEventListener("connectionstatechange", () => {
-      const state = this.pc.connectionState;
-      if (onState) onState(state);
-      clearTimeout(this.failTimer);
-      if (state === "failed") this.fail();
-      // "disconnected" often heals by itself; give it a moment before starting over.
-      if (state === "disconnected") this.failTimer = setTimeout(() => this.fail(), 2500);
+      if (!this.closed && onState) onState(this.pc.connectionState);
     });
-  }
-
-  fail() {
-    if (this.closed) return;
-    this.close();
-    this.onFailed();
   }
 
   async handleOffer(sdp) {
     const pc = this.pc;
+    if (this.needsNetwork) {
+      this.needsNetwork = false;
+      await waitForNetwork();
+    }
     await pc.setRemoteDescription({ type: "offer", sdp });
     if (this.publish && this.localStream) {
       const mids = midsWhereRelayReceives(sdp);
@@ -74,6 +101,7 @@ export class PeerSession {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await waitForIceGathering(pc);
+    if (usableCandidates(pc.localDescription.sdp).length) this.hadNetwork = true;
     return pc.localDescription.sdp;
   }
 
@@ -89,7 +117,6 @@ export class PeerSession {
 
   close() {
     this.closed = true;
-    clearTimeout(this.failTimer);
     try { this.pc.close(); } catch (_) { /* already closed */ }
   }
 }

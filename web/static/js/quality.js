@@ -1,8 +1,10 @@
 // Connection quality from getStats: round-trip time and packet loss, as words and a color.
 
 export class QualityMonitor {
-  constructor(getPeer, element) {
+  constructor(getPeer, element, { onLevel = () => {}, onStall = () => {} } = {}) {
     this.getPeer = getPeer;
+    this.onLevel = onLevel;
+    this.onStall = onStall;
     this.el = element;
     this.timer = null;
     this.last = null;
@@ -18,7 +20,14 @@ export class QualityMonitor {
 
   async sample() {
     const peer = this.getPeer();
-    if (!peer || !this.el) return;
+    if (!this.el) return;
+    if (!peer || peer.pc.connectionState !== "connected") {
+      // Between connections: the last figures say nothing about the next one.
+      this.last = null;
+      this.el.dataset.level = "idle";
+      this.el.textContent = "Connection: not connected";
+      return;
+    }
     const report = await peer.stats();
     let rtt = null;
     let lost = 0;
@@ -41,10 +50,12 @@ export class QualityMonitor {
       this.el.textContent = "Connection: waiting for others";
       return;
     }
+    if (dRecv === 0) this.onStall();
     let level = "good";
     if (loss > 0.08 || (rtt !== null && rtt > 0.4) || dRecv === 0) level = "poor";
     else if (loss > 0.02 || (rtt !== null && rtt > 0.2)) level = "fair";
     this.el.dataset.level = level;
+    this.onLevel(level);
     const rttText = rtt === null ? "" : `, ${Math.round(rtt * 1000)} ms`;
     this.el.textContent = `Connection: ${level}${rttText}`;
     this.el.title = `Packet loss ${(loss * 100).toFixed(1)}%${rttText}`;

@@ -3,6 +3,13 @@
 
 export const PROTOCOL_VERSION = 1;
 
+// The client pings this often and tells the server so (`?heartbeat=`): a socket that stays
+// silent for 2.5 heartbeats is dead on both sides (a cut link never closes a TCP socket).
+export const HEARTBEAT_SECONDS = 2;
+const SILENT_MS = HEARTBEAT_SECONDS * 2500;
+// A connect attempt that neither opens nor fails (SYNs lost on a dead link) is abandoned.
+const CONNECT_TIMEOUT_MS = 3000;
+
 // Close codes after which reconnecting cannot help (docs/signaling.md, "Close codes").
 const FINAL_CLOSE_CODES = new Set([1003, 1008, 1009, 4001, 4002, 4003, 4004, 4029, 4403, 4404, 4410, 4426]);
 
@@ -37,6 +44,17 @@ export class SignalingClient {
     this.attempt = 0;
     this.pingTimer = null;
     this.reconnectTimer = null;
+    this.connectTimer = null;
+    this.lastHeard = 0;
+    this.probes = [];
+    this.watchOnline();
+  }
+
+  // The browser says the network is back: try at once rather than at the next retry.
+  watchOnline() {
+    window.addEventListener("online", () => {
+      if (!this.finished && this.ws === null && this.reconnectTimer !== null) this.connect();
+    });
   }
 
   get rejoinKey() { return `tandem.rejoin.${this.sessionId}`; }
@@ -55,17 +73,23 @@ export class SignalingClient {
   url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const as = this.role === "therapist" ? "?as=therapist" : "";
-    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(this.sessionId)}${as}`;
+    const query = `${as ? `${as}&` : "?"}heartbeat=${HEARTBEAT_SECONDS}`;
+    return `${scheme}//${location.host}/ws/sessions/${encodeURIComponent(this.sessionId)}${query}`;
   }
 
   connect() {
     if (this.finished) return;
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     const ws = new WebSocket(this.url());
     this.ws = ws;
     this.onStatus(this.attempt ? "reconnecting" : "connecting");
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => { if (ws === this.ws && ws.readyState !== WebSocket.OPEN) this.restart(); }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
+      clearTimeout(this.connectTimer);
+      this.lastHeard = Date.now();
       const join = { type: "join", v: PROTOCOL_VERSION, client_id: this.clientId };
       if (this.role !== "therapist") {
         join.token = this.token;
@@ -74,12 +98,14 @@ export class SignalingClient {
       }
       this.send(join);
       clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.send({ type: "ping" }), 15000);
+      this.pingTimer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
       let msg;
       try { msg = JSON.parse(event.data); } catch (_) { return; }
+      this.lastHeard = Date.now();
+      if (msg.type === "pong") { this.settleProbes(true); return; }
       if (msg.type === "welcome" || msg.type === "admitted") this.attempt = 0;
       // Strictly in order: an offer must not start while the previous answer is being applied.
       this.queue = this.queue.then(() => this.onMessage(msg)).catch((err) => {
@@ -99,11 +125,42 @@ export class SignalingClient {
     });
   }
 
+  // Every heartbeat: a ping, unless the socket has been silent too long (then it is dead).
+  heartbeat() {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && Date.now() - this.lastHeard > SILENT_MS) {
+      this.restart();
+      return;
+    }
+    this.send({ type: "ping" });
+  }
+
+  // Is the socket alive? A ping answered within `timeoutMs`.
+  probe(timeoutMs = 1000) {
+    if (!this.send({ type: "ping" })) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const entry = { resolve, timer: setTimeout(() => this.settleProbe(entry, false), timeoutMs) };
+      this.probes.push(entry);
+    });
+  }
+
+  settleProbe(entry, ok) {
+    clearTimeout(entry.timer);
+    this.probes = this.probes.filter((e) => e !== entry);
+    entry.resolve(ok);
+  }
+
+  settleProbes(ok) {
+    for (const entry of [...this.probes]) this.settleProbe(entry, ok);
+  }
+
   scheduleReconnect() {
     if (this.finished) return;
     this.attempt += 1;
-    // Quick first retries: the 10 s budget after a network blip is for the whole rejoin.
-    const delay = Math.min(250 * 2 ** (this.attempt - 1), 2000);
+    this.settleProbes(false);
+    // The link may come back any moment: retry at least every second for the first half
+    // minute (a failed attempt on a dead link costs nothing), then every 5 s.
+    const quick = Math.min(250 * 2 ** (this.attempt - 1), 1000);
+    const delay = this.attempt > 30 ? 5000 : quick;
     this.onStatus("reconnecting");
     this.queue = this.queue.then(() => this.onMessage({ type: "_reconnecting" }));
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
@@ -128,7 +185,9 @@ export class SignalingClient {
 
   finish() {
     this.finished = true;
+    this.settleProbes(false);
     clearInterval(this.pingTimer);
+    clearTimeout(this.connectTimer);
     clearTimeout(this.reconnectTimer);
     if (this.ws) { try { this.ws.close(1000, "left"); } catch (_) { /* closing anyway */ } }
   }
