@@ -24,11 +24,13 @@ from signaling.protocol import (
     Draw,
     Drawing,
     Error,
+    GoalInfo,
     Note,
     ObserverAnnotations,
     Snapshot,
     Tag,
     TagOptionInfo,
+    Undo,
 )
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,11 @@ class Annotations:
                 return AnnotationSettings(
                     observers_may_annotate=self.observers_may_annotate, tags=[]
                 )
+        goals = {t.goal_id: t.goal_name for t in self._tags if t.goal_id and t.goal_name}
         return AnnotationSettings(
             observers_may_annotate=self.observers_may_annotate,
             tags=[TagOptionInfo(label=t.label, goal_id=t.goal_id) for t in self._tags],
+            goals=[GoalInfo(goal_id=gid, name=name) for gid, name in goals.items()],
         )
 
     async def entered(self, who: Participant) -> None:
@@ -86,7 +90,7 @@ class Annotations:
             return None
         if not await self._allowed(who, msg):
             return None
-        target_id = msg.target
+        target_id = None if isinstance(msg, Undo) else msg.target
         if target_id is not None and not self._is_target(target_id, publisher=_needs_video(msg)):
             await who.send(Error(code="unknown_participant", message="no such participant"))
             return None
@@ -98,6 +102,8 @@ class Annotations:
             kind, fields["text"], fields["goal_id"] = "note", msg.text, msg.goal_id
         elif isinstance(msg, Tag):
             kind, fields["tag"], fields["goal_id"] = "tag", msg.tag, msg.goal_id
+        elif isinstance(msg, Undo):
+            kind, fields["payload"] = "undo", {"undoes": msg.undo_ref}
         elif isinstance(msg, Draw):
             kind = "drawing"
             if not await self._relay_drawing(who, msg, session_ms):

@@ -83,6 +83,8 @@ class ConsentText:
 class TagOption:
     label: str
     goal_id: str | None = None
+    # The goal's short name (from the client's active plan), shown above its tags in the call.
+    goal_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class RecordingUpdate:
     participant_ids: tuple[str, ...]
 
 
-AnnotationKind = Literal["note", "tag", "drawing", "snapshot"]
+AnnotationKind = Literal["note", "tag", "drawing", "snapshot", "undo"]
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,15 @@ class Tag(_Message):
     goal_id: Id | None = None
 
 
+class Undo(_Message):
+    """Takes back one of the author's own tags (by its client_ref): stored as an annotation of
+    its own, so the record keeps both and the tallies leave the undone tag out."""
+
+    type: Literal["undo"]
+    client_ref: Id
+    undo_ref: Id
+
+
 class Shape(_Message):
     kind: Literal["stroke", "line", "arrow", "rect", "ellipse"]
     points: Annotated[list[tuple[Coord, Coord]], Field(min_length=1, max_length=500)]
@@ -194,7 +203,7 @@ class Snapshot(_Message):
     target: Id
 
 
-AnnotationMessage = Note | Tag | Draw | Snapshot
+AnnotationMessage = Note | Tag | Undo | Draw | Snapshot
 ClientMessage = Annotated[
     Join
     | Admit
@@ -211,6 +220,7 @@ ClientMessage = Annotated[
     | ObserverAnnotations
     | Note
     | Tag
+    | Undo
     | Draw
     | Snapshot,
     Field(discriminator="type"),
@@ -232,6 +242,7 @@ CLIENT_TYPES: Final = frozenset(
         "observer_annotations",
         "note",
         "tag",
+        "undo",
         "draw",
         "snapshot",
     }
@@ -358,10 +369,18 @@ class TagOptionInfo(_Message):
     goal_id: str | None
 
 
+class GoalInfo(_Message):
+    goal_id: str
+    name: str
+
+
 class AnnotationSettings(_Message):
     type: Literal["annotation_settings"] = "annotation_settings"
     observers_may_annotate: bool
     tags: list[TagOptionInfo]
+    # The client's goals that have tags (their short names), in the plan's order; empty for a
+    # session without a client or a client whose tags name no goal.
+    goals: list[GoalInfo] = []
 
 
 class AnnotationSaved(_Message):

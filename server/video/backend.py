@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.db import transaction
 from server.models import VideoSessionState
 from server.services.audit import Actor, AuditLog, record_audit
-from server.services.video.annotations import find_resent, save_annotation, tags_for_session
+from server.services.video.annotations import find_resent, save_annotation
 from server.services.video.common import parse_id
+from server.services.video.goal_tags import tags_for_session
 from server.services.video.location import link_info
 from server.services.video.recordings import (
     apply_recording_update,

@@ -226,3 +226,22 @@ def test_bad_annotation_messages_are_refused(message: dict[str, object]) -> None
     with pytest.raises(ProtocolError) as refused:
         parse_client_message(json.dumps(message))
     assert refused.value.code == "invalid_message"
+
+
+async def test_goal_tags_name_their_goals_and_an_undo_is_stored_as_its_own_annotation() -> None:
+    room = Room()
+    therapist, parent, _ = await room.start()
+    settings = therapist.conn.last("annotation_settings")
+    assert settings["goals"] == [{"goal_id": "g-grasp", "name": "grasp"}]
+    assert settings["tags"][1] == {"label": "trial success", "goal_id": "g-grasp"}
+
+    await therapist.send(type="tag", client_ref="t1", tag="trial success", goal_id="g-grasp")
+    await therapist.send(type="undo", client_ref="t2", undo_ref="t1")
+    assert therapist.conn.last("annotation_saved")["client_ref"] == "t2"
+    undo = list(room.backend.annotations.values())[-1]
+    assert (undo.kind, undo.payload, undo.client_ref) == ("undo", {"undoes": "t1"}, "t2")
+    # Parents never annotate, so they cannot undo either.
+    await parent.send(type="undo", client_ref="p1", undo_ref="t1")
+    assert parent.conn.last("error")["code"] == "forbidden"
+    with pytest.raises(ProtocolError):
+        parse_client_message(json.dumps({"type": "undo", "client_ref": "x1"}))

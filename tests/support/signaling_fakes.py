@@ -156,7 +156,7 @@ class MemoryBackend:
         )
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
-        return [TagOption("independent"), TagOption("trial success", "g-grasp")]
+        return [TagOption("independent"), TagOption("trial success", "g-grasp", "grasp")]
 
     async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None:
         if self.fail_consents:

@@ -76,13 +76,23 @@ def _sorted_counts(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
 
 
+def undone_refs(annotations: list[Annotation]) -> set[tuple[str, str | None]]:
+    """(author, client_ref) of every annotation its author took back with an `undo`."""
+    return {
+        (a.author_participant_id, str(a.payload.get("undoes")))
+        for a in annotations
+        if a.kind == "undo" and a.payload
+    }
+
+
 def tally(
     annotations: list[Annotation],
 ) -> tuple[tuple[tuple[str, int], ...], tuple[GoalTally, ...]]:
     tags: Counter[str] = Counter()
     per_goal: dict[str, Counter[str]] = defaultdict(Counter)
+    undone = undone_refs(annotations)
     for a in annotations:
-        if a.kind != "tag" or not a.tag:
+        if a.kind != "tag" or not a.tag or (a.author_participant_id, a.client_ref) in undone:
             continue
         tags[a.tag] += 1
         if a.goal_id:
