@@ -172,6 +172,16 @@ async def _session_facts(
             for view in recordings
         ],
         "snapshots": summary.snapshots,
+        "coaching": {
+            "cues": [list(c) for c in summary.coaching.cues],
+            "followed": summary.coaching.followed,
+            "line": summary.coaching.line,
+        },
+        "chat": [
+            {"author": a.author_role, "text": a.text, "session_ms": a.session_ms}
+            for a in annotations
+            if a.kind == "chat"
+        ],
     }
     return facts, summary
 
@@ -184,6 +194,8 @@ def _objective(facts: dict[str, Any], measures: list[dict[str, Any]]) -> str:
         lines.extend(f"- {a['text']}" for a in notes)
     if facts["snapshots"]:
         lines.append(f"{facts['snapshots']} snapshot(s) taken during the session.")
+    if facts.get("coaching", {}).get("line"):
+        lines.append(facts["coaching"]["line"])
     return "\n".join(lines)
 
 

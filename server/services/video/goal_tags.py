@@ -113,6 +113,15 @@ async def tags_for_session(session: AsyncSession, session_id: str) -> list[TagOp
     return await call_tags(session, video.client_id)
 
 
+async def cues_for_session(session: AsyncSession, session_id: str) -> list[str]:
+    """The plan's own coaching cues for the session's client (empty: the call's defaults)."""
+    video = await session.get(VideoSession, parse_id(session_id))
+    if video is None:
+        raise SessionNotFound()
+    plan = await active_plan(session, video.client_id) if video.client_id else None
+    return [str(c) for c in plan.coaching_cues] if plan else []
+
+
 async def call_tags(session: AsyncSession, client_id: uuid.UUID) -> list[TagOption]:
     """The call's tag list: goal tags first, in the plan's goal order, each with its goal's
     short name; then the plain tags. Tags of goals no longer active are left out; a goal id
