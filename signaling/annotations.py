@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from signaling.coaching import DEFAULT_CUES, may_send, relay_chat, relay_cue
 from signaling.consent import RecordingControl
 from signaling.host_context import HostContext
 from signaling.participant import Participant
@@ -21,14 +22,18 @@ from signaling.protocol import (
     AnnotationMessage,
     AnnotationSaved,
     AnnotationSettings,
+    Chat,
+    Cue,
     Draw,
     Drawing,
     Error,
+    GoalInfo,
     Note,
     ObserverAnnotations,
     Snapshot,
     Tag,
     TagOptionInfo,
+    Undo,
 )
 
 log = logging.getLogger(__name__)
@@ -45,21 +50,28 @@ class Annotations:
         self._snapshots = snapshots
         self.observers_may_annotate = False
         self._tags: Sequence[TagOption] | None = None
+        self._cues: Sequence[str] | None = None
 
     # --- settings -----------------------------------------------------------------------------
 
     async def _settings(self) -> AnnotationSettings:
-        if self._tags is None:
+        if self._tags is None or self._cues is None:
             try:
                 self._tags = list(await self._ctx.backend.annotation_tags(self._ctx.session_id))
+                self._cues = list(await self._ctx.backend.coaching_cues(self._ctx.session_id))
             except Exception:
                 log.exception("loading tags failed in session %s", self._ctx.session_id)
                 return AnnotationSettings(
-                    observers_may_annotate=self.observers_may_annotate, tags=[]
+                    observers_may_annotate=self.observers_may_annotate,
+                    tags=[],
+                    cues=list(DEFAULT_CUES),
                 )
+        goals = {t.goal_id: t.goal_name for t in self._tags if t.goal_id and t.goal_name}
         return AnnotationSettings(
             observers_may_annotate=self.observers_may_annotate,
             tags=[TagOptionInfo(label=t.label, goal_id=t.goal_id) for t in self._tags],
+            goals=[GoalInfo(goal_id=gid, name=name) for gid, name in goals.items()],
+            cues=list(self._cues) or list(DEFAULT_CUES),
         )
 
     async def entered(self, who: Participant) -> None:
@@ -86,7 +98,7 @@ class Annotations:
             return None
         if not await self._allowed(who, msg):
             return None
-        target_id = msg.target
+        target_id = None if isinstance(msg, Undo | Cue | Chat) else msg.target
         if target_id is not None and not self._is_target(target_id, publisher=_needs_video(msg)):
             await who.send(Error(code="unknown_participant", message="no such participant"))
             return None
@@ -98,6 +110,14 @@ class Annotations:
             kind, fields["text"], fields["goal_id"] = "note", msg.text, msg.goal_id
         elif isinstance(msg, Tag):
             kind, fields["tag"], fields["goal_id"] = "tag", msg.tag, msg.goal_id
+        elif isinstance(msg, Undo):
+            kind, fields["payload"] = "undo", {"undoes": msg.undo_ref}
+        elif isinstance(msg, Cue):
+            kind, fields["tag"], fields["text"] = "cue", msg.cue, msg.text
+            await relay_cue(self._ctx, who, msg, session_ms)
+        elif isinstance(msg, Chat):
+            kind, fields["text"] = "chat", msg.text
+            await relay_chat(self._ctx, who, msg, session_ms)
         elif isinstance(msg, Draw):
             kind = "drawing"
             if not await self._relay_drawing(who, msg, session_ms):
@@ -127,11 +147,13 @@ class Annotations:
         return lambda: self._save(who, msg.client_ref, draft)
 
     async def _allowed(self, who: Participant, msg: AnnotationMessage) -> bool:
+        if isinstance(msg, Cue | Chat) and may_send(who, msg):
+            return True
         if who.role == "therapist":
             return True
         # Snapshots are clinical images of a child: only the therapist takes them.
         may = who.role == "observer" and self.observers_may_annotate
-        if may and not isinstance(msg, Snapshot):
+        if may and not isinstance(msg, Snapshot | Cue):
             return True
         await self._ctx.audit(who.actor, f"annotation.{msg.type}", "denied", {}, who.remote)
         await who.send(Error(code="forbidden", message="annotations are not allowed for you"))

@@ -83,6 +83,8 @@ class ConsentText:
 class TagOption:
     label: str
     goal_id: str | None = None
+    # The goal's short name (from the client's active plan), shown above its tags in the call.
+    goal_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class RecordingUpdate:
     participant_ids: tuple[str, ...]
 
 
-AnnotationKind = Literal["note", "tag", "drawing", "snapshot"]
+AnnotationKind = Literal["note", "tag", "drawing", "snapshot", "undo", "cue", "chat"]
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,10 @@ class SessionBackend(Protocol):
     async def consent_text(self, session_id: str) -> ConsentText: ...
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]: ...
+
+    async def coaching_cues(self, session_id: str) -> Sequence[str]:
+        """The plan's own cues for the session's client; empty: the defaults."""
+        ...
 
     async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None: ...
 

@@ -76,6 +76,9 @@ SessionState = Literal["open", "live", "ended"]
 RecordingState = Literal["off", "awaiting_consent", "recording", "paused", "stopped"]
 NoteText = Annotated[str, Field(min_length=1, max_length=2000)]
 TagLabel = Annotated[str, Field(min_length=1, max_length=40)]
+CueLabel = Annotated[str, Field(min_length=1, max_length=40)]
+CueText = Annotated[str, Field(min_length=1, max_length=140)]
+ChatText = Annotated[str, Field(min_length=1, max_length=1000)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 # Drawings use coordinates normalized to the target's video (0..1), so any tile size works.
 Coord = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -174,6 +177,33 @@ class Tag(_Message):
     goal_id: Id | None = None
 
 
+class Undo(_Message):
+    """Takes back one of the author's own tags (by its client_ref): stored as an annotation of
+    its own, so the record keeps both and the tallies leave the undone tag out."""
+
+    type: Literal["undo"]
+    client_ref: Id
+    undo_ref: Id
+
+
+class Cue(_Message):
+    """A coaching cue for the parent only: shown large on the parents' screens, never the
+    observers'; stored as an annotation (recorded or not)."""
+
+    type: Literal["cue"]
+    client_ref: Id
+    cue: CueLabel
+    text: CueText | None = None
+
+
+class Chat(_Message):
+    """A short message or a link to everyone in the room; kept with the session's record."""
+
+    type: Literal["chat"]
+    client_ref: Id
+    text: ChatText
+
+
 class Shape(_Message):
     kind: Literal["stroke", "line", "arrow", "rect", "ellipse"]
     points: Annotated[list[tuple[Coord, Coord]], Field(min_length=1, max_length=500)]
@@ -197,7 +227,7 @@ class Snapshot(_Message):
     target: Id
 
 
-AnnotationMessage = Note | Tag | Draw | Snapshot
+AnnotationMessage = Note | Tag | Undo | Cue | Chat | Draw | Snapshot
 ClientMessage = Annotated[
     Join
     | Admit
@@ -214,6 +244,9 @@ ClientMessage = Annotated[
     | ObserverAnnotations
     | Note
     | Tag
+    | Undo
+    | Cue
+    | Chat
     | Draw
     | Snapshot,
     Field(discriminator="type"),
@@ -235,6 +268,9 @@ CLIENT_TYPES: Final = frozenset(
         "observer_annotations",
         "note",
         "tag",
+        "undo",
+        "cue",
+        "chat",
         "draw",
         "snapshot",
     }
@@ -361,10 +397,20 @@ class TagOptionInfo(_Message):
     goal_id: str | None
 
 
+class GoalInfo(_Message):
+    goal_id: str
+    name: str
+
+
 class AnnotationSettings(_Message):
     type: Literal["annotation_settings"] = "annotation_settings"
     observers_may_annotate: bool
     tags: list[TagOptionInfo]
+    # The client's goals that have tags (their short names), in the plan's order; empty for a
+    # session without a client or a client whose tags name no goal.
+    goals: list[GoalInfo] = []
+    # The therapist's coaching cues: the plan's own, or the defaults.
+    cues: list[str] = []
 
 
 class AnnotationSaved(_Message):
@@ -379,6 +425,24 @@ class AnnotationFailed(_Message):
     type: Literal["annotation_failed"] = "annotation_failed"
     client_ref: str
     reason: Literal["not_saved", "no_frame"]
+
+
+class CueShown(_Message):
+    type: Literal["cue"] = "cue"
+    author_id: str
+    cue: str
+    text: str | None
+    session_ms: int
+
+
+class ChatMessage(_Message):
+    type: Literal["chat"] = "chat"
+    author_id: str
+    name: str
+    role: Role
+    text: str
+    session_ms: int
+    at: datetime
 
 
 class Drawing(_Message):
@@ -408,6 +472,8 @@ ServerMessage = Annotated[
     | AnnotationSettings
     | AnnotationSaved
     | AnnotationFailed
+    | CueShown
+    | ChatMessage
     | Drawing,
     Field(discriminator="type"),
 ]

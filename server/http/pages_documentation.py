@@ -81,6 +81,7 @@ def plan_input_from_form(form: FormData) -> PlanInput:
         cert_end=text("cert_end", 20),
         reason=text("reason", 300),
         procedure_codes=text("procedure_codes", 200),
+        coaching_cues=text("coaching_cues", 800),
         goals=[
             GoalInput(
                 term=text(f"goal-{i}-term", 5),

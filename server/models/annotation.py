@@ -40,7 +40,7 @@ class Annotation(Base):
         UUIDString, ForeignKey("users.id", ondelete="RESTRICT"), nullable=True
     )
     author_link_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    kind: Mapped[str] = mapped_column(String(10))  # note | tag | drawing | snapshot
+    kind: Mapped[str] = mapped_column(String(10))  # note | tag | undo | drawing | snapshot
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     tag: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # Treatment goals arrive with documentation; until then an opaque id from the client.
@@ -72,10 +72,11 @@ class AnnotationSnapshot(Base):
 
 
 class AnnotationTag(Base):
-    """A client's one-tap tag list; a client without one gets the defaults."""
+    """A client's one-tap tag list; a client without one gets the defaults. A tag may count
+    toward a goal (`goal_id`: the goal's lineage id), and one label toward several goals."""
 
     __tablename__ = "annotation_tags"
-    __table_args__ = (UniqueConstraint("client_id", "label"),)
+    __table_args__ = (UniqueConstraint("client_id", "goal_id", "label"),)
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDString, primary_key=True, default=new_id)
     client_id: Mapped[uuid.UUID] = mapped_column(

@@ -41,6 +41,8 @@ class PlanOfCare(Base):
     reason: Mapped[str] = mapped_column(String(300), default="")  # why this version exists
     # The CPT codes the plan covers (treatment codes; evaluations need no plan).
     procedure_codes: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    # The therapist's own coaching cues for the parent (the call offers defaults without them).
+    coaching_cues: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     created_by_id: Mapped[uuid.UUID] = mapped_column(
         UUIDString, ForeignKey("users.id", ondelete="RESTRICT")
     )

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.db import transaction
 from server.models import VideoSessionState
 from server.services.audit import Actor, AuditLog, record_audit
-from server.services.video.annotations import find_resent, save_annotation, tags_for_session
+from server.services.video.annotations import find_resent, save_annotation
 from server.services.video.common import parse_id
+from server.services.video.goal_tags import cues_for_session, tags_for_session
 from server.services.video.location import link_info
 from server.services.video.recordings import (
     apply_recording_update,
@@ -158,6 +159,10 @@ class DatabaseSessionBackend:
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
         async with transaction(self._db) as session:
             return await tags_for_session(session, session_id)
+
+    async def coaching_cues(self, session_id: str) -> Sequence[str]:
+        async with transaction(self._db) as session:
+            return await cues_for_session(session, session_id)
 
     async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None:
         actor = _participant_actor(decision.participant_id, decision.user_id, decision.link_id)

@@ -154,6 +154,8 @@ def therapist_pages(tour: Tour, demo: DemoSite) -> None:
     tour.visit("/clients/new", "new client form")
     tour.submit("form", "new client form, with errors")
     tour.visit(f"/clients/{demo.client_id}/plans/new", "new plan of care form")
+    tour.visit(f"/clients/{demo.client_id}/tags", "tags for the call (per goal)", "#tags-form")
+    tour.submit("#tags-form", "tags for the call, saved")
     tour.visit(f"/plans/{demo.plan_id}", "plan of care with goal charts", "svg.goal-chart")
     tour.visit(f"/notes/{demo.draft_note_id}", "draft note editor", "form[data-autosave-ready=yes]")
     tour.visit(f"/notes/{demo.signed_note_id}", "signed note with an addendum", "#hash-verified")

@@ -226,3 +226,74 @@ def test_bad_annotation_messages_are_refused(message: dict[str, object]) -> None
     with pytest.raises(ProtocolError) as refused:
         parse_client_message(json.dumps(message))
     assert refused.value.code == "invalid_message"
+
+
+async def test_goal_tags_name_their_goals_and_an_undo_is_stored_as_its_own_annotation() -> None:
+    room = Room()
+    therapist, parent, _ = await room.start()
+    settings = therapist.conn.last("annotation_settings")
+    assert settings["goals"] == [{"goal_id": "g-grasp", "name": "grasp"}]
+    assert settings["tags"][1] == {"label": "trial success", "goal_id": "g-grasp"}
+
+    await therapist.send(type="tag", client_ref="t1", tag="trial success", goal_id="g-grasp")
+    await therapist.send(type="undo", client_ref="t2", undo_ref="t1")
+    assert therapist.conn.last("annotation_saved")["client_ref"] == "t2"
+    undo = list(room.backend.annotations.values())[-1]
+    assert (undo.kind, undo.payload, undo.client_ref) == ("undo", {"undoes": "t1"}, "t2")
+    # Parents never annotate, so they cannot undo either.
+    await parent.send(type="undo", client_ref="p1", undo_ref="t1")
+    assert parent.conn.last("error")["code"] == "forbidden"
+    with pytest.raises(ProtocolError):
+        parse_client_message(json.dumps({"type": "undo", "client_ref": "x1"}))
+
+
+async def test_a_cue_reaches_the_parent_only_and_is_stored() -> None:
+    room = Room()
+    therapist, parent, observer = await room.start()
+    assert therapist.conn.last("annotation_settings")["cues"] == [
+        "wait 5 seconds", "offer a choice", "model the word", "praise the attempt",
+    ]  # fmt: skip
+    room.clock.advance(2_000)
+    await therapist.send(type="cue", client_ref="c1", cue="offer a choice", text="car or ball?")
+    assert parent.conn.last("cue") == {
+        "type": "cue",
+        "author_id": therapist.participant_id,
+        "cue": "offer a choice",
+        "text": "car or ball?",
+        "session_ms": 2_000,
+    }
+    assert of_type(observer.conn, "cue") == []
+    assert of_type(therapist.conn, "cue") == []
+    ack = therapist.conn.last("annotation_saved")
+    saved = room.backend.annotations[ack["annotation_id"]]
+    assert (saved.kind, saved.tag, saved.text) == ("cue", "offer a choice", "car or ball?")
+    # Only the therapist cues, even an observer allowed to annotate.
+    await therapist.send(type="observer_annotations", allowed=True)
+    await observer.send(type="cue", client_ref="o1", cue="wait 5 seconds")
+    await parent.send(type="cue", client_ref="p1", cue="wait 5 seconds")
+    assert observer.conn.last("error")["code"] == "forbidden"
+    assert parent.conn.last("error")["code"] == "forbidden"
+    assert len(of_type(parent.conn, "cue")) == 1
+
+
+async def test_the_plans_own_cues_replace_the_defaults() -> None:
+    room = Room()
+    room.backend.cues = ["point to the picture"]
+    therapist, _, _ = await room.start()
+    assert therapist.conn.last("annotation_settings")["cues"] == ["point to the picture"]
+
+
+async def test_a_chat_message_reaches_everyone_in_the_room_and_is_stored() -> None:
+    room = Room()
+    therapist, parent, observer = await room.start()
+    await parent.send(type="chat", client_ref="m1", text="<b>hi</b> https://example.org/x")
+    for client in (therapist, parent, observer):
+        said = client.conn.last("chat")
+        assert (said["author_id"], said["name"], said["role"]) == (
+            parent.participant_id, "Pat", "parent",
+        )  # fmt: skip
+        assert said["text"] == "<b>hi</b> https://example.org/x"  # escaping is the client's
+    ack = parent.conn.last("annotation_saved")
+    assert room.backend.annotations[ack["annotation_id"]].kind == "chat"
+    with pytest.raises(ProtocolError):
+        parse_client_message(json.dumps({"type": "chat", "client_ref": "m2", "text": "x" * 1001}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -175,3 +176,11 @@ def serving_with_account(tmp: Path, email: str) -> Iterator[LiveServer]:
     create_account(env, email)
     with serving(env, tmp) as server:
         yield server
+
+
+def relay_metric(base_url: str, name: str) -> float:
+    """One of the relay's counters on the server's /metrics (asked from loopback)."""
+    text = httpx.get(f"{base_url}/metrics").text
+    match = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.M)
+    assert match, f"{name} missing from /metrics"
+    return float(match.group(1))

@@ -85,6 +85,7 @@ class MemoryBackend:
     # Set to hold saves (an ack must wait for them); `fail_saves` makes them raise.
     save_gate: asyncio.Event | None = None
     fail_saves: bool = False
+    cues: list[str] = field(default_factory=list)
     fail_consents: bool = False
     consent_version: str = "test-1"
     # Link ids whose holder has not confirmed a licensed location; confirmed ones by link id.
@@ -156,7 +157,10 @@ class MemoryBackend:
         )
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
-        return [TagOption("independent"), TagOption("trial success", "g-grasp")]
+        return [TagOption("independent"), TagOption("trial success", "g-grasp", "grasp")]
+
+    async def coaching_cues(self, session_id: str) -> Sequence[str]:
+        return self.cues
 
     async def consent_recorded(self, session_id: str, decision: ConsentDecision) -> None:
         if self.fail_consents:

@@ -44,10 +44,12 @@ def playback_url(video_id: object, seconds: float | None = None) -> str:
 
 
 def _measure(goal: Goal | None, tally: GoalTally) -> dict[str, Any]:
-    """One objective line per goal; the value is what the goal's chart plots (percent).
+    """One objective line per goal; the value is what the goal's chart plots.
 
     Trial tags (success/fail) count as trials when present; a goal tagged only with prompt
-    levels counts each tag as a trial and the independent ones as successes.
+    levels counts each tag as a trial and the independent ones as successes. The value is the
+    percentage for a percent-of-trials goal, the number of tags for a frequency goal; for the
+    others the tally stays in the text and the therapist enters the measured value.
     """
     title = goal.title if goal else f"Goal {tally.goal_id}"
     prompts = dict(tally.tags)
@@ -56,12 +58,15 @@ def _measure(goal: Goal | None, tally: GoalTally) -> dict[str, Any]:
     else:
         hits, trials, word = prompts.get(INDEPENDENT, 0), sum(prompts.values()), INDEPENDENT
     pct = round(100 * hits / trials) if trials else None
-    # A percentage is the goal's own measure only for percent-of-trials goals; for the others
-    # the tally stays in the text and the therapist enters the measured value.
-    charted = goal is None or goal.measure == "percent_trials"
+    measure = goal.measure if goal else "percent_trials"
+    value: float | None = pct if measure == "percent_trials" else None
     text = f"{title}: {hits} of {trials} trials {word}"
     text += f" ({pct}%)" if pct is not None else ""
     others = [f"{tag} {n}" for tag, n in tally.tags if not (word == INDEPENDENT and tag == word)]
+    if measure == "frequency":
+        value = tally.trials + sum(prompts.values())
+        text = f"{title}: {value:g} times"
+        others = [f"{tag} {n}" for tag, n in tally.tags] if len(tally.tags) > 1 else []
     if others:
         text += "; " + ", ".join(others)
     return {
@@ -69,8 +74,8 @@ def _measure(goal: Goal | None, tally: GoalTally) -> dict[str, Any]:
         "lineage_id": str(goal.lineage_id) if goal else None,
         "number": goal.number if goal else None,
         "label": goal.label if goal else tally.goal_id,
-        "value": pct if charted else None,
-        "unit": "%" if charted else goal.unit if goal else "",
+        "value": value,
+        "unit": goal.unit if goal else "%",
         "successes": hits,
         "trials": trials,
         "tags": [list(t) for t in tally.tags],
@@ -167,6 +172,16 @@ async def _session_facts(
             for view in recordings
         ],
         "snapshots": summary.snapshots,
+        "coaching": {
+            "cues": [list(c) for c in summary.coaching.cues],
+            "followed": summary.coaching.followed,
+            "line": summary.coaching.line,
+        },
+        "chat": [
+            {"author": a.author_role, "text": a.text, "session_ms": a.session_ms}
+            for a in annotations
+            if a.kind == "chat"
+        ],
     }
     return facts, summary
 
@@ -179,6 +194,8 @@ def _objective(facts: dict[str, Any], measures: list[dict[str, Any]]) -> str:
         lines.extend(f"- {a['text']}" for a in notes)
     if facts["snapshots"]:
         lines.append(f"{facts['snapshots']} snapshot(s) taken during the session.")
+    if facts.get("coaching", {}).get("line"):
+        lines.append(facts["coaching"]["line"])
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ ASSISTANCE_LEVELS = {
 DISCIPLINES = {"ot": "Occupational therapy", "pt": "Physical therapy", "slp": "Speech therapy"}
 GOAL_STATUSES = ("active", "met", "not_met", "discontinued")
 MAX_GOALS = 12
+MAX_CUES = 8
 NO_PLAN = "No such plan of care."
 
 
@@ -67,6 +68,7 @@ class PlanInput:
     reason: str = ""
     goals: list[GoalInput] = field(default_factory=list)
     procedure_codes: str = ""  # the CPT codes the plan covers, as typed ("97530 97110")
+    coaching_cues: str = ""  # one cue a line, as typed
 
 
 def _number(raw: str, key: str, errors: dict[str, str], low: float, high: float) -> float:
@@ -152,9 +154,14 @@ def _validate(data: PlanInput) -> tuple[dict[str, object], list[Goal]]:
         codes = parse_code_list(data.procedure_codes)
     except ValidationFailed as exc:
         errors.update(exc.errors)
+    cues = list(dict.fromkeys(" ".join(c.split()) for c in data.coaching_cues.splitlines()))
+    cues = [c for c in cues if c]
+    if len(cues) > MAX_CUES or any(len(c) > 40 for c in cues):
+        errors["coaching_cues"] = f"At most {MAX_CUES} cues of up to 40 characters each."
     if errors:
         raise ValidationFailed(errors)
     fields: dict[str, object] = {
+        "coaching_cues": cues,
         "discipline": data.discipline,
         "assessment": data.assessment.strip()[:10000],
         "visits_per_week": int(per_week),
@@ -242,6 +249,7 @@ def plan_input_from(plan: PlanOfCare) -> PlanInput:
         cert_start=plan.cert_start.isoformat(),
         cert_end=plan.cert_end.isoformat(),
         procedure_codes=" ".join(plan.procedure_codes),
+        coaching_cues="\n".join(plan.coaching_cues),
         goals=[
             GoalInput(
                 g.term,

@@ -18,7 +18,7 @@ from server.services.audit import Actor, add_audit
 from server.services.errors import Invalid, NotFound, as_uuid
 from signaling.ports import AnnotationDraft, TagOption
 
-from .common import SessionNotFound, parse_id
+from .common import parse_id
 
 DEFAULT_TAGS: tuple[TagOption, ...] = tuple(
     TagOption(label)
@@ -50,33 +50,16 @@ def image_type(data: bytes) -> str:
     return "application/octet-stream"
 
 
-async def tags_for_session(session: AsyncSession, session_id: str) -> list[TagOption]:
-    video = await session.get(VideoSession, parse_id(session_id))
-    if video is None:
-        raise SessionNotFound()
-    if video.client_id is None:
-        return list(DEFAULT_TAGS)
-    return await client_tags(session, video.client_id)
-
-
-async def client_tags(session: AsyncSession, client_id: uuid.UUID) -> list[TagOption]:
-    rows = await session.scalars(
-        select(AnnotationTag)
-        .where(AnnotationTag.client_id == client_id)
-        .order_by(AnnotationTag.position, AnnotationTag.label)
-    )
-    tags = [TagOption(r.label, r.goal_id) for r in rows]
-    return tags or list(DEFAULT_TAGS)
-
-
 async def set_client_tags(
     session: AsyncSession, client: Client, tags: Sequence[TagOption], actor: Actor
 ) -> list[TagOption]:
-    clean: dict[str, TagOption] = {}
+    # The same label may count toward several goals ("independent" for grasp and for buttons).
+    clean: dict[tuple[str | None, str], TagOption] = {}
     for tag in tags:
         label = " ".join(tag.label.split())[:40]
         if label:
-            clean.setdefault(label.casefold(), TagOption(label, tag.goal_id or None))
+            goal_id = tag.goal_id or None
+            clean.setdefault((goal_id, label.casefold()), TagOption(label, goal_id))
     if len(clean) > MAX_TAGS:
         raise AnnotationError(f"At most {MAX_TAGS} tags.")
     await session.execute(delete(AnnotationTag).where(AnnotationTag.client_id == client.id))

@@ -17,6 +17,8 @@ from .sessions import attendance
 
 TRIAL_SUCCESS = "trial success"
 TRIAL_FAIL = "trial fail"
+# A tag this soon after a cue card counts as the parent's strategy following the cue.
+FOLLOW_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,26 @@ class GoalTally:
         if self.tags:
             text += " (" + ", ".join(f"{tag} {n}" for tag, n in self.tags) + ")"
         return text
+
+
+@dataclass(frozen=True)
+class Coaching:
+    cues: tuple[tuple[str, int], ...]  # cue -> times given
+    followed: int  # tags within FOLLOW_MS after a cue
+
+    @property
+    def given(self) -> int:
+        return sum(n for _, n in self.cues)
+
+    @property
+    def line(self) -> str:
+        if not self.given:
+            return ""
+        each = ", ".join(f"{cue} {n}" for cue, n in self.cues)
+        return (
+            f"Parent coaching: {self.given} cue(s) given ({each}); {self.followed} tag(s) of the"
+            f" parent's strategy followed within {FOLLOW_MS // 1000} s of a cue."
+        )
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,8 @@ class ObservationSummary:
     notes: int
     drawings: int
     snapshots: int
+    coaching: Coaching = Coaching((), 0)
+    chat: int = 0
 
     @property
     def empty(self) -> bool:
@@ -76,13 +100,23 @@ def _sorted_counts(counter: Counter[str]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
 
 
+def undone_refs(annotations: list[Annotation]) -> set[tuple[str, str | None]]:
+    """(author, client_ref) of every annotation its author took back with an `undo`."""
+    return {
+        (a.author_participant_id, str(a.payload.get("undoes")))
+        for a in annotations
+        if a.kind == "undo" and a.payload
+    }
+
+
 def tally(
     annotations: list[Annotation],
 ) -> tuple[tuple[tuple[str, int], ...], tuple[GoalTally, ...]]:
     tags: Counter[str] = Counter()
     per_goal: dict[str, Counter[str]] = defaultdict(Counter)
+    undone = undone_refs(annotations)
     for a in annotations:
-        if a.kind != "tag" or not a.tag:
+        if a.kind != "tag" or not a.tag or (a.author_participant_id, a.client_ref) in undone:
             continue
         tags[a.tag] += 1
         if a.goal_id:
@@ -93,6 +127,21 @@ def tally(
         successes, fails = counts.pop(TRIAL_SUCCESS, 0), counts.pop(TRIAL_FAIL, 0)
         goals.append(GoalTally(goal_id, successes, successes + fails, _sorted_counts(counts)))
     return _sorted_counts(tags), tuple(goals)
+
+
+def coaching(annotations: list[Annotation]) -> Coaching:
+    """Cues given, and the (not undone) tags that followed one within FOLLOW_MS."""
+    undone = undone_refs(annotations)
+    cues = sorted(a.session_ms for a in annotations if a.kind == "cue")
+    followed = sum(
+        1
+        for a in annotations
+        if a.kind == "tag"
+        and (a.author_participant_id, a.client_ref) not in undone
+        and any(0 <= a.session_ms - at <= FOLLOW_MS for at in cues)
+    )
+    counts = Counter(a.tag or "" for a in annotations if a.kind == "cue")
+    return Coaching(_sorted_counts(counts), followed)
 
 
 async def observation_summary(
@@ -143,4 +192,6 @@ async def observation_summary(
         notes=kinds["note"],
         drawings=kinds["drawing"],
         snapshots=kinds["snapshot"],
+        coaching=coaching(annotations),
+        chat=kinds["chat"],
     )

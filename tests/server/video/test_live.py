@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import TEST_PASSWORD, LiveServer, serving_with_account
+from live import TEST_PASSWORD, LiveServer, relay_metric, serving_with_account
 from live_call import LiveCall, join_token, new_call
 from protocol_client import ProtocolClient, csrf_token, login, start_session
 
@@ -30,13 +30,6 @@ def therapist_http(server: LiveServer) -> Iterator[httpx.Client]:
     http = login(server.base_url, EMAIL, TEST_PASSWORD)
     yield http
     http.close()
-
-
-def relay_metric(server: LiveServer, name: str) -> float:
-    text = httpx.get(f"{server.base_url}/metrics").text
-    match = re.search(rf"^{name}(?:_total)? ([0-9.e+]+)$", text, re.M)
-    assert match, f"{name} missing from /metrics"
-    return float(match.group(1))
 
 
 @pytest.fixture
@@ -69,9 +62,9 @@ async def test_lobby_admit_and_media_both_ways_without_decoding(
     assert abs(sorted(tones)[len(tones) // 2] - 660) < 40  # the parent's tone, not ours
     participants = (await call.parent.expect("participants"))["participants"]
     assert {p["role"] for p in participants} >= {"therapist", "parent"}
-    assert relay_metric(server, "tandem_relay_decodes") == 0
-    assert relay_metric(server, "tandem_relay_encodes") == 0
-    assert relay_metric(server, "tandem_relay_forwarded_frames") > 0
+    assert relay_metric(server.base_url, "tandem_relay_decodes") == 0
+    assert relay_metric(server.base_url, "tandem_relay_encodes") == 0
+    assert relay_metric(server.base_url, "tandem_relay_forwarded_frames") > 0
 
 
 async def test_observer_receives_everyone_and_sends_nothing(
@@ -266,5 +259,5 @@ def test_join_page_refuses_bad_links_with_clear_pages(
 
 def test_relay_figures_are_exported(server: LiveServer) -> None:
     for name in ("tandem_relay_rooms", "tandem_relay_peers", "tandem_signaling_connections"):
-        assert relay_metric(server, name) >= 0
+        assert relay_metric(server.base_url, name) >= 0
     assert Path(server.log_path).exists()

@@ -6,6 +6,7 @@
 // (saving is idempotent), after a reconnect; a failed one can be retried.
 
 import { clock, participantName, randomRef, typingTarget } from "./session-util.js";
+import { GoalTags } from "./goal-tags.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -21,10 +22,11 @@ export class AnnotationPanel {
     this.panel = $("#annotate-panel", this.root);
     this.timeline = $("#annotation-timeline", this.root);
     this.items = new Map(); // client_ref -> {msg, label, status, reason, session_ms, recording_ms, li}
-    this.settings = { observers_may_annotate: false, tags: [] };
+    this.settings = { observers_may_annotate: false, tags: [], goals: [] };
     this.inRoom = false;
     this.sessionClock = null; // {ms, at}: a server session_ms and the performance.now() it was seen at
     this.lastState = null;
+    this.goalTags = new GoalTags(this);
     if (this.panel) this.bind();
   }
 
@@ -72,7 +74,7 @@ export class AnnotationPanel {
         this.lastState = msg.state;
         break;
       case "annotation_settings":
-        this.settings = { observers_may_annotate: msg.observers_may_annotate, tags: msg.tags || [] };
+        this.settings = { observers_may_annotate: msg.observers_may_annotate, tags: msg.tags || [], goals: msg.goals || [] };
         this.renderTags();
         if (this.call.role === "observer") {
           this.call.announce(msg.observers_may_annotate
@@ -130,7 +132,9 @@ export class AnnotationPanel {
     if (option.goal_id) msg.goal_id = option.goal_id;
     const target = this.mainTarget();
     if (target) msg.target = target;
-    this.submit(msg, `Tag: ${option.label}`);
+    const names = new Map(this.settings.goals.map((g) => [g.goal_id, g.name]));
+    this.submit(msg, this.goalTags.label(option, names));
+    this.goalTags.update();
   }
 
   snapshot() {
@@ -185,6 +189,7 @@ export class AnnotationPanel {
     item.status = "failed";
     item.reason = msg.reason;
     this.renderItem(item);
+    this.goalTags.update();
     this.call.announce(`${item.label}: ${FAILURE[msg.reason] || "not saved."} You can retry.`);
   }
 
@@ -197,6 +202,9 @@ export class AnnotationPanel {
       if (!option) return;
       event.preventDefault();
       this.tag(option);
+    } else if (event.key === "u" || event.key === "U") {
+      event.preventDefault();
+      this.goalTags.undo();
     } else if (event.key === "n" || event.key === "N") {
       event.preventDefault();
       $("#note-text", this.panel).focus();
@@ -219,25 +227,7 @@ export class AnnotationPanel {
   }
 
   renderTags() {
-    const group = $("#tag-buttons", this.panel);
-    if (!group) return;
-    for (const old of group.querySelectorAll("button")) old.remove();
-    this.settings.tags.forEach((option, i) => {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "button tag-button";
-      button.dataset.tag = option.label;
-      if (i < 9) {
-        button.setAttribute("aria-keyshortcuts", String(i + 1));
-        const key = document.createElement("kbd");
-        key.textContent = String(i + 1);
-        key.setAttribute("aria-hidden", "true");
-        button.append(key, " ");
-      }
-      button.append(option.label);
-      button.addEventListener("click", () => this.tag(option));
-      group.append(button);
-    });
+    this.goalTags.render(this.settings, (option) => this.tag(option));
   }
 
   renderItem(item) {
@@ -246,6 +236,7 @@ export class AnnotationPanel {
     li.dataset.ref = item.msg.client_ref;
     li.dataset.kind = item.msg.type;
     li.dataset.status = item.status;
+    if (item.undone) li.dataset.undone = "yes";
     const ms = item.session_ms ?? item.estimate;
     const time = document.createElement("time");
     time.className = "t-session";

@@ -1,15 +1,19 @@
-// Session tools on top of the call: recording consent, annotations (notes, tags, snapshots) and
-// drawing on live video. Each tool sees every signaling message after the call handled it.
+// Session tools on top of the call: recording consent, annotations (notes, tags, snapshots),
+// drawing on live video, cue cards and chat. Each tool sees every signaling message after the call handled it.
 
 import { RecordingUI } from "./recording-ui.js";
 import { AnnotationPanel } from "./annotate.js";
 import { DrawingLayer } from "./drawing.js";
+import { CoachingTools } from "./coaching.js";
+import { ChatPanel } from "./chat.js";
 
 export function installSessionTools(call) {
   const recording = new RecordingUI(call);
   const annotations = new AnnotationPanel(call);
   const drawing = new DrawingLayer(call, annotations);
-  const tools = [recording, annotations, drawing];
+  const coaching = new CoachingTools(call, annotations);
+  const chat = new ChatPanel(call);
+  const tools = [recording, annotations, drawing, coaching, chat];
   const each = (method, arg) => {
     for (const tool of tools) {
       try {
@@ -23,6 +27,8 @@ export function installSessionTools(call) {
     recording,
     annotations,
     drawing,
+    coaching,
+    chat,
     handle: (msg) => each("handle", msg),
     tilesChanged: () => each("tilesChanged"),
     finish: () => each("finish"),

@@ -1,0 +1,78 @@
+"""Coaching in real browsers: a cue card reaches the parent and never the observer, and is on the
+therapist's timeline; a chat message reaches everyone admitted, links rendered safely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from e2e_flows import Live, Participant, start_call_with_everyone, timeline, wait_until
+
+pytestmark = pytest.mark.browser
+
+RECORD_RECEIVED = (
+    "() => { const c = window.tandemCall; window.receivedForTest = [];"
+    " const handle = c.handle.bind(c);"
+    " c.handle = (msg) => { window.receivedForTest.push(msg.type); return handle(msg); }; }"
+)
+
+
+def received(person: Participant, kind: str) -> int:
+    return int(
+        person.page.evaluate("(k) => window.receivedForTest.filter((t) => t === k).length", kind)
+    )
+
+
+def test_a_cue_reaches_the_parent_only_and_chat_reaches_everyone(
+    live: Live, launch: Callable[[str], Participant]
+) -> None:
+    therapist, parent, observer, _ = start_call_with_everyone(live, launch, "Coaching e2e")
+    for person in (parent, observer):
+        person.page.evaluate(RECORD_RECEIVED)
+    page = therapist.page
+    panel = page.locator("#cue-panel")
+    panel.wait_for(state="visible")
+    assert parent.page.locator("#cue-panel").is_hidden()
+    assert observer.page.locator("#cue-panel").is_hidden()
+    cues = [b.get_attribute("data-cue") for b in page.locator("#cue-buttons button").all()]
+    assert cues == ["wait 5 seconds", "offer a choice", "model the word", "praise the attempt"]
+
+    page.fill("#cue-extra", "car or ball?")
+    page.click("#cue-buttons button[data-cue='offer a choice']")
+    card = parent.page.locator("#cue-card")
+    card.wait_for(state="visible", timeout=10_000)
+    assert parent.page.locator("#cue-card-title").inner_text() == "offer a choice"
+    assert parent.page.locator("#cue-card-text").inner_text() == "car or ball?"
+    # Large: the card covers a good part of the parent's main video.
+    box, stage = card.bounding_box(), parent.page.locator("#main-video").bounding_box()
+    assert box
+    assert stage
+    assert box["width"] > stage["width"] * 0.6
+    # On the therapist's timeline, saved (cues are stored although nothing is recorded).
+    wait_until(
+        lambda: timeline(therapist)[0]["status"] == "saved",
+        10,
+        lambda: f"the cue was not saved: {timeline(therapist)}",
+    )
+    assert timeline(therapist)[0]["label"] == "Cue: offer a choice (car or ball?)"
+    # And gone again after a few seconds.
+    card.wait_for(state="hidden", timeout=10_000)
+
+    # A chat message from the parent reaches everyone admitted; markup stays text, a link is a link.
+    parent.page.fill("#chat-text", "<b>bold?</b> the schedule: https://example.org/visual?x=1")
+    parent.page.press("#chat-text", "Enter")
+    for person in (therapist, parent, observer):
+        item = person.page.locator("#chat-log li").first
+        item.wait_for(timeout=10_000)
+        assert "<b>bold?</b> the schedule:" in item.inner_text()
+        assert item.locator("b").count() == 0
+        link = item.locator("a")
+        assert link.get_attribute("href") == "https://example.org/visual?x=1"
+        assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+    assert therapist.page.locator("#chat-log li .chat-who").inner_text() == "Parent: "
+    assert parent.page.locator("#chat-log li .chat-who").inner_text() == "You: "
+
+    # The observer never got the cue (it got the chat, so its messages were being recorded).
+    assert received(observer, "chat") == 1
+    assert received(observer, "cue") == 0
+    assert received(parent, "cue") == 1
