@@ -60,6 +60,11 @@ class Settings:
     s3_prefix: str = ""
     # /metrics: with a token, `Authorization: Bearer <token>` from anywhere; without, loopback only.
     metrics_token: str | None = None
+    # Email: smtp:// or smtps:// with user and password in the URL; None: the logging sender.
+    smtp_url: str | None = None
+    mail_from: str = "Tandem <no-reply@localhost>"
+    # The outbox worker's first retry delay; each further retry waits twice as long (max 1 h).
+    outbox_retry_seconds: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -208,6 +213,36 @@ def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
     return key
 
 
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    name = ENV_PREFIX + "SMTP_URL"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            f"{name} must look like smtp://user:password@mail.example.org:587 or"
+            " smtps://user:password@mail.example.org:465"
+        )
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port") from None
+    return raw
+
+
+def _mail_from(env: Mapping[str, str], public_base_url: str | None) -> str:
+    raw = (env.get(ENV_PREFIX + "MAIL_FROM") or "").strip()
+    if raw:
+        if "@" not in raw or "\n" in raw or "\r" in raw:
+            raise ConfigError(
+                f"{ENV_PREFIX}MAIL_FROM must be an address, e.g. Tandem <no-reply@example.org>"
+            )
+        return raw
+    host = urlsplit(public_base_url).hostname if public_base_url else None
+    return f"Tandem <no-reply@{host or 'localhost'}>"
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
 ) -> Settings:
@@ -300,4 +335,7 @@ def load_settings(
         s3_endpoint_url=s3_endpoint_url,
         s3_region=env.get(ENV_PREFIX + "S3_REGION") or None,
         s3_prefix=s3_prefix,
+        smtp_url=_smtp_url(env),
+        mail_from=_mail_from(env, public_base_url),
+        outbox_retry_seconds=_int(env, "OUTBOX_RETRY_SECONDS", 30, 1, 3600),
     )

@@ -11,8 +11,10 @@ from server.http import (
     pages_join_probe,
     pages_recordings,
     pages_video,
+    pages_visit,
     ws,
 )
+from server.mail.worker import outbox_extension
 from server.video.runtime import video_extension
 
 
@@ -24,9 +26,10 @@ def build_app(settings: Settings) -> Starlette:
             *pages_appointment_video.routes,
             *pages_join_probe.routes,
             *pages_recordings.routes,
+            *pages_visit.routes,
             *ws.routes,
         ],
-        extensions=[video_extension],
+        extensions=[outbox_extension, video_extension],
     )
 
 

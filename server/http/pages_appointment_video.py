@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from server.mail.worker import wake_outbox
 from server.models import Appointment, User
 from server.services.audit import Actor
 from server.services.scheduling.appointments import get_appointment_for
@@ -82,6 +83,7 @@ async def send_join_link(request: Request) -> Response:
             base_url(request),
             actor_for(request, user),
         )
+    wake_outbox(app_state(request))
     return RedirectResponse(f"/schedule/appointments/{appt.id}?sent=1", status_code=303)
 
 

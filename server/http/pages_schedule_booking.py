@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server.mail.worker import wake_outbox
 from server.models import Appointment, User
 from server.services.clients import list_clients
 from server.services.scheduling.appointments import (
@@ -22,13 +23,7 @@ from server.services.scheduling.appointments import (
 from server.services.scheduling.checks import BookingInput, Problem
 from server.services.scheduling.common import SERVICE_TYPES, ValidationFailed
 from server.services.scheduling.licensure import check_telehealth_licensure
-from server.services.scheduling.outbox import (
-    LoggingSender,
-    OutboxSender,
-    deliver_pending,
-    list_outbox_for,
-    queue_invite,
-)
+from server.services.scheduling.outbox import list_outbox_for, queue_invite
 from server.services.scheduling.profile import list_locations
 from server.services.scheduling.session_gate import begin_telehealth_session
 
@@ -204,16 +199,13 @@ async def appointment_invite(request: Request) -> Response:
     user = require_user(request)
     form = await request.form()
     caregiver_id = str(form.get("caregiver_id", ""))[:36]
-    state = app_state(request)
     async with unit_of_work(request) as session:
         appt = await get_appointment_for(
             session, user, request.path_params["appointment_id"], actor_for(request, user)
         )
         await queue_invite(session, user, appt, caregiver_id, actor_for(request, user))
-    # Delivery runs after the commit, so a slow or failing sender never loses the message.
-    sender: OutboxSender = state.extras.get("outbox_sender") or LoggingSender()
-    async with unit_of_work(request) as session:
-        await deliver_pending(session, sender)
+    # The outbox worker sends it after the commit: a slow or failing server never loses it.
+    wake_outbox(app_state(request))
     return RedirectResponse(f"/schedule/appointments/{appt.id}", status_code=303)
 
 

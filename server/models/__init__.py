@@ -13,7 +13,7 @@ from server.models.coverage import ClientCoverage
 from server.models.fee_schedule import FeeScheduleEntry
 from server.models.login_session import LoginSession
 from server.models.note import Note, NoteAddendum, SignedNoteLocked
-from server.models.outbox import OutboxMessage
+from server.models.outbox import OutboxAttempt, OutboxMessage
 from server.models.payer import Payer
 from server.models.plan_of_care import Goal, PlanOfCare
 from server.models.practice_profile import PracticeProfile
@@ -56,6 +56,7 @@ __all__ = [
     "LoginSession",
     "Note",
     "NoteAddendum",
+    "OutboxAttempt",
     "OutboxMessage",
     "Payer",
     "PlanOfCare",

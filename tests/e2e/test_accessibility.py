@@ -141,6 +141,7 @@ def signed_out(tour: Tour, demo: DemoSite) -> None:
     tour.visit("/no/such/page", "404 page, signed out")
     tour.visit(demo.join_urls["tampered"], "join link that was tampered with (403)")
     tour.visit(demo.join_urls["revoked"], "join link withdrawn (410)")
+    tour.visit(demo.visit_url, "a reminder's visit link, visit not open yet")
 
 
 def therapist_pages(tour: Tour, demo: DemoSite) -> None:

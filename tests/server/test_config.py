@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from server.config import ConfigError, load_settings, read_dotenv
+from server.mail.smtp import SmtpConfig
 
 
 def test_defaults_are_embedded(tmp_path: Path) -> None:
@@ -74,6 +75,11 @@ def test_postgres_urls_map_to_the_async_driver(tmp_path: Path) -> None:
         ("TANDEM_HOST_NAME", "host a", "HOST_NAME"),
         ("TANDEM_RECORDING_STORE", "ftp", "RECORDING_STORE must be"),
         ("TANDEM_RECORDING_STORE", "s3", "needs TANDEM_S3_BUCKET"),
+        ("TANDEM_SMTP_URL", "mail.example.org:587", "SMTP_URL must look like smtp://"),
+        ("TANDEM_SMTP_URL", "http://mail.example.org", "SMTP_URL must look like smtp://"),
+        ("TANDEM_SMTP_URL", "smtp://mail.example.org:99999", "SMTP_URL has an invalid port"),
+        ("TANDEM_MAIL_FROM", "Tandem", "MAIL_FROM must be an address"),
+        ("TANDEM_OUTBOX_RETRY_SECONDS", "0", "OUTBOX_RETRY_SECONDS"),
     ],
 )
 def test_invalid_settings_are_refused_by_name(
@@ -81,6 +87,24 @@ def test_invalid_settings_are_refused_by_name(
 ) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings({"TANDEM_VAR_DIR": str(tmp_path), name: value}, dotenv=None)
+
+
+def test_smtp_url_and_the_from_address(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "TANDEM_VAR_DIR": str(tmp_path),
+            "TANDEM_PUBLIC_BASE_URL": "https://tandem.example.org",
+            "TANDEM_SMTP_URL": "smtps://care%40example.org:p%3Ass@mail.example.org",
+        },
+        dotenv=None,
+    )
+    assert settings.mail_from == "Tandem <no-reply@tandem.example.org>"
+    assert settings.smtp_url is not None
+    config = SmtpConfig.from_url(settings.smtp_url)
+    assert (config.hostname, config.port, config.implicit_tls) == ("mail.example.org", 465, True)
+    assert (config.username, config.password) == ("care@example.org", "p:ss")
+    plain = SmtpConfig.from_url("smtp://mail.example.org:587")
+    assert (plain.port, plain.implicit_tls, plain.username) == (587, False, None)
 
 
 def test_relay_port_range_and_announced_address(tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ from server.services.documentation.drafting import draft_note
 from server.services.documentation.notes import NoteEdit, add_addendum, sign_note, update_note
 from server.services.documentation.plans import active_plan
 from server.services.scheduling.appointments import set_status
+from server.services.scheduling.visit_links import VisitLinkSigner, visit_path
 from server.services.video.demo_seed import DEMO_TITLE as LIVE_TITLE
 from server.services.video.sessions import issue_link, link_token, list_links, revoke_link
 from server.services.video.visits import start_appointment_video
@@ -70,6 +71,7 @@ class DemoSite:
     proposed_charge_id: str  # the signed note's charge, waiting for review
     charge_month: str  # YYYY-MM of the confirmed charge's date of service
     join_urls: dict[str, str] = field(default_factory=dict)  # role or case -> path
+    visit_url: str = ""  # a reminder's link to a telehealth visit that is not open yet
 
 
 def write_webm(path: Path, seconds: int = 3) -> None:
@@ -126,11 +128,10 @@ async def _cancel_and_no_show(session: AsyncSession, therapist: User, actor: Act
     return cancelled
 
 
-async def _video_visit(
-    session: AsyncSession, therapist: User, maya: Client, signer: TokenSigner, actor: Actor
-) -> str:
-    """A telehealth visit starting now, its video session started from the appointment page."""
-    start = utcnow().replace(second=0, microsecond=0)
+async def _telehealth_visit(
+    session: AsyncSession, therapist: User, maya: Client, at: datetime
+) -> Appointment:
+    start = at.replace(second=0, microsecond=0)
     appt = Appointment(
         therapist_id=therapist.id, client_id=maya.id, starts_at=start,
         ends_at=start + timedelta(minutes=45), mode="telehealth", client_state=maya.home_state,
@@ -139,12 +140,29 @@ async def _video_visit(
     )  # fmt: skip
     session.add(appt)
     await session.flush()
+    return appt
+
+
+async def _video_visit(
+    session: AsyncSession, therapist: User, maya: Client, signer: TokenSigner, actor: Actor
+) -> str:
+    """A telehealth visit starting now, its video session started from the appointment page."""
+    appt = await _telehealth_visit(session, therapist, maya, utcnow())
     await session.refresh(appt, ["client"])
     outcome = await start_appointment_video(
         session, therapist, appt, signer, actor, grace=timedelta(minutes=30)
     )
     assert outcome.video is not None, outcome.licensure.message
     return str(appt.id)
+
+
+async def _visit_link(
+    session: AsyncSession, therapist: User, maya: Client, settings: Settings
+) -> str:
+    """A reminder's link to a telehealth visit tomorrow (its session not started)."""
+    appt = await _telehealth_visit(session, therapist, maya, utcnow() + timedelta(days=1))
+    token = VisitLinkSigner(settings.secret_key).sign(appt.id, maya.caregivers[0].id, appt.ends_at)
+    return visit_path(token)
 
 
 async def _chart_facts(session: AsyncSession, therapist: User, maya: Client, actor: Actor) -> None:
@@ -236,6 +254,7 @@ async def _seed(settings: Settings) -> DemoSite:
             video_visit = await _video_visit(session, therapist, maya, signer, actor)
             await _chart_facts(session, therapist, maya, actor)
             join_urls = await _join_links(session, signer, live, actor)
+            visit_url = await _visit_link(session, therapist, maya, settings)
         world = DocWorld(db, therapist, maya, plan)
         # Three weeks ago: in the plan's certification period, before the demo's own visit.
         held = await held_telehealth_session(world, utcnow() - timedelta(days=21))
@@ -257,6 +276,7 @@ async def _seed(settings: Settings) -> DemoSite:
             recorded_session_id=str(held.video_id), charge_id=str(held_back.id),
             proposed_charge_id=str(proposed.id),
             charge_month=held_back.service_date.strftime("%Y-%m"), join_urls=join_urls,
+            visit_url=visit_url,
         )  # fmt: skip
     finally:
         await engine.dispose()

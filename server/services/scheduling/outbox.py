@@ -1,54 +1,18 @@
-"""Messages to families leave through an outbox: written with their cause, sent afterwards.
-
-The sender is pluggable (`OutboxSender`); the default only logs, so nothing leaves the machine
-unless an operator configures a real sender (put one on AppState.extras["outbox_sender"]).
-"""
+"""Messages to families leave through an outbox: written with their cause, sent afterwards
+by the outbox worker (server/mail/worker.py; delivery.py records each try)."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import utcnow
 from server.models import Appointment, Caregiver, OutboxMessage, User
 from server.services.audit import Actor, add_audit
 
 from .common import MODE_LABELS, Mode, NotFound, ValidationFailed
-
-log = logging.getLogger("tandem.outbox")
-
-MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    id: str
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-
-
-class OutboxSender(Protocol):
-    async def send(self, message: OutgoingMessage) -> None:
-        """Delivers or raises; the outbox records either."""
-        ...
-
-
-class LoggingSender:
-    """Logs that a message would be sent (domain only, never the address or the body)."""
-
-    async def send(self, message: OutgoingMessage) -> None:
-        domain = message.recipient.rpartition("@")[2] or "?"
-        log.info(
-            "outbox message not sent (logging sender)",
-            extra={"message_id": message.id, "channel": message.channel, "domain": domain},
-        )
 
 
 def _invite_body(appt: Appointment, caregiver: Caregiver, therapist: User) -> str:
@@ -93,6 +57,9 @@ async def queue_email(
     subject: str,
     body: str,
     audit_action: str,
+    html_body: str | None = None,
+    due_at: datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> OutboxMessage:
     """Put an email about ``appt`` in the outbox, audited with the caregiver it goes to."""
     assert caregiver.email is not None  # emailable_caregiver checked it
@@ -102,7 +69,10 @@ async def queue_email(
         recipient=caregiver.email,
         subject=subject,
         body=body,
+        html_body=html_body,
         appointment_id=appt.id,
+        next_attempt_at=due_at,
+        dedupe_key=dedupe_key,
     )
     session.add(message)
     await session.flush()
@@ -145,29 +115,3 @@ async def list_outbox_for(session: AsyncSession, appt: Appointment) -> list[Outb
         .order_by(OutboxMessage.created_at)
     )
     return list(rows)
-
-
-async def deliver_pending(session: AsyncSession, sender: OutboxSender, *, limit: int = 50) -> int:
-    """Tries each pending message once; returns how many were sent."""
-    rows = await session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending")
-        .order_by(OutboxMessage.created_at)
-        .limit(limit)
-    )
-    sent = 0
-    for row in list(rows):
-        row.attempts += 1
-        try:
-            await sender.send(
-                OutgoingMessage(str(row.id), row.channel, row.recipient, row.subject, row.body)
-            )
-        except Exception as exc:  # any sender failure is recorded, never raised into a request
-            row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-            continue
-        row.status, row.sent_at = "sent", utcnow()
-        sent += 1
-    add_audit(session, Actor.system(), "outbox.deliver", detail={"sent": sent})
-    return sent

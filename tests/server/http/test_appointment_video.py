@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
+from visit_world import book_soon, practice, send_to_caregiver  # tests/support
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
@@ -18,48 +19,6 @@ from server.models import Appointment, AuditEntry, License, OutboxMessage
 
 HTML = {"accept": "text/html"}
 ZONE = ZoneInfo("America/Chicago")
-
-
-def practice(client: TestClient, helpers: Any) -> str:
-    headers = {"x-csrf-token": helpers.form(client, "/")["csrf_token"]}
-    kid = client.post(
-        "/api/v1/clients",
-        json={
-            "first_name": "Leo", "last_name": "Brandt", "date_of_birth": "2020-09-03",
-            "time_zone": "America/Chicago", "home_state": "IL",
-            "caregivers": [{"name": "Jonas Brandt", "relationship": "Father",
-                            "email": "jonas@example.test"}],
-        },
-        headers=headers,
-    )  # fmt: skip
-    assert kid.status_code == 201, kid.text
-    for path, fields in (
-        ("/profile/time-zone", {"time_zone": "America/Chicago"}),
-        ("/profile/licenses", {"kind": "license", "state": "IL", "number": "OT-1",
-                               "expires_on": "2031-01-01"}),
-    ):  # fmt: skip
-        response = client.post(path, data=helpers.form(client, "/profile", **fields))
-        assert response.status_code == 303, response.text
-    cid: str = kid.json()["id"]
-    return cid
-
-
-def book_soon(client: TestClient, helpers: Any, client_id: str, minutes_ahead: int = 20) -> str:
-    start = (datetime.now(ZONE) + timedelta(minutes=minutes_ahead)).replace(second=0)
-    start -= timedelta(minutes=start.minute % 5)
-    fields = {
-        "client_id": client_id, "date": start.date().isoformat(),
-        "start_time": f"{start:%H:%M}", "duration_minutes": "30", "mode": "telehealth",
-        "service_type": "ot_treatment", "client_state": "IL",
-        "override_reason": "Test visit outside the weekly template",
-    }  # fmt: skip
-    response = client.post(
-        "/schedule/appointments", data=helpers.form(client, "/schedule/new", **fields)
-    )
-    assert response.status_code == 303, response.text
-    match = re.search(r"/schedule/appointments/([0-9a-f-]{36})", response.headers["location"])
-    assert match
-    return match.group(1)
 
 
 def appointment(settings: Settings, appt_id: str) -> Appointment:
@@ -204,16 +163,7 @@ def test_join_link_goes_out_through_the_outbox(
         f"/schedule/appointments/{appt_id}/video",
         data=helpers.form(client, f"/schedule/appointments/{appt_id}"),
     )
-    page = client.get(f"/schedule/appointments/{appt_id}", headers=HTML).text
-    caregiver = re.search(r'id="link-caregiver" name="caregiver_id"><option value="([^"]+)"', page)
-    assert caregiver
-    sent = client.post(
-        f"/schedule/appointments/{appt_id}/video/invite",
-        data=helpers.form(
-            client, f"/schedule/appointments/{appt_id}", caregiver_id=caregiver.group(1)
-        ),
-    )
-    assert sent.status_code == 303
+    send_to_caregiver(client, helpers, appt_id, "video/invite")
 
     async def messages() -> list[OutboxMessage]:
         engine = make_engine(settings.database_url)
