@@ -70,7 +70,9 @@ def run_drain(settings: Settings, args: argparse.Namespace) -> int:
         for node in targets:
             channel = f"{settings.redis_prefix}node:{node}"
             heard = int(client.publish(channel, drain_request(args.deadline)))
-            print(f"tandem: draining {node}" + ("" if heard else " (it did not answer)"))
+            print(
+                f"tandem: draining {node}" + ("" if heard else " (it did not answer)"), flush=True
+            )
         if args.no_wait:
             return 0
         until = time.monotonic() + args.deadline + _EXIT_GRACE_SECONDS

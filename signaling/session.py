@@ -148,7 +148,9 @@ class SessionHost:
 
     async def disconnected(self, who: Participant, link: ClientLink) -> None:
         async with self._lock:
-            if who.link is not link:
+            # A closed host (shut down: the session moved or the process stops) starts no grace:
+            # the participant is back elsewhere, and its expiry would end their new stretch.
+            if self.closed or who.link is not link:
                 return
             who.link = None
             if who.phase == "lobby":

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction, utcnow
 from server.services.video.nodes import Repair, beat, register_node, retire_dead_nodes, retire_node
+from server.services.video.sessions import close_attendance_of_node
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,13 @@ class NodeLiveness:
             repair = await retire_node(session, node_id)
         self._log(repair, "declared dead")
         return repair
+
+    async def end_stretches(self) -> int:
+        """This node hosts nothing any more (it drained): the attendance stretches it opened end
+        now, not when its process finally stops (after finalizing recordings), which would
+        overlap the stretches the participants opened on the node that took their session."""
+        async with transaction(self._db) as session:
+            return await close_attendance_of_node(session, self.node_id, utcnow())
 
     async def stop(self) -> None:
         if self._task is not None:

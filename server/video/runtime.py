@@ -121,7 +121,12 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             gauge=gauge,
             host=settings.host_name,
         )
-        redis_router.add_drained_listener(_exit_after_drain)
+
+        async def exit_after_drain() -> None:
+            await liveness.end_stretches()
+            _exit_after_drain()
+
+        redis_router.add_drained_listener(exit_after_drain)
         await redis_router.start()
         router = redis_router
     hosted_elsewhere = None
@@ -173,7 +178,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         await relay.close()
 
 
-async def _exit_after_drain() -> None:
+def _exit_after_drain() -> None:
     """Drained: stop as at any graceful stop (uvicorn's SIGTERM handling runs the lifespan's
     end: recordings finalized, the node leaves the registry)."""
     log.warning("node drained: stopping")

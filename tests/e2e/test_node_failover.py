@@ -34,7 +34,6 @@ from e2e_flows import (
     Live,
     Participant,
     start_call_with_parent,
-    wait_consent_dialog,
     wait_frames_growing,
     wait_recording_state,
     wait_until,
@@ -45,10 +44,12 @@ from failover import (
     browsers_for,
     files_of,
     indicator_history,
+    record_a_while,
     same_call_no_second_admission,
     wait_both_back,
     watch,
 )
+from haproxy import haproxy_config
 from live import TEST_PASSWORD, LiveServer, free_port, prepare_with_therapist, start_server
 from protocol_client import login
 from redis_text import text
@@ -113,31 +114,6 @@ def workers(
         store.delete(*store.keys(f"{deployment.prefix}*") or ["none"])
 
 
-HAPROXY_CFG = """
-global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 60s
-  timeout server 60s
-  # A WebSocket, once upgraded, is a tunnel.
-  timeout tunnel 1h
-  # A node that refuses the connection (dead, not yet marked down): try the other one.
-  retries 2
-  option redispatch 1
-frontend tandem
-  bind 127.0.0.1:{port}
-  default_backend nodes
-backend nodes
-  balance roundrobin
-  option httpchk GET /healthz
-  http-check expect status 200
-  default-server inter 1s fall 2 rise 2
-{servers}
-"""
-
-
 @pytest.fixture
 def behind_haproxy(
     tmp_path: Path, redis_url: str, postgres_url: str, store: redis.Redis, chromium: str
@@ -147,11 +123,9 @@ def behind_haproxy(
     env = environment(tmp_path, redis_url, postgres_url)
     nodes = [start_server(env, tmp_path, f"node{i}") for i in (1, 2)]
     port = free_port()
-    servers = "\n".join(
-        f"  server n{i} {n.base_url.removeprefix('http://')} check" for i, n in enumerate(nodes, 1)
-    )
+    servers = {f"n{i}": n.base_url.removeprefix("http://") for i, n in enumerate(nodes, 1)}
     config = tmp_path / "haproxy.cfg"
-    config.write_text(HAPROXY_CFG.format(port=port, servers=servers))
+    config.write_text(haproxy_config(f"127.0.0.1:{port}", servers))
     log = tmp_path / "haproxy.log"
     proxy = subprocess.Popen(["haproxy", "-db", "-f", str(config)],
                              stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
@@ -275,15 +249,6 @@ def test_a_node_that_dies_behind_haproxy_hands_its_calls_to_the_other(
     print(f"declared dead because: {downs[0]['why']}")
 
 
-def record_a_while(therapist: Participant, parent: Participant, seconds: float) -> None:
-    therapist.page.click("#btn-record")
-    wait_consent_dialog(parent)
-    parent.page.click("#consent-accept")
-    for person in (therapist, parent):
-        wait_recording_state(person, "recording")
-    time.sleep(seconds)
-
-
 def health_until_exit(server: LiveServer, timeout: float) -> list[int]:
     """The node's /healthz answers (status codes) until its process exits by itself."""
     seen: list[int] = []
@@ -327,7 +292,7 @@ def test_a_drained_node_hands_its_recorded_call_to_the_other_without_cutting_it(
         print(f"back in the call after tandem drain: {back}")
         statuses = health.result()
     output, _ = drain.communicate(timeout=90)
-    assert drain.returncode == 0, output
+    assert drain.returncode == 0, output + drained.log()
     assert f"{drained_id} drained and stopped" in output
     # It stopped by itself, as on SIGTERM (uvicorn ends by re-raising the signal it handled);
     # while it drained, the load balancer was told to go away.
@@ -347,10 +312,15 @@ def test_a_drained_node_hands_its_recorded_call_to_the_other_without_cutting_it(
         moved = next(i for i, state in enumerate(states) if state != "recording")
         assert not {"recording", "paused"} & set(states[moved:]), states
 
-    # Attendance is continuous: each one's stretch on the drained node ended, a new one is open.
+    # Attendance is continuous: each one's stretch on the drained node ended as they moved, a
+    # new one is open on the other.
     rows = attendance_rows(deployment.env, session_id)
     assert sorted(r[0] for r in rows if r[2] is None) == sorted([t_id, p_id]), rows
     assert len(rows) == 4, rows
+    for pid in (t_id, p_id):
+        old, new = [r for r in rows if r[0] == pid]
+        assert old[2] is not None, rows
+        assert old[2] <= new[1] + timedelta(seconds=2), rows
 
     # The recording made on the drained node was finalized there and plays from the other one.
     http = login(other.base_url, EMAIL, TEST_PASSWORD)

@@ -4,6 +4,7 @@ and nobody else."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from signaling_fakes import (
@@ -21,6 +22,7 @@ from signaling_fakes import (
 
 from signaling.local_router import LocalRouter
 from signaling.ports import TherapistIdentity
+from signaling.protocol import CloseCode
 from signaling.tokens import RejoinClaim, TokenSigner
 
 THERAPIST = TherapistIdentity(user_id="u1", display_name="Dr. Tess")
@@ -184,3 +186,20 @@ async def test_after_a_restart_nobody_is_shown_a_recording_until_everyone_consen
     await back_p.send(type="consent", request_id=prompt["request_id"], accept=True)
     assert back_t.conn.last("recording")["state"] == "recording"
     assert d.recorder.calls()[0][0] == "recorder.start"
+
+
+async def test_a_host_shut_down_for_a_move_starts_no_grace_when_its_sockets_end() -> None:
+    """The session moved (drain, hand-over): a socket's end reaching the old host afterwards must
+    not start a grace whose expiry would say the participant left; by then they are back on
+    the new host, and the attendance stretch it would close is the new one."""
+    backend = MemoryBackend()
+    backend.add("s1")
+    router = make_router(backend, FakeRelay(), grace=0.1)
+    therapist = Client(router, "s1", THERAPIST)
+    await therapist.join()
+    host = router.get_host("s1")
+    assert host is not None
+    await host.shutdown(CloseCode.SERVICE_RESTART, "node draining")
+    await therapist.handle.disconnected()
+    await asyncio.sleep(0.4)
+    assert backend.left == []

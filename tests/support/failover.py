@@ -15,7 +15,14 @@ from typing import Any
 import av
 import httpx
 import pytest
-from e2e_flows import Browsers, Participant, frames_from, wait_frames_growing
+from e2e_flows import (
+    Browsers,
+    Participant,
+    frames_from,
+    wait_consent_dialog,
+    wait_frames_growing,
+    wait_recording_state,
+)
 
 WATCH_JS = """() => {
   const call = window.tandemCall;
@@ -178,3 +185,13 @@ def assert_files_play(http: httpx.Client, files: list[dict[str, Any]]) -> None:
         video, audio = decoded(http.get(f["url"]).content)
         assert video > 30, f
         assert audio > 50, f
+
+
+def record_a_while(therapist: Participant, parent: Participant, seconds: float) -> None:
+    """The therapist records, the parent consents; ``seconds`` of recording."""
+    therapist.page.click("#btn-record")
+    wait_consent_dialog(parent)
+    parent.page.click("#consent-accept")
+    for person in (therapist, parent):
+        wait_recording_state(person, "recording")
+    time.sleep(seconds)
