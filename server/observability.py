@@ -88,6 +88,30 @@ class Metrics:
             "Signaling WebSockets open on this process.",
             registry=self.registry,
         )
+        self.call_reports = Counter(
+            "tandem_call_quality_reports",
+            "Call quality reports from clients, by role and the route their media took.",
+            ["role", "candidate", "protocol"],
+            registry=self.registry,
+        )
+        self.call_seconds = Counter(
+            "tandem_call_reported_seconds",
+            "Call time the clients' quality reports cover, by role.",
+            ["role"],
+            registry=self.registry,
+        )
+        self.call_freezes = Counter(
+            "tandem_call_video_freezes",
+            "Video freezes the clients reported, by role of the viewer.",
+            ["role"],
+            registry=self.registry,
+        )
+        self.call_frozen_seconds = Counter(
+            "tandem_call_video_frozen_seconds",
+            "Seconds of frozen video the clients reported, by role of the viewer.",
+            ["role"],
+            registry=self.registry,
+        )
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:

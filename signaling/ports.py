@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from signaling.protocol import RecordingState, Role, SessionState
+from signaling.protocol import Quality, RecordingState, Role, SessionState
 
 # "location_required": a parent of a visit under the licensure gate has not confirmed, on the
 # check page, a state the therapist may see them in (the gate runs on the server at join).
@@ -186,6 +186,13 @@ class SessionBackend(Protocol):
 
     async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
         """Stored so that the removal outlives this host (a restart must not revive it)."""
+        ...
+
+    async def quality_reported(
+        self, session_id: str, participant_id: str, role: Role, name: str, report: Quality,
+        at: datetime,
+    ) -> None:  # fmt: skip
+        """A client's getStats summary (docs/signaling.md, "Call quality"), added to its record."""
         ...
 
     async def consent_text(self, session_id: str) -> ConsentText: ...

@@ -161,6 +161,28 @@ class ObserverAnnotations(_Message):
     allowed: bool
 
 
+CandidateType = Literal["host", "srflx", "prflx", "relay"]
+CandidateProtocol = Literal["udp", "tcp", "tls"]
+Kbps = Annotated[float, Field(ge=0, le=100_000)]
+
+
+class Quality(_Message):
+    """A client's getStats summary of the last few seconds (docs/signaling.md, "Call quality").
+    Strict bounds: a report is a handful of numbers, and what it says goes on the record."""
+
+    type: Literal["quality"]
+    seconds: Annotated[float, Field(gt=0, le=60)]  # the span this report covers
+    send_kbps: Kbps
+    recv_kbps: Kbps
+    fps: Annotated[float, Field(ge=0, le=240)]  # received video, frames per second
+    loss: Annotated[float, Field(ge=0, le=1)]  # received packets lost, fraction
+    rtt_ms: Annotated[int, Field(ge=0, le=60_000)] | None
+    freezes: Annotated[int, Field(ge=0, le=1000)]  # new video freezes in the span
+    frozen_ms: Annotated[int, Field(ge=0, le=60_000)]  # frozen video time in the span
+    candidate: CandidateType | None  # the selected pair's local candidate
+    protocol: CandidateProtocol | None  # to the TURN server for "relay", else the pair's
+
+
 class Note(_Message):
     type: Literal["note"]
     client_ref: Id
@@ -242,6 +264,7 @@ ClientMessage = Annotated[
     | Record
     | Consent
     | ObserverAnnotations
+    | Quality
     | Note
     | Tag
     | Undo
@@ -266,6 +289,7 @@ CLIENT_TYPES: Final = frozenset(
         "record",
         "consent",
         "observer_annotations",
+        "quality",
         "note",
         "tag",
         "undo",
@@ -365,6 +389,15 @@ class Reception(_Message):
 
     type: Literal["reception"] = "reception"
     audio_only: bool
+
+
+class LinkHint(_Message):
+    """To the therapist: this participant's own reports say their link is weak (or fine again)."""
+
+    type: Literal["link_hint"] = "link_hint"
+    participant_id: str
+    weak: bool
+    reason: str | None = None
 
 
 class ConsentRequest(_Message):
@@ -467,6 +500,7 @@ ServerMessage = Annotated[
     | Error
     | Pong
     | Reception
+    | LinkHint
     | ConsentRequest
     | Recording
     | AnnotationSettings

@@ -50,6 +50,7 @@ from signaling.protocol import (
     MediaState,
     ObserverAnnotations,
     Offer,
+    Quality,
     Reception,
     Record,
     Remove,
@@ -57,6 +58,7 @@ from signaling.protocol import (
     SessionState,
     Welcome,
 )
+from signaling.quality import LinkHints
 from signaling.roster import ACTIVE, IN_ROOM, Roster
 from signaling.tokens import LinkGone, LinkInvalid, LinkRole, RejoinClaim, TokenSigner
 from signaling.untapped import untapped
@@ -104,6 +106,7 @@ class SessionHost:
         # Serializes every state change: awaits (media, database) must not interleave two of them.
         self._lock = asyncio.Lock()
         self.roster = Roster()
+        self.hints = LinkHints(self.roster)
         self._close_listeners: list[Callable[[SessionHost], Awaitable[None]]] = []
         self.closed = False
         taps = taps or untapped(self.session_id)
@@ -134,6 +137,9 @@ class SessionHost:
     async def handle(self, who: Participant, link: ClientLink, msg: ClientMessage) -> None:
         if isinstance(msg, Answer):
             await self._answer(who, link, msg)
+            return
+        if isinstance(msg, Quality):
+            await self._quality(who, link, msg)
             return
         save = None
         async with self._lock:
@@ -394,6 +400,21 @@ class SessionHost:
             if who.link is link:
                 await who.send(Error(code="negotiation_failed", message=str(exc)[:200]))
 
+    async def _quality(self, who: Participant, link: ClientLink, msg: Quality) -> None:
+        """Without the session lock, like answers: a database write every few seconds per
+        participant must not hold up admissions and the like."""
+        if who.link is not link or link.closed or self.closed:
+            return
+        if who.phase != "present":
+            await who.send(Error(code="not_admitted", message="wait for the therapist"))
+            return
+        await self._backend_call(
+            self._backend.quality_reported(
+                self.session_id, who.participant_id, who.role, who.name, msg, self._now()
+            )
+        )
+        await self.hints.reported(who, msg)
+
     async def _refuse_publish(self, who: Participant, via: str) -> None:
         await self._audit(who.actor, "media.publish", "denied", {"via": via}, who.remote)
         await who.send(Error(code="publish_not_allowed", message="observers cannot publish"))
@@ -477,6 +498,7 @@ class SessionHost:
         """Out of the lobby or the room; "removed" also voids the rejoin credential."""
         was = who.phase
         who.cancel_grace()
+        self.hints.forget(who)
         who.link = None
         who.phase = "removed" if phase == "removed" else "left"
         if was == "lobby":

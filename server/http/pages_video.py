@@ -19,6 +19,7 @@ from server.services.geography import US_STATES
 from server.services.scheduling.licensure import LicensureResult
 from server.services.video.location import check_client_licensure
 from server.services.video.observation import observation_summary
+from server.services.video.quality import quality_for_session
 from server.services.video.sessions import (
     attendance,
     find_link,
@@ -152,6 +153,7 @@ async def session_console(request: Request) -> Response:
         )
         links = await list_links(session, video)
         present = await attendance(session, video)
+        quality = await quality_for_session(session, str(video.id))
         # The summary reads clinical annotations (audited): only worth it once there is a session.
         summary = (
             await observation_summary(session, video, actor_for(request, user))
@@ -174,6 +176,7 @@ async def session_console(request: Request) -> Response:
             "video": video,
             "links": link_rows,
             "attendance": present,
+            "quality": quality,
             "now": now,
             "summary": summary,
         },

@@ -6,6 +6,7 @@ from server.models.audit import AuditEntry
 from server.models.authorization import Authorization
 from server.models.availability import AvailabilityBlock, AvailabilityException
 from server.models.calendar_feed import CalendarFeed
+from server.models.call_quality import CallQuality
 from server.models.charge import Charge, ChargeLine, ChargeLocked
 from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
@@ -40,6 +41,7 @@ __all__ = [
     "AvailabilityBlock",
     "AvailabilityException",
     "CalendarFeed",
+    "CallQuality",
     "Caregiver",
     "Charge",
     "ChargeLine",

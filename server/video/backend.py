@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.db import transaction
 from server.models import VideoSessionState
+from server.observability import Metrics
 from server.services.audit import Actor, AuditLog, record_audit
 from server.services.video.annotations import find_resent, save_annotation
 from server.services.video.common import parse_id
 from server.services.video.goal_tags import cues_for_session, tags_for_session
 from server.services.video.location import link_info
+from server.services.video.quality import record_quality
 from server.services.video.recordings import (
     apply_recording_update,
     consent_text,
@@ -42,7 +44,7 @@ from signaling.ports import (
     SessionRecord,
     TagOption,
 )
-from signaling.protocol import Role, SessionState
+from signaling.protocol import Quality, Role, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,10 @@ class DatabaseSessionBackend:
         db: async_sessionmaker[AsyncSession],
         node_id: str | None = None,
         audit_log: AuditLog | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         # This process, on every attendance stretch it opens: if it dies, they end at its last
         # heartbeat (server/services/video/nodes.py).
         self._node_id = node_id
@@ -149,6 +153,20 @@ class DatabaseSessionBackend:
     async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
         async with transaction(self._db) as session:
             await record_removal(session, session_id, participant_id, at)
+
+    async def quality_reported(
+        self, session_id: str, participant_id: str, role: Role, name: str, report: Quality,
+        at: datetime,
+    ) -> None:  # fmt: skip
+        async with transaction(self._db) as session:
+            await record_quality(session, session_id, participant_id, role, name, report, at)
+        if self._metrics is not None:
+            m = self._metrics
+            route = (report.candidate or "none", report.protocol or "none")
+            m.call_reports.labels(role, *route).inc()
+            m.call_seconds.labels(role).inc(report.seconds)
+            m.call_freezes.labels(role).inc(report.freezes)
+            m.call_frozen_seconds.labels(role).inc(report.frozen_ms / 1000)
 
     # --- session hooks: consent, recording, annotations ----------------------------------------
     # Each call is one transaction with its audit row: when it returns, both are committed.

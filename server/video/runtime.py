@@ -90,7 +90,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
         )
     )
     node_id = node_id_of()
-    backend = DatabaseSessionBackend(state.db, node_id, state.audit)
+    backend = DatabaseSessionBackend(state.db, node_id, state.audit, state.metrics)
     signer = TokenSigner(settings.secret_key)
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
     store = recording_store(settings)

@@ -91,7 +91,10 @@ class ProtocolClient:
         client_id: str | None = None,
         tone_hz: float = 440.0,
         origin: str | None = None,
+        heartbeat: int | None = None,
     ) -> None:
+        # Seconds between the messages this client promises (?heartbeat=); it never keeps it.
+        self.heartbeat = heartbeat
         self.base_url = base_url
         self.session_id = session_id
         self.token = token
@@ -113,7 +116,10 @@ class ProtocolClient:
     @property
     def ws_url(self) -> str:
         host = urlsplit(self.base_url).netloc
-        suffix = "?as=therapist" if self.cookie else ""
+        query = ["as=therapist"] if self.cookie else []
+        if self.heartbeat is not None:
+            query.append(f"heartbeat={self.heartbeat}")
+        suffix = f"?{'&'.join(query)}" if query else ""
         return f"ws://{host}/ws/sessions/{self.session_id}{suffix}"
 
     async def connect(self) -> None:

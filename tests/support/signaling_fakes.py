@@ -29,7 +29,7 @@ from signaling.ports import (
     SessionTapsFactory,
     TagOption,
 )
-from signaling.protocol import Role, SessionState
+from signaling.protocol import Quality, Role, SessionState
 from signaling.session import SessionConfig
 from signaling.tokens import TokenSigner, new_join_link_claim
 
@@ -79,6 +79,7 @@ class MemoryBackend:
     # its role; and the removals.
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)
     removed: set[tuple[str, str]] = field(default_factory=set)
+    quality: list[tuple[str, Quality]] = field(default_factory=list)
     consents: list[ConsentDecision] = field(default_factory=list)
     recording_updates: list[RecordingUpdate] = field(default_factory=list)
     annotations: dict[str, AnnotationDraft] = field(default_factory=dict)
@@ -144,6 +145,12 @@ class MemoryBackend:
 
     async def participant_removed(self, session_id: str, participant_id: str, at: datetime) -> None:
         self.removed.add((session_id, participant_id))
+
+    async def quality_reported(
+        self, session_id: str, participant_id: str, role: Role, name: str, report: Quality,
+        at: datetime,
+    ) -> None:  # fmt: skip
+        self.quality.append((participant_id, report))
 
     async def participant_left(
         self, session_id: str, participant_id: str, role: Role, name: str, at: datetime

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from live import TEST_PASSWORD, LiveServer, relay_metric, serving_with_account
-from live_call import LiveCall, join_token, new_call
+from live_call import LiveCall, admit, join_token, new_call
 from protocol_client import ProtocolClient, csrf_token, login, start_session
 
 EMAIL = "live@example.test"
@@ -111,6 +111,34 @@ async def test_reconnect_rejoins_without_a_second_admission(call: LiveCall) -> N
     await call.parent.wait_media_from(call.therapist.participant_id or "", frames=10, within=10)
     await call.therapist.wait_media_from(pid or "", frames=10, within=10)
     assert loop.time() - back_at < 10
+
+
+async def test_a_client_silent_past_its_heartbeat_is_taken_for_gone(
+    call: LiveCall, server: LiveServer
+) -> None:
+    """A cut link never closes its socket: the client promised a message every second, so
+    2.5 s of silence closes it (4008) and the others see it reconnecting at once."""
+    token = join_token(call.urls["observer"])
+    quiet = ProtocolClient(
+        server.base_url, call.session_id, token=token, publish=False, heartbeat=1
+    )
+    try:
+        await admit(call.therapist, quiet)
+        silent_from = asyncio.get_running_loop().time()
+        assert await quiet.wait_closed(within=6) == 4008
+        assert asyncio.get_running_loop().time() - silent_from >= 2.0
+        await call.therapist.expect_matching(
+            "participants",
+            lambda m: any(
+                p["participant_id"] == quiet.participant_id and p["status"] == "reconnecting"
+                for p in m["participants"]
+            ),
+        )
+        # The therapist promised nothing and is still there.
+        await call.therapist.send({"type": "ping"})
+        await call.therapist.expect("pong")
+    finally:
+        await quiet.close()
 
 
 async def test_the_same_link_on_another_device_knocks_again(

@@ -5,6 +5,7 @@ import { PeerSession } from "./peer.js";
 import { fillSelect, getLocalMedia, listDevices } from "./devices.js";
 import { QualityMonitor } from "./quality.js";
 import { ConnectionWatch } from "./connection.js";
+import { QualityReporter } from "./quality-report.js";
 import { installSessionTools } from "./session-tools.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -42,6 +43,7 @@ export class CallController {
       getPeer: () => this.peer,
       iceServers: () => this.iceServers || this.config.iceServers,
     });
+    this.reporter = new QualityReporter(() => this.peer, (msg) => this.signaling.send(msg));
     this.bindControls();
     this.tools = installSessionTools(this); // recording consent, annotations, drawing
     window.tandemCall = this; // for the browser tests and for support sessions
@@ -56,6 +58,7 @@ export class CallController {
       if (!event.persisted) this.signaling.send({ type: "leave" });
     });
     this.quality.start();
+    this.reporter.start();
     this.freezeTimer = setInterval(() => this.watchFrozen().catch(() => {}), 2000);
   }
 
@@ -115,6 +118,16 @@ export class CallController {
         const note = $("#reception-note", this.root);
         if (note) note.hidden = !msg.audio_only;
         this.root.dataset.reception = msg.audio_only ? "audio-only" : "full";
+        break;
+      }
+      case "link_hint": {
+        // The parent's own reports say their link is weak: the therapist knows why the picture stutters.
+        const hint = $("#link-hint", this.root);
+        const who = this.participants.find((p) => p.participant_id === msg.participant_id);
+        if (hint) {
+          hint.hidden = !msg.weak;
+          hint.textContent = msg.weak ? `${who ? who.name : "Someone"}'s connection is weak (${msg.reason})` : "";
+        }
         break;
       }
       case "lobby_update":
@@ -437,6 +450,7 @@ export class CallController {
     if (this.peer) { this.peer.close(); this.peer = null; }
     this.quality.stop();
     this.connection.stop();
+    this.reporter.stop();
     clearInterval(this.freezeTimer);
     this.tools.finish();
     if (this.localStream) for (const t of this.localStream.getTracks()) t.stop();
