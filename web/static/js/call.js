@@ -5,6 +5,7 @@ import { PeerSession } from "./peer.js";
 import { fillSelect, getLocalMedia, listDevices } from "./devices.js";
 import { QualityMonitor } from "./quality.js";
 import { installSessionTools } from "./session-tools.js";
+import { sourcedMain } from "./sources.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -176,6 +177,8 @@ export class CallController {
 
   // Parent coaching: the therapist watches the parent's camera (the child) large.
   mainParticipant(present) {
+    const sourced = sourcedMain(this, present); // coaching hook (sources.js): pinned tile, shared screen
+    if (sourced) return sourced;
     const preferred = this.role === "parent" ? ["therapist", "parent"] : ["parent", "therapist"];
     for (const role of preferred) {
       const p = present.find((x) => x.role === role && x.participant_id !== this.me && this.streams.has(x.participant_id));
