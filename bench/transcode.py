@@ -126,6 +126,7 @@ class TranscodingRoom:
         on_offer: OnOffer,
         on_state: OnState | None = None,
         on_audio_only: OnAudioOnly | None = None,
+        receive: bool = True,  # the baseline has no publish-only sources; accepted and ignored
     ) -> None:
         old = self._peers.pop(participant_id, None)
         if old is not None:

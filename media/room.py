@@ -51,6 +51,9 @@ class Room:
         self._feed_watchers: list[FeedWatcher] = []
         self._peers: dict[str, Peer] = {}
         self._feeds: dict[str, dict[str, Feed]] = {}
+        # Publish-only participants (a shared screen, a second camera): forwarded to the others,
+        # sent nothing.
+        self._send_nothing: set[str] = set()
         # Membership changes are applied one at a time; offers go out after the change.
         self._lock = asyncio.Lock()
         self._closed = False
@@ -94,7 +97,10 @@ class Room:
         on_offer: OfferSink,
         on_state: StateSink | None = None,
         on_audio_only: AudioOnlySink | None = None,
+        receive: bool = True,
     ) -> None:
+        """``receive=False``: a publish-only source (a screen, a second camera), subscribed to
+        nobody; its feeds go to everyone else like a camera's."""
         _check_participant_id(participant_id)
         async with self._lock:
             if self._closed:
@@ -114,6 +120,10 @@ class Room:
                 first_revision=old.revision if old is not None else 0,
             )
             self._peers[participant_id] = peer
+            if receive:
+                self._send_nothing.discard(participant_id)
+            else:
+                self._send_nothing.add(participant_id)
             created: dict[str, Feed] | None = None
             if publish:
                 feeds = self._feeds.get(participant_id)
@@ -139,10 +149,12 @@ class Room:
                 if new_publisher:
                     created = feeds
                     for other in self._peers.values():
-                        if other is not peer and self._subscribe(other, feeds.values()):
+                        if other is peer or other.participant_id in self._send_nothing:
+                            continue
+                        if self._subscribe(other, feeds.values()):
                             affected.append(other)
             for publisher_id, feeds in self._feeds.items():
-                if publisher_id != participant_id:
+                if publisher_id != participant_id and receive:
                     for feed in feeds.values():
                         peer.subscribe(feed)
             affected.insert(0, peer)
@@ -168,6 +180,7 @@ class Room:
     async def leave(self, participant_id: str) -> None:
         async with self._lock:
             peer = self._peers.pop(participant_id, None)
+            self._send_nothing.discard(participant_id)
             if peer is None:
                 return
             affected = await self._drop_feeds(participant_id)

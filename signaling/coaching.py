@@ -27,7 +27,7 @@ async def relay_cue(ctx: HostContext, who: Participant, msg: Cue, session_ms: in
         author_id=who.participant_id, cue=msg.cue, text=msg.text, session_ms=session_ms
     )
     for p in ctx.roster.in_room():
-        if p.role == "parent":
+        if p.role == "parent" and p.source_of is None:
             await p.send(shown)
 
 
@@ -41,4 +41,5 @@ async def relay_chat(ctx: HostContext, who: Participant, msg: Chat, session_ms: 
         at=ctx.now(),
     )
     for p in ctx.roster.in_room():
-        await p.send(said)
+        if p.source_of is None:
+            await p.send(said)

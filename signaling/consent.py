@@ -76,15 +76,22 @@ class RecordingControl:
         return "awaiting_consent"
 
     def pending(self) -> list[Participant]:
+        # A source (screen, second camera) is covered by its owner's consent.
         return [
             p
             for p in self._ctx.roster.in_room()
-            if p.participant_id not in self._accepted and p.participant_id not in self._declined
+            if p.participant_id not in self._accepted
+            and p.participant_id not in self._declined
+            and p.source_of is None
         ]
 
     def blockers(self) -> list[Participant]:
         """Everyone in the room who has not accepted (pending or declined)."""
-        return [p for p in self._ctx.roster.in_room() if p.participant_id not in self._accepted]
+        return [
+            p
+            for p in self._ctx.roster.in_room()
+            if p.participant_id not in self._accepted and p.source_of is None
+        ]
 
     def offset_ms(self) -> int:
         """Recorded time so far, pauses excluded: where "now" falls in the recording."""
@@ -256,6 +263,8 @@ class RecordingControl:
         want = not self._held and not self.blockers()
         if want and not self._running:
             await self._run()
+        elif want:
+            await self._add_newcomers()
         elif not want and self._running:
             self._stop_clock()
             await self._call("pause")
@@ -286,6 +295,14 @@ class RecordingControl:
         self._running = True
         self._running_since = self._ctx.now()
         await self._persist()
+
+    async def _add_newcomers(self) -> None:
+        """While recording: someone needing no consent of their own (a source) joined."""
+        for who in self._ctx.roster.in_room():
+            if who.participant_id not in self._in_recorder:
+                await self._call("add_participant", who.participant_id)
+                self._in_recorder.add(who.participant_id)
+                await self._persist()
 
     async def _halt(self) -> None:
         self._stop_clock()

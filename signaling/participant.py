@@ -69,6 +69,8 @@ class Participant:
     location: str | None = None
     # Therapist only.
     user_id: str | None = None
+    # A publish-only source (a shared screen, a second camera): whose it is.
+    source_of: str | None = None
     phase: Phase = "lobby"
     link: ClientLink | None = None
     audio: bool = False
@@ -95,6 +97,7 @@ class Participant:
             video=self.video,
             status="reconnecting" if self.phase == "reconnecting" else "present",
             since=self.since,
+            source_of=self.source_of,
         )
 
     async def send(self, message: _Message) -> None:

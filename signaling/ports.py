@@ -228,6 +228,7 @@ class MediaRoomPort(Protocol):
         on_offer: OnOffer,
         on_state: OnState | None = None,
         on_audio_only: OnAudioOnly | None = None,
+        receive: bool = True,
     ) -> None: ...
 
     async def answer(self, participant_id: str, sdp: str, revision: int) -> None: ...

@@ -98,6 +98,9 @@ class Join(_Message):
     client_id: ClientId
     token: Token | None = None
     rejoin: Token | None = None
+    # A publish-only source of someone already in the room: the therapist's shared screen (its
+    # identity from the cookie), or a second camera (`token`: a second-camera link).
+    source: Literal["screen", "camera"] | None = None
 
 
 class Admit(_Message):
@@ -350,6 +353,8 @@ class ParticipantInfo(_Message):
     video: bool
     status: Literal["present", "reconnecting"]
     since: datetime
+    # A source (screen, second camera): the participant it belongs to.
+    source_of: str | None = None
 
 
 class Participants(_Message):

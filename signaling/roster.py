@@ -29,7 +29,10 @@ class Roster:
         self._people.pop(who.participant_id, None)
 
     def therapist(self) -> Participant | None:
-        return next((p for p in self._people.values() if p.role == "therapist"), None)
+        return next(
+            (p for p in self._people.values() if p.role == "therapist" and p.source_of is None),
+            None,
+        )
 
     def waiting(self, link_id: str, client_id: str) -> Participant | None:
         """The lobby entry of this device for this link (a reload keeps its place)."""
@@ -52,7 +55,7 @@ class Roster:
 
     def is_live(self) -> bool:
         """The therapist and at least one other person are present together."""
-        present = [p for p in self._people.values() if p.phase == "present"]
+        present = [p for p in self._people.values() if p.phase == "present" and p.source_of is None]
         return len(present) > 1 and any(p.role == "therapist" for p in present)
 
     def lobby_update(self) -> LobbyUpdate:

@@ -130,6 +130,8 @@ class SessionHost:
                 return await _refuse(
                     link, "unsupported_version", text, CloseCode.UNSUPPORTED_VERSION
                 )
+            if msg.source is not None:
+                return await self._join_source(link, identity, msg)
             if identity is not None:
                 return await self._join_therapist(link, identity)
             return await self._join_with_link(link, msg)
@@ -145,7 +147,10 @@ class SessionHost:
         async with self._lock:
             if who.link is not link or link.closed or self.closed:
                 return  # a stale connection, replaced by a reconnect
-            if isinstance(msg, AnnotationMessage):
+            if who.source_of is not None and not isinstance(msg, Leave | MediaState | Keyframe):
+                # A source publishes and listens to nothing; everything else is its owner's.
+                await who.send(Error(code="forbidden", message="a source only publishes"))
+            elif isinstance(msg, AnnotationMessage):
                 save = await self.annotations.prepare(who, msg)
             else:
                 await self._dispatch(who, msg)
@@ -161,6 +166,8 @@ class SessionHost:
             who.link = None
             if who.phase == "lobby":
                 await self._drop(who, "left")
+            elif who.phase == "present" and who.source_of is not None:
+                await self._drop(who, "left")  # no grace: the owner shares it again
             elif who.phase == "present":
                 who.phase = "reconnecting"
                 who.grace = asyncio.create_task(self._grace(who))
@@ -265,6 +272,58 @@ class SessionHost:
         await who.send(self._welcome(who))
         await self.roster.send_to_therapist(self.roster.lobby_update())
         return who
+
+    async def _join_source(
+        self, link: ClientLink, identity: Identity, msg: Join
+    ) -> Participant | None:
+        """A publish-only source of someone in the room: the therapist's shared screen, or a
+        second camera. No lobby and no consent of its own (its owner's covers it); it receives
+        nothing and leaves with its owner."""
+        assert msg.source is not None
+        owner = await self._source_owner(link, identity, msg)
+        if owner is None:
+            return None
+        pid = f"{owner.participant_id}-{msg.source}"
+        who = self.roster.get(pid)
+        if who is None or who.phase not in IN_ROOM:
+            label = "screen" if msg.source == "screen" else "second camera"
+            who = Participant(pid, owner.role, f"{owner.name}'s {label}", self._now())
+            who.source_of, who.user_id = owner.participant_id, owner.user_id
+            who.link_id, who.client_id = owner.link_id, msg.client_id
+            self.roster.add(who)
+        await self._attach(who, link)
+        who.phase = "present"
+        await who.send(self._welcome(who))
+        try:
+            await self._room.join(
+                pid, publish=True, receive=False, on_offer=self._offer_sender(who)
+            )
+            who.in_media = True
+        except Exception:
+            log.exception("media join failed for %s", pid)
+            await who.send(Error(code="internal", message="media join failed"))
+        await self._audit(owner.actor, f"session.{msg.source}", "success", {}, link.remote)
+        await self.roster.broadcast_participants(self.state)
+        await self.recording.sync()  # recorded to a file of its own while recording runs
+        return who
+
+    async def _source_owner(
+        self, link: ClientLink, identity: Identity, msg: Join
+    ) -> Participant | None:
+        if msg.source == "screen":
+            owner = self.roster.therapist()
+            if identity is None or identity.user_id != self._owner:
+                return await _refuse(link, "forbidden", "not your session", CloseCode.FORBIDDEN)
+        else:
+            owner = await self._camera_owner(link, msg)
+        if owner is None or owner.phase != "present":
+            return await _refuse(
+                link, "unknown_participant", "join the session first", CloseCode.FORBIDDEN
+            )
+        return owner
+
+    async def _camera_owner(self, link: ClientLink, msg: Join) -> Participant | None:
+        return await _refuse(link, "link_invalid", "no second cameras yet", CloseCode.FORBIDDEN)
 
     def _roster_verdict(self, claim: RejoinClaim) -> bool | None:
         """May this credential's holder come back? None: this host never saw them."""
@@ -513,10 +572,21 @@ class SessionHost:
                 except Exception:
                     log.exception("media leave failed")
             await self._left(who)
+            await self._drop_sources(who)
             await self.roster.broadcast_participants(self.state)
             await self.recording.left(who)
 
+    async def _drop_sources(self, owner: Participant) -> None:
+        for source in [p for p in self.roster if p.source_of == owner.participant_id]:
+            if source.phase in IN_ROOM:
+                link = source.link
+                await self._drop(source, "left")
+                if link:
+                    await link.close(CloseCode.NORMAL, "its owner left")
+
     async def _left(self, who: Participant) -> None:
+        if who.source_of is not None:
+            return  # attendance is people's: a screen or a camera is not present in a visit
         await self._backend_call(
             self._backend.participant_left(
                 self.session_id, who.participant_id, who.role, who.name, self._now()

@@ -1,12 +1,32 @@
 """Coaching in real browsers: a cue card reaches the parent and never the observer, and is on the
-therapist's timeline; a chat message reaches everyone admitted, links rendered safely."""
+therapist's timeline; a chat message reaches everyone admitted, links rendered safely; the
+therapist's screen share reaches the parent large and is recorded."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from e2e_flows import Live, Participant, start_call_with_everyone, timeline, wait_until
+from e2e_flows import (
+    Live,
+    Participant,
+    start_call_with_everyone,
+    start_call_with_parent,
+    timeline,
+    wait_consent_dialog,
+    wait_frames_growing,
+    wait_recording_state,
+    wait_until,
+)
+from live import relay_metric
+from sqlalchemy import select
+
+from server.config import load_settings
+from server.db import make_engine, make_sessionmaker
+from server.models import RecordingFile
 
 pytestmark = pytest.mark.browser
 
@@ -76,3 +96,67 @@ def test_a_cue_reaches_the_parent_only_and_chat_reaches_everyone(
     assert received(observer, "chat") == 1
     assert received(observer, "cue") == 0
     assert received(parent, "cue") == 1
+
+
+def recorded_participants(env: dict[str, str], session_id: str) -> set[str]:
+    """Whose files the recorder registered for the session (from the server's database)."""
+
+    async def run() -> set[str]:
+        engine = make_engine(load_settings(env, dotenv=None).database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                rows = await session.scalars(
+                    select(RecordingFile.participant_id).where(
+                        RecordingFile.session_id == uuid.UUID(session_id)
+                    )
+                )
+                return set(rows)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
+        return pool.submit(asyncio.run, run()).result()
+
+
+def test_the_therapists_screen_share_reaches_the_parent_large_and_is_recorded(
+    live: Live, launch: Callable[[str], Participant]
+) -> None:
+    therapist, parent, links = start_call_with_parent(live, launch, "Screen e2e")
+    page = therapist.page
+    page.click("#btn-record")
+    wait_consent_dialog(parent)
+    parent.page.click("#consent-accept")
+    wait_recording_state(therapist, "recording")
+
+    share = page.locator("#btn-share")
+    share.wait_for(state="visible")
+    share.click()  # headless Chromium's fake UI picks its fake screen (1280x720)
+    screen_id = f"{links['therapist_id']}-screen"
+    wait_frames_growing(parent, screen_id, timeout=20)
+    # Large on the parent's side; labelled as the therapist's screen.
+    main = parent.page.locator("#main-video figure.remote")
+    wait_until(
+        lambda: main.get_attribute("data-participant") == screen_id,
+        10,
+        lambda: f"the parent's main tile is {main.get_attribute('data-participant')}",
+    )
+    assert "'s screen" in main.locator("figcaption").inner_text()
+    # The parent still gets the therapist's camera too.
+    wait_frames_growing(parent, links["therapist_id"])
+    assert share.inner_text() == "Stop sharing"
+    # Recorded to a file of its own; the relay decoded and encoded nothing.
+    wait_until(
+        lambda: screen_id in recorded_participants(live.server.env, links["id"]),
+        15,
+        lambda: f"no file for the screen: {recorded_participants(live.server.env, links['id'])}",
+    )
+    assert relay_metric(live.server.base_url, "tandem_relay_decodes") == 0
+    assert relay_metric(live.server.base_url, "tandem_relay_encodes") == 0
+
+    # Stopping the share takes it off the parent's stage.
+    share.click()
+    wait_until(
+        lambda: main.get_attribute("data-participant") == links["therapist_id"],
+        10,
+        lambda: f"the parent's main tile is {main.get_attribute('data-participant')}",
+    )

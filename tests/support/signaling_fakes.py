@@ -252,6 +252,7 @@ class FakeRoom:
         self.joins: list[str] = []
         self.answers: list[tuple[str, str, int]] = []
         self.keyframes: list[str] = []
+        self.send_nothing: set[str] = set()
         self.revision = 0
         self.closed = False
         # Shared with a FakeRecorder when a test checks the order of media and recorder calls.
@@ -265,8 +266,11 @@ class FakeRoom:
         on_offer: OnOffer,
         on_state: OnState | None = None,
         on_audio_only: OnAudioOnly | None = None,
+        receive: bool = True,
     ) -> None:
         self.members[participant_id] = (publish, on_offer)
+        if not receive:
+            self.send_nothing.add(participant_id)
         if on_audio_only is not None:
             self.audio_only[participant_id] = on_audio_only
         self.joins.append(participant_id)
@@ -411,7 +415,9 @@ class Client:
     async def send(self, **message: Any) -> None:
         await self.handle.receive(json.dumps(message))
 
-    async def join(self, token: str | None = None, rejoin: str | None = None) -> dict[str, Any]:
+    async def join(
+        self, token: str | None = None, rejoin: str | None = None, source: str | None = None
+    ) -> dict[str, Any]:
         if self.handle is None:
             await self.open()
         message: dict[str, Any] = {"type": "join", "v": 1, "client_id": self.client_id}
@@ -419,6 +425,8 @@ class Client:
             message["token"] = token
         if rejoin is not None:
             message["rejoin"] = rejoin
+        if source is not None:
+            message["source"] = source
         await self.send(**message)
         return self.conn.sent[-1] if self.conn.sent else {}
 

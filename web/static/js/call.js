@@ -7,6 +7,7 @@ import { QualityMonitor } from "./quality.js";
 import { ConnectionWatch } from "./connection.js";
 import { QualityReporter } from "./quality-report.js";
 import { installSessionTools } from "./session-tools.js";
+import { sourcedMain } from "./sources.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -218,6 +219,8 @@ export class CallController {
 
   // Parent coaching: the therapist watches the parent's camera (the child) large.
   mainParticipant(present) {
+    const sourced = sourcedMain(this, present); // coaching hook (sources.js): pinned tile, shared screen
+    if (sourced) return sourced;
     const preferred = this.role === "parent" ? ["therapist", "parent"] : ["parent", "therapist"];
     for (const role of preferred) {
       const p = present.find((x) => x.role === role && x.participant_id !== this.me && this.streams.has(x.participant_id));

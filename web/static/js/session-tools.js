@@ -6,6 +6,7 @@ import { AnnotationPanel } from "./annotate.js";
 import { DrawingLayer } from "./drawing.js";
 import { CoachingTools } from "./coaching.js";
 import { ChatPanel } from "./chat.js";
+import { ScreenShare } from "./screen-share.js";
 
 export function installSessionTools(call) {
   const recording = new RecordingUI(call);
@@ -13,7 +14,8 @@ export function installSessionTools(call) {
   const drawing = new DrawingLayer(call, annotations);
   const coaching = new CoachingTools(call, annotations);
   const chat = new ChatPanel(call);
-  const tools = [recording, annotations, drawing, coaching, chat];
+  const screen = new ScreenShare(call);
+  const tools = [recording, annotations, drawing, coaching, chat, screen];
   const each = (method, arg) => {
     for (const tool of tools) {
       try {
@@ -29,6 +31,7 @@ export function installSessionTools(call) {
     drawing,
     coaching,
     chat,
+    screen,
     handle: (msg) => each("handle", msg),
     tilesChanged: () => each("tilesChanged"),
     finish: () => each("finish"),
