@@ -10,7 +10,9 @@ from server.models.charge import Charge, ChargeLine, ChargeLocked
 from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
 from server.models.coverage import ClientCoverage
+from server.models.family import FamilySession, FamilySignInLink
 from server.models.fee_schedule import FeeScheduleEntry
+from server.models.home_program import HomeProgramItem
 from server.models.login_session import LoginSession
 from server.models.note import Note, NoteAddendum, SignedNoteLocked
 from server.models.outbox import OutboxAttempt, OutboxMessage
@@ -48,8 +50,11 @@ __all__ = [
     "Client",
     "ClientCoverage",
     "Diagnosis",
+    "FamilySession",
+    "FamilySignInLink",
     "FeeScheduleEntry",
     "Goal",
+    "HomeProgramItem",
     "JoinLink",
     "License",
     "Location",
