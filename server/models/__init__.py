@@ -11,6 +11,7 @@ from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
 from server.models.coverage import ClientCoverage
 from server.models.family import FamilySession, FamilySignInLink
+from server.models.family_forms import IntakeResponse, SignedConsent
 from server.models.fee_schedule import FeeScheduleEntry
 from server.models.home_program import HomeProgramItem
 from server.models.login_session import LoginSession
@@ -55,6 +56,7 @@ __all__ = [
     "FeeScheduleEntry",
     "Goal",
     "HomeProgramItem",
+    "IntakeResponse",
     "JoinLink",
     "License",
     "Location",
@@ -75,6 +77,7 @@ __all__ = [
     "SchedulePreferences",
     "SessionAttendance",
     "SessionRemoval",
+    "SignedConsent",
     "SignedNoteLocked",
     "User",
     "UserRole",

@@ -221,6 +221,13 @@ def family_pages(tour: Tour, demo: DemoSite) -> None:
     tour.visit(demo.family_sign_in_url, "family sign-in link")
     tour.submit("form", "family page")
     tour.visit(f"/family/items/{demo.family_item_id}", "home-program item")
+    tour.visit("/family/forms/recording", "recording consent, to sign")
+    tour.page.fill("#signed-name", " ")  # passes the browser's check, not the server's
+    tour.submit("form[action='/family/forms/recording']", "recording consent, name missing")
+    tour.page.fill("#signed-name", "Ada Okafor")
+    tour.submit("form[action='/family/forms/recording']", "recording consent, signed")
+    tour.visit("/family/forms/intake", "intake form")
+    tour.submit("form[action='/family/forms/intake']", "intake form, with an error")
     tour.visit(demo.family_sign_in_url, "family sign-in link, already used (410)")
     tour.page.goto(f"{tour.base}/family")
     with tour.page.expect_navigation():

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import utcnow
-from server.models import Caregiver, Client, FamilySession, FamilySignInLink, User
+from server.models import Caregiver, Client, FamilySession, FamilySignInLink, OutboxMessage, User
 from server.services.audit import Actor, add_audit
 from server.services.errors import NotFound, ValidationFailed, as_uuid
 from server.services.scheduling.outbox import add_email
@@ -63,13 +63,25 @@ def sign_in_path(token: str) -> str:
     return f"/family/sign-in/{token}"
 
 
-def _sign_in_body(caregiver: Caregiver, client: Client, therapist: User, url: str) -> str:
+def _sign_in_body(
+    caregiver: Caregiver, client: Client, therapist: User, url: str, purpose: str
+) -> str:
+    if purpose == "forms":
+        why = [
+            f"Before {client.first_name}'s first visit with {therapist.name}, please sign the"
+            " telehealth and recording consents and fill in a short intake form on your family"
+            " page. It takes about five minutes.",
+        ]
+    else:
+        why = [
+            f"{therapist.name} invites you to {client.first_name}'s family page: the next visits,"
+            " the home program, forms to complete and messages.",
+        ]
     return "\n".join(
         [
             f"Hello {caregiver.name},",
             "",
-            f"{therapist.name} invites you to {client.first_name}'s family page: the next visits,"
-            " the home program, forms to complete and messages.",
+            *why,
             "Sign in from this link (it works once, for 3 days; please do not forward it):",
             url,
             "",
@@ -87,10 +99,16 @@ async def issue_sign_in_link(
     actor: Actor,
     *,
     now: datetime | None = None,
-) -> FamilySignInLink:
+    purpose: str = "invite",
+    dedupe_key: str | None = None,
+) -> FamilySignInLink | None:
     """A new link for one caregiver of a client the therapist may see, emailed through the
-    outbox in the same transaction."""
+    outbox in the same transaction. With ``dedupe_key``: once only (None when already sent)."""
     now = now or utcnow()
+    if dedupe_key is not None and await session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    ):
+        return None
     caregiver = next((c for c in client.caregivers if str(c.id) == caregiver_id), None)
     if caregiver is None:
         raise NotFound("No such caregiver for this client.")
@@ -110,9 +128,14 @@ async def issue_sign_in_link(
     message = await add_email(
         session,
         caregiver,
-        kind="family.sign_in",
-        subject=f"Your family page for {client.first_name}",
-        body=_sign_in_body(caregiver, client, therapist, base_url + sign_in_path(token)),
+        kind=f"family.sign_in.{purpose}",
+        subject=(
+            f"Before {client.first_name}'s first visit: consent and intake"
+            if purpose == "forms"
+            else f"Your family page for {client.first_name}"
+        ),
+        body=_sign_in_body(caregiver, client, therapist, base_url + sign_in_path(token), purpose),
+        dedupe_key=dedupe_key,
     )
     add_audit(
         session, actor, "family.link_issue", object_type="client", object_id=client.id,

@@ -15,6 +15,7 @@ from server.services.scheduling.common import Mode, Status
 from server.services.scheduling.visit_links import VisitLinkSigner, visit_path
 
 from .access import FamilyIdentity
+from .forms import FormStatus, form_statuses
 from .home_program import list_items
 
 # The join button shows from this long before a telehealth visit until its end.
@@ -41,7 +42,7 @@ class FamilyOverview:
     visits: list[FamilyVisit]
     items: list[HomeProgramItem]
     messages: list[FamilyMessage]
-    forms: list[str] = field(default_factory=list)
+    forms: list[FormStatus] = field(default_factory=list)
 
 
 async def _visits(
@@ -97,6 +98,7 @@ async def family_overview(
         visits=await _visits(session, identity, now, links),
         items=await list_items(session, identity.client),
         messages=await _messages(session, identity),
+        forms=await form_statuses(session, identity.client.id),
     )
     add_audit(
         session, actor, "family.view", object_type="client", object_id=identity.client.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -13,11 +14,12 @@ from running import eventually, on_db, tandem  # tests/support
 from smtp_inbox import Mailbox, text_of  # tests/support
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
-from visit_world import CAREGIVER_EMAIL, practice  # tests/support
+from visit_world import CAREGIVER_EMAIL, book_soon, practice  # tests/support
 
 from server.config import Settings
 from server.db import utcnow
 from server.models import AuditEntry, FamilySignInLink, OutboxMessage
+from server.services.family.forms import CONSENTS
 from server.services.scheduling.delivery import SCRUBBED
 
 HTML = {"accept": "text/html"}
@@ -108,7 +110,7 @@ def test_a_family_signs_in_from_the_emailed_link_once_and_sees_its_page(
                 mail = await session.scalar(
                     select(OutboxMessage)
                     .where(
-                        OutboxMessage.kind == "family.sign_in",
+                        OutboxMessage.kind == "family.sign_in.invite",
                         OutboxMessage.recipient == CAREGIVER_EMAIL,
                         OutboxMessage.status == "sent",
                     )
@@ -226,3 +228,59 @@ def test_refusals_expired_revoked_unknown_and_another_familys_link_or_item(
         r.detail.get("reason") for r in audit(settings, "family.sign_in") if r.outcome == "refused"
     }
     assert {"expired", "revoked", "unknown", "other_family"} <= reasons
+
+
+def test_the_first_visit_brings_a_request_for_consent_and_intake(
+    https_settings: Settings, helpers: Any, mailbox: Mailbox
+) -> None:
+    settings = replace(https_settings, public_base_url=BASE, smtp_url=mailbox.url)
+    login = helpers.make_user()
+    parent = f"noa-{secrets.token_hex(4)}@example.test"
+    with tandem(settings, login, helpers, base_url=BASE) as client:
+        practice(client, helpers)  # the therapist's Illinois license
+        noa = add_kid(client, helpers, "Noa", parent)
+        appt = book_soon(client, helpers, noa, minutes_ahead=180)
+        mail = eventually(lambda: next((m for m in mailbox.received if m["To"] == parent), None))
+        assert mail["Subject"] == "Before Noa's first visit: consent and intake"
+        link = re.search(re.escape(BASE) + r"(/family/sign-in/[A-Za-z0-9_-]+)", text_of(mail))
+        assert link
+        client.cookies.clear()
+        assert sign_in(client, helpers, link.group(1)).status_code == 303
+        page = client.get("/family", headers=HTML).text
+        assert page.count("<strong>to complete</strong>") == 3
+        consent = client.get("/family/forms/telehealth", headers=HTML)
+        assert CONSENTS["telehealth"].text in consent.text
+        form = {
+            "csrf_token": helpers.csrf_from(consent.text),
+            "version": CONSENTS["telehealth"].version,
+        }
+        unsigned = client.post(
+            "/family/forms/telehealth", data={**form, "signed_name": ""}, headers=HTML
+        )
+        assert unsigned.status_code == 422
+        assert "Type your full name to sign." in unsigned.text
+        signed = client.post(
+            "/family/forms/telehealth", data={**form, "signed_name": "Noa's parent"}
+        )
+        assert signed.status_code == 303
+        assert (
+            "Signed</strong> by Noa&#39;s parent"
+            in client.get("/family/forms/telehealth", headers=HTML).text
+        )
+        intake = client.get("/family/forms/intake", headers=HTML)
+        sent = client.post(
+            "/family/forms/intake",
+            data={
+                "csrf_token": helpers.csrf_from(intake.text),
+                "concerns": "Dressing in the morning",
+            },
+        )
+        assert sent.status_code == 303
+        assert client.get("/family", headers=HTML).text.count("<strong>to complete</strong>") == 1
+        helpers.login(client, *login)
+        status = client.get(f"/schedule/appointments/{appt}", headers=HTML).text
+        assert "Consent to telehealth: signed by Noa&#39;s parent" in status
+        assert "Consent to recording visits: <strong>not yet</strong>" in status
+        assert "Intake form: received" in status
+    signs = [r for r in audit(settings, "family.consent_sign") if r.object_id == noa]
+    assert [(r.actor_type, r.detail["kind"]) for r in signs] == [("family", "telehealth")]
