@@ -8,6 +8,9 @@ from server.app import create_app
 from server.config import Settings, load_settings
 from server.http import (
     pages_appointment_video,
+    pages_family,
+    pages_family_admin,
+    pages_family_forms,
     pages_join_probe,
     pages_recordings,
     pages_video,
@@ -27,6 +30,9 @@ def build_app(settings: Settings) -> Starlette:
             *pages_join_probe.routes,
             *pages_recordings.routes,
             *pages_visit.routes,
+            *pages_family.routes,
+            *pages_family_admin.routes,
+            *pages_family_forms.routes,
             *ws.routes,
         ],
         extensions=[outbox_extension, video_extension],

@@ -17,6 +17,8 @@ from server.services.clients import (
     update_client,
 )
 from server.services.errors import ValidationFailed
+from server.services.family.access import list_sign_in_links
+from server.services.family.home_program import list_items
 
 from .context import actor_for, login_required, require_user, unit_of_work
 from .forms import client_input_from_form
@@ -88,7 +90,11 @@ async def client_detail(request: Request) -> Response:
             session, user, request.path_params["client_id"], actor_for(request, user)
         )
         panels = await chart_panels(session, user, client, actor_for(request, user))
-    return render(request, "clients/detail.html", {"client": client, **panels})
+        family = {
+            "family_links": await list_sign_in_links(session, client),
+            "program": await list_items(session, client),
+        }
+    return render(request, "clients/detail.html", {"client": client, **panels, **family})
 
 
 @login_required

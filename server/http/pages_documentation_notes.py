@@ -15,6 +15,7 @@ from server.services.audit import Actor, record_audit
 from server.services.billing.charges import charge_of_note, propose_charge
 from server.services.clients import find_client, get_client_for
 from server.services.documentation.common import NotAuthor, NoteSigned, ValidationFailed
+from server.services.documentation.consent import telehealth_consent_for
 from server.services.documentation.drafting import draft_note, draft_progress_report
 from server.services.documentation.notes import (
     NOTE_TYPES,
@@ -108,6 +109,11 @@ async def note_context(
         "errors": errors or {},
         "note_types": NOTE_TYPES,
         "facts": note.session_facts or {},
+        "consent_on_file": (
+            await telehealth_consent_for(session, note.client_id, note.service_date)
+            if note.mode == "telehealth"
+            else None
+        ),
     }
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from server.mail.worker import wake_outbox
 from server.models import Appointment, User
 from server.services.clients import list_clients
+from server.services.family.forms import form_statuses
 from server.services.scheduling.appointments import (
     BookingRefused,
     book_appointment,
@@ -100,7 +101,8 @@ async def _load(request: Request, user: User) -> tuple[Appointment, dict[str, An
             licensure = await check_telehealth_licensure(session, user, appt.client_state, on)
         outbox = await list_outbox_for(session, appt)
         video = await video_context(request, session, appt)
-    return appt, {"licensure": licensure, "outbox": outbox, **video}
+        forms = await form_statuses(session, appt.client_id)
+    return appt, {"licensure": licensure, "outbox": outbox, "forms": forms, **video}
 
 
 @login_required

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from server.db import transaction, utcnow
+from server.services.family.forms import queue_forms_requests
 from server.services.scheduling.delivery import (
     Claim,
     LoggingSender,
@@ -56,6 +57,7 @@ class OutboxWorker:
         async with transaction(db) as session:
             await recover_lost_attempts(session, utcnow())
             await queue_due_reminders(session, utcnow(), self.base_url, self.links)
+            await queue_forms_requests(session, utcnow(), self.base_url)
         sent = 0
         while True:
             async with transaction(db) as session:

@@ -11,7 +11,10 @@ from server.models.charge import Charge, ChargeLine, ChargeLocked
 from server.models.chart import ChartConsent, Diagnosis, Referral
 from server.models.client import Caregiver, Client
 from server.models.coverage import ClientCoverage
+from server.models.family import FamilySession, FamilySignInLink
+from server.models.family_forms import IntakeResponse, SignedConsent
 from server.models.fee_schedule import FeeScheduleEntry
+from server.models.home_program import HomeProgramItem
 from server.models.login_session import LoginSession
 from server.models.note import Note, NoteAddendum, SignedNoteLocked
 from server.models.outbox import OutboxAttempt, OutboxMessage
@@ -50,8 +53,12 @@ __all__ = [
     "Client",
     "ClientCoverage",
     "Diagnosis",
+    "FamilySession",
+    "FamilySignInLink",
     "FeeScheduleEntry",
     "Goal",
+    "HomeProgramItem",
+    "IntakeResponse",
     "JoinLink",
     "License",
     "Location",
@@ -72,6 +79,7 @@ __all__ = [
     "SchedulePreferences",
     "SessionAttendance",
     "SessionRemoval",
+    "SignedConsent",
     "SignedNoteLocked",
     "User",
     "UserRole",

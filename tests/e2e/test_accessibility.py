@@ -217,6 +217,25 @@ def book_unlicensed_evening(tour: Tour) -> None:
     tour.submit("#booking-form", "booking form, refused by the server")
 
 
+def family_pages(tour: Tour, demo: DemoSite) -> None:
+    """The parent's side: signed out, the emailed sign-in link, the family page, an item."""
+    tour.visit("/family", "family page, signed out")
+    tour.visit(demo.family_sign_in_url, "family sign-in link")
+    tour.submit("form", "family page")
+    tour.visit(f"/family/items/{demo.family_item_id}", "home-program item")
+    tour.visit("/family/forms/recording", "recording consent, to sign")
+    tour.page.fill("#signed-name", " ")  # passes the browser's check, not the server's
+    tour.submit("form[action='/family/forms/recording']", "recording consent, name missing")
+    tour.page.fill("#signed-name", "Ada Okafor")
+    tour.submit("form[action='/family/forms/recording']", "recording consent, signed")
+    tour.visit("/family/forms/intake", "intake form")
+    tour.submit("form[action='/family/forms/intake']", "intake form, with an error")
+    tour.visit(demo.family_sign_in_url, "family sign-in link, already used (410)")
+    tour.page.goto(f"{tour.base}/family")
+    with tour.page.expect_navigation():
+        tour.page.click("main form[action='/family/sign-out'] [type=submit]")
+
+
 def admin_pages(tour: Tour, demo: DemoSite) -> None:
     tour.sign_in(demo.admin_email, demo.password)
     tour.check("home")
@@ -319,6 +338,7 @@ def test_every_page_meets_wcag_21_aa(
         signed_out(tour, demo)
         therapist_pages(tour, demo)
         admin_pages(tour, demo)
+        family_pages(tour, demo)
         call_pages(audit, demo, server.base_url, tour, launch)
     finally:
         # Shown when a step of the tour breaks: what axe found until then.

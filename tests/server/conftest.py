@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fast_passwords import FAST_HASHER, FAST_PASSWORDS  # tests/support
+from smtp_inbox import Mailbox  # tests/support
 from starlette.testclient import TestClient
 
 from server.config import Settings, load_settings
@@ -124,3 +125,12 @@ def therapist(client: TestClient, settings: Settings) -> tuple[str, str]:
 @pytest.fixture
 def https_settings(settings: Settings) -> Settings:
     return replace(settings, public_base_url="https://tandem.example.test")
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) in this process, for the outbox to send to."""
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()

@@ -11,6 +11,7 @@ and the charge its signing proposed, chart facts, and join links that are revoke
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from server.models import (
     Appointment,
     Charge,
     Client,
+    FamilySignInLink,
     Note,
     RecordingFile,
     User,
@@ -41,6 +43,8 @@ from server.services.documentation.chart import add_consent, add_diagnosis, add_
 from server.services.documentation.drafting import draft_note
 from server.services.documentation.notes import NoteEdit, add_addendum, sign_note, update_note
 from server.services.documentation.plans import active_plan
+from server.services.family.access import hash_token, sign_in_path
+from server.services.family.home_program import add_item
 from server.services.scheduling.appointments import set_status
 from server.services.scheduling.visit_links import VisitLinkSigner, visit_path
 from server.services.video.demo_seed import DEMO_TITLE as LIVE_TITLE
@@ -72,6 +76,8 @@ class DemoSite:
     charge_month: str  # YYYY-MM of the confirmed charge's date of service
     join_urls: dict[str, str] = field(default_factory=dict)  # role or case -> path
     visit_url: str = ""  # a reminder's link to a telehealth visit that is not open yet
+    family_sign_in_url: str = ""  # Maya's caregiver's sign-in link, not used yet
+    family_item_id: str = ""  # an item of Maya's home program
 
 
 def write_webm(path: Path, seconds: int = 3) -> None:
@@ -165,6 +171,25 @@ async def _visit_link(
     return visit_path(token)
 
 
+async def _family(
+    session: AsyncSession, therapist: User, maya: Client, actor: Actor
+) -> tuple[str, str]:
+    """A home-program item for Maya and a sign-in link for her caregiver (the token is kept
+    here, as the email would carry it)."""
+    item = await add_item(
+        session, therapist, maya, "Buttons at breakfast",
+        "Let Maya do the last two buttons; wait before you help.", actor,
+    )  # fmt: skip
+    token = secrets.token_urlsafe(32)
+    session.add(
+        FamilySignInLink(
+            token_hash=hash_token(token), caregiver_id=maya.caregivers[0].id, client_id=maya.id,
+            created_by=therapist.id, expires_at=utcnow() + timedelta(days=1),
+        )
+    )  # fmt: skip
+    return sign_in_path(token), str(item.id)
+
+
 async def _chart_facts(session: AsyncSession, therapist: User, maya: Client, actor: Actor) -> None:
     today = datetime.now(ZoneInfo(therapist.time_zone)).date()
     await add_diagnosis(
@@ -255,6 +280,7 @@ async def _seed(settings: Settings) -> DemoSite:
             await _chart_facts(session, therapist, maya, actor)
             join_urls = await _join_links(session, signer, live, actor)
             visit_url = await _visit_link(session, therapist, maya, settings)
+            family_url, family_item = await _family(session, therapist, maya, actor)
         world = DocWorld(db, therapist, maya, plan)
         # Three weeks ago: in the plan's certification period, before the demo's own visit.
         held = await held_telehealth_session(world, utcnow() - timedelta(days=21))
@@ -276,7 +302,7 @@ async def _seed(settings: Settings) -> DemoSite:
             recorded_session_id=str(held.video_id), charge_id=str(held_back.id),
             proposed_charge_id=str(proposed.id),
             charge_month=held_back.service_date.strftime("%Y-%m"), join_urls=join_urls,
-            visit_url=visit_url,
+            visit_url=visit_url, family_sign_in_url=family_url, family_item_id=family_item,
         )  # fmt: skip
     finally:
         await engine.dispose()

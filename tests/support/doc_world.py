@@ -21,6 +21,7 @@ from server.db import make_engine, make_sessionmaker, transaction
 from server.models import Appointment, Client, PlanOfCare, User, VideoSessionState
 from server.services.audit import Actor
 from server.services.clients import CaregiverInput, ClientInput, create_client
+from server.services.documentation.chart import add_consent
 from server.services.documentation.plans import GoalInput, PlanInput, create_plan
 from server.services.video.annotations import save_annotation
 from server.services.video.recordings import (
@@ -103,6 +104,10 @@ async def make_world(db: async_sessionmaker[AsyncSession], **plan_kw: str) -> Do
             actor,
         )  # fmt: skip
         plan = await create_plan(session, user, client, plan_input(**plan_kw), actor)
+        # Telehealth notes are signed only with consent on file; the family's was charted.
+        await add_consent(
+            session, user, client, "telehealth", "Ada Okafor", date(2020, 1, 6), actor
+        )
     return DocWorld(db, user, client, plan)
 
 

@@ -90,9 +90,7 @@ async def charge_problems(
     if any(line.unit_fee_cents <= 0 for line in charge.lines):
         found.append(Problem("no_fee", "A line has no fee: add the code to the fee schedule."))
     if charge.mode == "telehealth":
-        if not await telehealth_consent_on_file(
-            session, charge.client_id, charge.service_date, note
-        ):
+        if not await telehealth_consent_on_file(session, charge.client_id, charge.service_date):
             found.append(Problem("telehealth_consent", "No telehealth consent is on file."))
         if note is not None and note.client_at_home is None:
             found.append(

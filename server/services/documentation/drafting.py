@@ -19,7 +19,6 @@ from server.db import utcnow
 from server.models import (
     Annotation,
     Appointment,
-    ChartConsent,
     Client,
     Goal,
     Note,
@@ -32,6 +31,7 @@ from server.services.video.observation import GoalTally, ObservationSummary, obs
 from server.services.video.recordings import PLAYABLE, list_recordings
 
 from .common import NO_CLIENT, NotAuthor, NotFound, ValidationFailed
+from .consent import telehealth_consent_for
 from .plans import active_plan, goals_by_reference
 
 DOCUMENTABLE = ("completed", "in_session", "checked_in")
@@ -206,14 +206,8 @@ def _present(facts: dict[str, Any]) -> str:
 
 
 async def _telehealth_consent(session: AsyncSession, appt: Appointment) -> bool | None:
-    on_file = await session.scalar(
-        select(ChartConsent.id).where(
-            ChartConsent.client_id == appt.client_id,
-            ChartConsent.kind == "telehealth",
-            ChartConsent.revoked_at.is_(None),
-        )
-    )
-    return True if on_file else None
+    day = appt.starts_at.astimezone(ZoneInfo(appt.client.time_zone)).date()
+    return True if await telehealth_consent_for(session, appt.client_id, day) else None
 
 
 # An evaluation visit starts with the moderate-complexity code of its discipline (speech: sound

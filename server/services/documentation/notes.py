@@ -18,6 +18,7 @@ from server.services.audit import Actor, add_audit
 from server.services.errors import not_found_for, owned_id
 
 from .common import NO_CLIENT, NotAuthor, NoteSigned, ValidationFailed, as_uuid
+from .consent import telehealth_consent_for
 from .hashing import addendum_hash, note_hash, verify
 from .procedures import parse_procedures
 from .times import parse_wall_time
@@ -248,6 +249,11 @@ async def sign_note(
             errors["modality"] = "Say whether the visit was by video or audio only."
         if note.client_location_state is None:
             errors["client_location_state"] = "Record the state the client was in."
+        if await telehealth_consent_for(session, note.client_id, note.service_date) is None:
+            errors["telehealth_consent"] = (
+                "No telehealth consent is on file for this visit's date: the family signs it on"
+                " their family page, or record the consent in the chart."
+            )
     if errors:
         raise ValidationFailed(errors)
     now = now or utcnow()

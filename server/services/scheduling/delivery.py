@@ -27,6 +27,11 @@ log = logging.getLogger("tandem.outbox")
 
 # A claim outlives any one SMTP exchange (the sender's timeout is 60 s) by far.
 LEASE = timedelta(minutes=5)
+# Messages that carry a credential (a family's sign-in link): once sent or failed, the body is
+# dropped from the outbox, so the database never keeps a usable token.
+SCRUB_PREFIX = "family.sign_in"
+SCRUBBED = "(This message carried a sign-in link; it is not kept once sent.)"
+
 # Retries double from the first delay up to this; a message not out by GIVE_UP is failed.
 MAX_BACKOFF = timedelta(hours=1)
 GIVE_UP = timedelta(hours=48)
@@ -169,8 +174,14 @@ def _audit_outcome(session: AsyncSession, row: OutboxMessage, outcome: str) -> N
     )  # fmt: skip
 
 
+def _scrub(row: OutboxMessage) -> None:
+    if row.kind.startswith(SCRUB_PREFIX):
+        row.body, row.html_body = SCRUBBED, None
+
+
 async def record_sent(session: AsyncSession, claim: Claim, now: datetime) -> None:
     row, attempt = await _owned(session, claim)
+    _scrub(row)
     attempt.outcome, attempt.finished_at = "sent", now
     row.status, row.sent_at, row.claimed_until, row.last_error = "sent", now, None, None
     _audit_outcome(session, row, "ok")
@@ -196,6 +207,7 @@ async def record_failure(
     row.last_error, row.claimed_until = text, None
     if final:
         row.status = "failed"
+        _scrub(row)
         _audit_outcome(session, row, "failed")
     else:
         row.status, row.next_attempt_at = "pending", now + backoff(first_retry, row.attempts)

@@ -3,6 +3,7 @@ by the outbox worker (server/mail/worker.py; delivery.py records each try)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,36 @@ def emailable_caregiver(appt: Appointment, caregiver_id: str) -> Caregiver:
     return caregiver
 
 
+async def add_email(
+    session: AsyncSession,
+    caregiver: Caregiver,
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    html_body: str | None = None,
+    appointment_id: uuid.UUID | None = None,
+    due_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """An email to a caregiver, into the outbox (the caller audits why it was written)."""
+    assert caregiver.email is not None  # the caller checked it
+    message = OutboxMessage(
+        kind=kind,
+        channel="email",
+        recipient=caregiver.email,
+        subject=subject,
+        body=body,
+        html_body=html_body,
+        appointment_id=appointment_id,
+        next_attempt_at=due_at,
+        dedupe_key=dedupe_key,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
 async def queue_email(
     session: AsyncSession,
     actor: Actor,
@@ -62,20 +93,17 @@ async def queue_email(
     dedupe_key: str | None = None,
 ) -> OutboxMessage:
     """Put an email about ``appt`` in the outbox, audited with the caregiver it goes to."""
-    assert caregiver.email is not None  # emailable_caregiver checked it
-    message = OutboxMessage(
+    message = await add_email(
+        session,
+        caregiver,
         kind=kind,
-        channel="email",
-        recipient=caregiver.email,
         subject=subject,
         body=body,
         html_body=html_body,
         appointment_id=appt.id,
-        next_attempt_at=due_at,
+        due_at=due_at,
         dedupe_key=dedupe_key,
     )
-    session.add(message)
-    await session.flush()
     add_audit(
         session,
         actor,

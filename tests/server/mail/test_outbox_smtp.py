@@ -3,59 +3,22 @@ retries while it is down or refusing, and nothing is lost across a restart of Ta
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import pytest
-from fast_passwords import FAST_HASHER  # tests/support
+from running import eventually, on_db, tandem  # tests/support
 from smtp_inbox import Mailbox, html_of, text_of  # tests/support
 from sqlalchemy import select, update
-from starlette.testclient import TestClient
 from visit_world import CAREGIVER_EMAIL, book_soon, practice, send_to_caregiver  # tests/support
 
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker, transaction, utcnow
+from server.db import utcnow
 from server.models import Appointment, OutboxAttempt, OutboxMessage
-from server.wiring import build_app
 
 HTML = {"accept": "text/html"}
-T = TypeVar("T")
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@contextmanager
-def tandem(settings: Settings, login: tuple[str, str], helpers: Any) -> Iterator[TestClient]:
-    """One running instance of Tandem (its lifespan starts the outbox worker), signed in."""
-    app = build_app(settings)
-    with TestClient(app, follow_redirects=False) as client:
-        app.state.tandem.passwords.hasher = FAST_HASHER
-        helpers.login(client, *login)
-        yield client
-
-
-def on_db(settings: Settings, work: Callable[[Any], Any]) -> Any:
-    async def run() -> Any:
-        engine = make_engine(settings.database_url)
-        try:
-            async with transaction(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def messages(settings: Settings, kind: str, appt_id: str) -> list[OutboxMessage]:
@@ -96,16 +59,6 @@ def arrived(box: Mailbox, settings: Settings, kind: str, appt_id: str) -> Any:
     row, mails = eventually(lambda: (found := check()) and found[1] and found)
     assert len(mails) == 1
     return row, mails[0]
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in time: {check()!r}")
 
 
 def test_an_invite_arrives_with_its_content_and_one_message_id(

@@ -166,15 +166,19 @@ async def test_checks_hold_a_charge_back(world: BillingWorld) -> None:
         codes = {p.code for p in await charge_problems(session, first)}
         assert "unsigned_note" in codes
         assert {p.code for p in await charge_problems(session, second)} == {"plan_codes"}
-    # Telehealth without consent on file: the chart's consent revoked, the note silent.
-    async with transaction(world.db) as session:
-        consent = await session.scalar(
-            select(ChartConsent).where(ChartConsent.client_id == world.doc.client.id)
-        )
-        assert consent is not None
-        consent.revoked_at = VISIT - timedelta(days=1)
+    # Telehealth without consent on file: signing needs it, so the chart's consents are revoked
+    # afterwards as of before the visit (recorded in error), and the note is silent.
     no_consent = await world.charge(await world.document(VISIT + timedelta(days=2),
                                                          [("97530", "30")]))  # fmt: skip
+    async with transaction(world.db) as session:
+        consents = list(
+            await session.scalars(
+                select(ChartConsent).where(ChartConsent.client_id == world.doc.client.id)
+            )
+        )
+        assert consents
+        for consent in consents:
+            consent.revoked_at = VISIT - timedelta(days=1)
     async with transaction(world.db) as session:
         loaded = await session.get(Charge, no_consent.id)
         assert loaded is not None

@@ -1,0 +1,145 @@
+"""The family's pages at /family: sign in from the emailed link, the family page, an item.
+
+The family session is its own cookie (HTTP-only, Secure behind https, sent only under /family),
+apart from therapists' sign-in: a family never holds a user account.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.db import utcnow
+from server.services.audit import Actor, record_audit
+from server.services.family.access import (
+    SESSION_LIFETIME,
+    FamilyIdentity,
+    SignInRefused,
+    check_sign_in_link,
+    end_family_session,
+    family_actor,
+    redeem_sign_in_link,
+    resolve_family_session,
+)
+from server.services.family.home_program import get_item_for_family
+from server.services.family.portal import family_overview
+from server.services.scheduling.visit_links import VisitLinkSigner
+
+from .context import app_state, client_ip, unit_of_work
+from .errors import error_response
+from .templating import render
+
+FAMILY_COOKIE = "tandem_family"
+FAMILY_PATH = "/family"
+
+
+async def current_family(request: Request) -> FamilyIdentity | None:
+    cookie = request.cookies.get(FAMILY_COOKIE)
+    if not cookie:
+        return None
+    async with unit_of_work(request) as session:
+        identity = await resolve_family_session(session, cookie, utcnow())
+        if identity is not None:
+            session.expunge(identity.caregiver)
+            session.expunge(identity.client)
+        return identity
+
+
+async def _refused(request: Request, exc: SignInRefused) -> Response:
+    await record_audit(
+        app_state(request).audit,
+        Actor.anonymous(client_ip(request)),
+        "family.sign_in",
+        object_type="family_sign_in_link",
+        outcome="refused",
+        detail={"reason": exc.reason},
+    )
+    status = 403 if exc.reason in ("unknown", "other_family") else 410
+    return error_response(request, status, str(exc))
+
+
+async def sign_in_page(request: Request) -> Response:
+    # A GET never uses the link up: mail scanners open links before people do.
+    token = request.path_params["token"]
+    current = await current_family(request)
+    try:
+        async with unit_of_work(request) as session:
+            await check_sign_in_link(session, token, utcnow(), current)
+    except SignInRefused as exc:
+        return await _refused(request, exc)
+    return render(request, "family/sign_in.html", {"action": request.url.path})
+
+
+async def sign_in_submit(request: Request) -> Response:
+    state = app_state(request)
+    current = await current_family(request)
+    try:
+        async with unit_of_work(request) as session:
+            cookie, _ = await redeem_sign_in_link(
+                session, request.path_params["token"], utcnow(), current, client_ip(request)
+            )
+    except SignInRefused as exc:
+        return await _refused(request, exc)
+    response = RedirectResponse(FAMILY_PATH, status_code=303)
+    response.set_cookie(
+        FAMILY_COOKIE,
+        cookie,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        secure=state.settings.cookies_secure,
+        samesite="lax",
+        path=FAMILY_PATH,
+    )
+    return response
+
+
+async def sign_out(request: Request) -> Response:
+    cookie = request.cookies.get(FAMILY_COOKIE)
+    if cookie:
+        async with unit_of_work(request) as session:
+            await end_family_session(session, cookie)
+    response = RedirectResponse(FAMILY_PATH, status_code=303)
+    response.delete_cookie(
+        FAMILY_COOKIE,
+        path=FAMILY_PATH,
+        secure=app_state(request).settings.cookies_secure,
+        httponly=True,
+    )
+    return response
+
+
+async def family_page(request: Request) -> Response:
+    identity = await current_family(request)
+    if identity is None:
+        return render(request, "family/signed_out.html")
+    state = app_state(request)
+    links = VisitLinkSigner(state.settings.secret_key)
+    async with unit_of_work(request) as session:
+        overview = await family_overview(
+            session, identity, utcnow(), links, family_actor(identity, client_ip(request))
+        )
+    return render(request, "family/home.html", {"family": identity, "overview": overview})
+
+
+async def item_page(request: Request) -> Response:
+    identity = await current_family(request)
+    if identity is None:
+        return RedirectResponse(FAMILY_PATH, status_code=303)
+    async with unit_of_work(request) as session:
+        item = await get_item_for_family(
+            session,
+            identity,
+            request.path_params["item_id"],
+            family_actor(identity, client_ip(request)),
+        )
+    return render(request, "family/item.html", {"family": identity, "item": item})
+
+
+routes = [
+    Route("/family", family_page, methods=["GET"]),
+    Route("/family/sign-in/{token}", sign_in_page, methods=["GET"]),
+    Route("/family/sign-in/{token}", sign_in_submit, methods=["POST"]),
+    Route("/family/sign-out", sign_out, methods=["POST"]),
+    Route("/family/items/{item_id}", item_page, methods=["GET"]),
+]

@@ -1,0 +1,27 @@
+"""The home program: what the therapist asks the family to practise between visits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime, UUIDString, new_id, utcnow
+
+
+class HomeProgramItem(Base):
+    __tablename__ = "home_program_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDString, primary_key=True, default=new_id)
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        UUIDString, ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID] = mapped_column(
+        UUIDString, ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    title: Mapped[str] = mapped_column(String(120))
+    instruction: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,1 @@
+"""The family's side: password-free access, the family page, the home program."""
