@@ -1,7 +1,7 @@
 """call quality on the record: running totals of each participant's getStats reports
 
 Revision ID: 5b7e2c9d4f10
-Revises: 2a443ff18a93
+Revises: 8e2f4b6a1c37
 Create Date: 2026-12-07 11:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import server.db
 
 revision: str = "5b7e2c9d4f10"
-down_revision: str | None = "2a443ff18a93"
+down_revision: str | None = "8e2f4b6a1c37"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
