@@ -25,6 +25,15 @@ class HomeProgramItem(Base):
     instruction: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A clip cut from a session's recording (media/recording/clip.py), shown to the family only
+    # while their sharing consent is in force.
+    clip_file_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUIDString, ForeignKey("recording_files.id", ondelete="SET NULL"), nullable=True
+    )
+    clip_name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # under clips/
+    clip_start_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)  # asked, in file
+    clip_end_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    clip_lead_in_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)  # to the keyframe
 
 
 class PracticeEntry(Base):

@@ -53,6 +53,7 @@ NOT_PAGES = {
     "/api/v1/schedule/health": "JSON API",
     "/calendar/{token}.ics": "iCalendar feed",
     "/recordings/{file_id}/media": "recorded video (WebM)",
+    "/family/items/{item_id}/clip": "a home-program clip (WebM)",
     "/sessions/{session_id}/annotations/{annotation_id}/snapshot": "snapshot image (JPEG)",
     "/billing/claims.837p": "837P claims file (X12)",
     "/billing/ledger.csv": "charges (CSV)",
