@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server.db import utcnow
 from server.models import Client
 from server.services.clients import (
     AddressInput,
@@ -19,6 +22,7 @@ from server.services.clients import (
 from server.services.errors import ValidationFailed
 from server.services.family.access import list_sign_in_links
 from server.services.family.home_program import list_items
+from server.services.family.practice import adherence
 
 from .context import actor_for, login_required, require_user, unit_of_work
 from .forms import client_input_from_form
@@ -90,9 +94,11 @@ async def client_detail(request: Request) -> Response:
             session, user, request.path_params["client_id"], actor_for(request, user)
         )
         panels = await chart_panels(session, user, client, actor_for(request, user))
+        program = await list_items(session, client)
+        today = utcnow().astimezone(ZoneInfo(client.time_zone)).date()
         family = {
             "family_links": await list_sign_in_links(session, client),
-            "program": await list_items(session, client),
+            "program": await adherence(session, program, client.id, today),
         }
     return render(request, "clients/detail.html", {"client": client, **panels, **family})
 

@@ -6,12 +6,15 @@ apart from therapists' sign-in: a family never holds a user account.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
 from server.services.audit import Actor, record_audit
+from server.services.errors import ValidationFailed
 from server.services.family.access import (
     SESSION_LIFETIME,
     FamilyIdentity,
@@ -22,8 +25,10 @@ from server.services.family.access import (
     redeem_sign_in_link,
     resolve_family_session,
 )
+from server.services.family.clips import clip_path, sharing_allowed
 from server.services.family.home_program import get_item_for_family
 from server.services.family.portal import family_overview
+from server.services.family.practice import HOW_IT_WENT, entries_for_item, log_practice, today_for
 from server.services.scheduling.visit_links import VisitLinkSigner
 
 from .context import app_state, client_ip, unit_of_work
@@ -122,10 +127,13 @@ async def family_page(request: Request) -> Response:
     return render(request, "family/home.html", {"family": identity, "overview": overview})
 
 
-async def item_page(request: Request) -> Response:
-    identity = await current_family(request)
-    if identity is None:
-        return RedirectResponse(FAMILY_PATH, status_code=303)
+async def _item_page(
+    request: Request,
+    identity: FamilyIdentity,
+    errors: dict[str, str],
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     async with unit_of_work(request) as session:
         item = await get_item_for_family(
             session,
@@ -133,7 +141,71 @@ async def item_page(request: Request) -> Response:
             request.path_params["item_id"],
             family_actor(identity, client_ip(request)),
         )
-    return render(request, "family/item.html", {"family": identity, "item": item})
+        entries = await entries_for_item(session, item)
+        shared = item.clip_name is not None and await sharing_allowed(session, identity)
+    context = {
+        "shared": shared,
+        "family": identity, "item": item, "entries": entries, "errors": errors,
+        "form": form or {"practiced_on": today_for(identity, utcnow()).isoformat()},
+        "how_it_went": HOW_IT_WENT,
+    }  # fmt: skip
+    return render(request, "family/item.html", context, status_code=status)
+
+
+async def item_page(request: Request) -> Response:
+    identity = await current_family(request)
+    if identity is None:
+        return RedirectResponse(FAMILY_PATH, status_code=303)
+    return await _item_page(request, identity, {})
+
+
+async def practice_submit(request: Request) -> Response:
+    identity = await current_family(request)
+    if identity is None:
+        return RedirectResponse(FAMILY_PATH, status_code=303)
+    raw = await request.form()
+    form = {
+        k: str(raw.get(k, ""))[:400] for k in ("practiced_on", "minutes", "how_it_went", "note")
+    }
+    actor = family_actor(identity, client_ip(request))
+    try:
+        async with unit_of_work(request) as session:
+            item = await get_item_for_family(
+                session, identity, request.path_params["item_id"], actor
+            )
+            await log_practice(
+                session, identity, item, on=form["practiced_on"], minutes=form["minutes"],
+                how_it_went=form["how_it_went"], note=form["note"], now=utcnow(), actor=actor,
+            )  # fmt: skip
+    except ValidationFailed as exc:
+        return await _item_page(request, identity, exc.errors, form, 422)
+    return RedirectResponse(f"{FAMILY_PATH}/items/{item.id}?logged=1", status_code=303)
+
+
+async def clip_media(request: Request) -> Response:
+    """The item's clip, for the family, while their sharing consent is in force (else 403)."""
+    identity = await current_family(request)
+    if identity is None:
+        return error_response(request, 403, "Sign in from your family link first.")
+    state = app_state(request)
+    actor = family_actor(identity, client_ip(request))
+    async with unit_of_work(request) as session:
+        item = await get_item_for_family(session, identity, request.path_params["item_id"], actor)
+        allowed = await sharing_allowed(session, identity)
+    if item.clip_name is None:
+        return error_response(request, 404, "This item has no clip.")
+    if not allowed:
+        await record_audit(
+            state.audit, actor, "family.clip_read", object_type="home_program_item",
+            object_id=item.id, outcome="refused", detail={"reason": "no_sharing_consent"},
+        )  # fmt: skip
+        return error_response(request, 403, "Clips are shown only with your consent to sharing.")
+    path = clip_path(state.settings.storage_dir, item.clip_name)
+    if not await asyncio.to_thread(path.is_file):
+        return error_response(request, 404, "The clip is missing.")
+    return FileResponse(
+        path, media_type="video/webm", headers={"cache-control": "private, no-store"}
+    )
 
 
 routes = [
@@ -142,4 +214,6 @@ routes = [
     Route("/family/sign-in/{token}", sign_in_submit, methods=["POST"]),
     Route("/family/sign-out", sign_out, methods=["POST"]),
     Route("/family/items/{item_id}", item_page, methods=["GET"]),
+    Route("/family/items/{item_id}/practice", practice_submit, methods=["POST"]),
+    Route("/family/items/{item_id}/clip", clip_media, methods=["GET"]),
 ]

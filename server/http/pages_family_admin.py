@@ -3,14 +3,27 @@ link, withdraw one, add to the home program."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from media.recording.clip import Clip, ClipError, cut_clip
 from server.mail.worker import wake_outbox
 from server.services.clients import get_client_for
+from server.services.errors import ValidationFailed
 from server.services.family.access import issue_sign_in_link, revoke_sign_in_link
+from server.services.family.clips import (
+    add_clip_item,
+    clip_path,
+    clip_source,
+    new_clip_name,
+    parse_span,
+)
 from server.services.family.home_program import add_item
+from server.services.video.sessions import get_session_for
 
 from .context import actor_for, app_state, login_required, require_user, unit_of_work
 from .pages_video import base_url
@@ -58,8 +71,50 @@ async def item_create(request: Request) -> Response:
     return _back(client.id)
 
 
+def _cut(source: Path, target: Path, start_ms: int, end_ms: int) -> Clip:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with source.open("rb") as src, partial.open("wb") as out:
+            clip = cut_clip(src, out, start_ms, end_ms)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return clip
+
+
+@login_required
+async def clip_create(request: Request) -> Response:
+    """Cuts a clip from a session's recording (off the event loop) and makes it an item."""
+    user = require_user(request)
+    state = app_state(request)
+    form = await request.form()
+    actor = actor_for(request, user)
+    root = state.settings.storage_dir
+    start_ms, end_ms = parse_span(str(form.get("start", ""))[:20], str(form.get("end", ""))[:20])
+    async with unit_of_work(request) as session:
+        video = await get_session_for(session, user, request.path_params["session_id"], actor)
+        source, path = await clip_source(
+            session, user, video, str(form.get("file_id", ""))[:64], actor, root
+        )
+    name = new_clip_name()
+    try:
+        clip = await asyncio.to_thread(_cut, path, clip_path(root, name), start_ms, end_ms)
+    except ClipError as exc:
+        raise ValidationFailed({"start": f"No clip there: {exc}."}) from None
+    async with unit_of_work(request) as session:
+        video = await get_session_for(session, user, request.path_params["session_id"], actor)
+        await add_clip_item(
+            session, user, video, source, title=str(form.get("title", ""))[:200],
+            instruction=str(form.get("instruction", ""))[:2000], name=name,
+            start_ms=start_ms, end_ms=end_ms, lead_in_ms=clip.lead_in_ms, actor=actor,
+        )  # fmt: skip
+    return _back(video.client_id)
+
+
 routes = [
     Route("/clients/{client_id}/family-links", link_create, methods=["POST"]),
     Route("/clients/{client_id}/family-links/{link_id}/revoke", link_revoke, methods=["POST"]),
     Route("/clients/{client_id}/home-program", item_create, methods=["POST"]),
+    Route("/sessions/{session_id}/clips", clip_create, methods=["POST"]),
 ]

@@ -66,6 +66,21 @@ async def _video(request: Request, session: Any, user: User) -> VideoSession:
     )
 
 
+def clip_form_defaults(
+    video: VideoSession, playable: list[dict[str, Any]], annotations: list[Annotation]
+) -> dict[str, str] | None:
+    """The clip form, prefilled a few seconds before the first annotation of the recording."""
+    if video.client_id is None or not playable:
+        return None
+    marked = next((a for a in annotations if a.recording_ms is not None), None)
+    offset = int(playable[0]["offset_ms"] or 0)
+    if marked is None or marked.recording_ms is None:
+        return {"start": "0", "end": "15", "hint": ""}
+    at = max(0.0, (marked.recording_ms - offset) / 1000 - 3)
+    label = marked.tag or marked.text or marked.kind
+    return {"start": f"{at:.1f}", "end": f"{at + 15:.1f}", "hint": f"“{label}”"}
+
+
 @login_required
 async def playback(request: Request) -> Response:
     user = require_user(request)
@@ -107,6 +122,7 @@ async def playback(request: Request) -> Response:
         request,
         "sessions/playback.html",
         {
+            "clip_form": clip_form_defaults(video, playable, annotations),
             "video": video,
             "files": files,
             "recordings": recordings,

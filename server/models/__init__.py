@@ -14,7 +14,7 @@ from server.models.coverage import ClientCoverage
 from server.models.family import FamilySession, FamilySignInLink
 from server.models.family_forms import IntakeResponse, SignedConsent
 from server.models.fee_schedule import FeeScheduleEntry
-from server.models.home_program import HomeProgramItem
+from server.models.home_program import HomeProgramItem, PracticeEntry
 from server.models.login_session import LoginSession
 from server.models.note import Note, NoteAddendum, SignedNoteLocked
 from server.models.outbox import OutboxAttempt, OutboxMessage
@@ -69,6 +69,7 @@ __all__ = [
     "OutboxMessage",
     "Payer",
     "PlanOfCare",
+    "PracticeEntry",
     "PracticeProfile",
     "Rate",
     "Recording",

@@ -53,6 +53,7 @@ NOT_PAGES = {
     "/api/v1/schedule/health": "JSON API",
     "/calendar/{token}.ics": "iCalendar feed",
     "/recordings/{file_id}/media": "recorded video (WebM)",
+    "/family/items/{item_id}/clip": "a home-program clip (WebM)",
     "/sessions/{session_id}/annotations/{annotation_id}/snapshot": "snapshot image (JPEG)",
     "/billing/claims.837p": "837P claims file (X12)",
     "/billing/ledger.csv": "charges (CSV)",
@@ -223,6 +224,9 @@ def family_pages(tour: Tour, demo: DemoSite) -> None:
     tour.visit(demo.family_sign_in_url, "family sign-in link")
     tour.submit("form", "family page")
     tour.visit(f"/family/items/{demo.family_item_id}", "home-program item")
+    tour.page.fill("#minutes", "10")
+    tour.page.check("input[name=how_it_went][value=easy]")
+    tour.submit("#practice-form", "home-program item, practice logged")
     tour.visit("/family/forms/recording", "recording consent, to sign")
     tour.page.fill("#signed-name", " ")  # passes the browser's check, not the server's
     tour.submit("form[action='/family/forms/recording']", "recording consent, name missing")

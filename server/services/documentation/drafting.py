@@ -26,6 +26,7 @@ from server.models import (
     VideoSession,
 )
 from server.services.audit import Actor, add_audit
+from server.services.family.practice import practice_summary
 from server.services.video.annotations import list_annotations
 from server.services.video.observation import GoalTally, ObservationSummary, observation_summary
 from server.services.video.recordings import PLAYABLE, list_recordings
@@ -259,6 +260,8 @@ async def draft_note(session: AsyncSession, user: User, appt: Appointment, actor
         updated_at=utcnow(),
     )
     note.procedures = _evaluation_procedures(appt.service_type, plan.discipline if plan else None)
+    # What the family logged at home in the week up to the visit (their practice log).
+    note.subjective = await practice_summary(session, appt.client_id, note.service_date) or ""
     if appt.mode == "telehealth":
         note.modality = "video"
         # Most families join from home; the therapist changes it when the child was elsewhere.

@@ -95,7 +95,8 @@ def test_a_family_signs_in_from_the_emailed_link_once_and_sees_its_page(
     https_settings: Settings, helpers: Any, mailbox: Mailbox
 ) -> None:
     settings = replace(https_settings, public_base_url=BASE, smtp_url=mailbox.url)
-    with tandem(settings, helpers.make_user(), helpers, base_url=BASE) as client:
+    login = helpers.make_user()
+    with tandem(settings, login, helpers, base_url=BASE) as client:
         kid = practice(client, helpers)
         add_item(client, helpers, kid, "Snack-time waiting")
         path = send_link(client, helpers, mailbox, kid, CAREGIVER_EMAIL)
@@ -139,11 +140,26 @@ def test_a_family_signs_in_from_the_emailed_link_once_and_sees_its_page(
         assert "Snack-time waiting" in page.text
         item = re.search(r'href="(/family/items/[0-9a-f-]+)"', page.text)
         assert item
-        assert "Wait 5 s before the spoon." in client.get(item.group(1), headers=HTML).text
+        item_page = client.get(item.group(1), headers=HTML).text
+        assert "Wait 5 s before the spoon." in item_page
+        entry = {"csrf_token": helpers.csrf_from(item_page), "practiced_on": "2001-01-01",
+                    "minutes": "10", "how_it_went": "easy", "note": "Waited twice"}  # fmt: skip
+        too_old = client.post(f"{item.group(1)}/practice", data=entry, headers=HTML)
+        assert too_old.status_code == 422
+        assert "Choose today or a day of the last two weeks." in too_old.text
+        today = re.search(r'name="practiced_on" value="([0-9-]+)"', item_page)
+        assert today
+        logged = client.post(
+            f"{item.group(1)}/practice", data={**entry, "practiced_on": today.group(1)}
+        )
+        assert logged.status_code == 303
+        assert "10 min · Went well · Waited twice" in client.get(item.group(1), headers=HTML).text
         # The link worked once.
         again = client.post(path, data={"csrf_token": helpers.csrf_from(page.text)}, headers=HTML)
         assert again.status_code == 410
         assert "already used" in again.text
+        helpers.login(client, *login)
+        assert "<td>1/7 · 10 min</td>" in client.get(f"/clients/{kid}", headers=HTML).text
     views = [r for r in audit(settings, "family.view") if r.object_id == kid]
     assert views
     assert views[-1].actor_type == "family"
