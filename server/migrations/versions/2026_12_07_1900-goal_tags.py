@@ -1,7 +1,7 @@
 """goal tags: one tag label may count toward several goals of a client
 
 Revision ID: 5c1e7a9b3d20
-Revises: b3525b1ef23e
+Revises: 1268fed466fd
 Create Date: 2026-12-07 19:00:00
 
 The unique key of `annotation_tags` was (client_id, label); it becomes (client_id, goal_id,
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5c1e7a9b3d20"
-down_revision: str | None = "b3525b1ef23e"
+down_revision: str | None = "1268fed466fd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
