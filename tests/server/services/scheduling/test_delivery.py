@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from practice import unit_of_work  # tests/support
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.db import utcnow
 from server.models import OutboxAttempt, OutboxMessage
@@ -34,6 +34,14 @@ async def outcomes(database_url: str, message_id: object) -> list[str]:
 
 async def queued(database_url: str) -> OutboxMessage:
     async with unit_of_work(database_url) as session:
+        # The run shares one database: park what other tests left pending or mid-try (their
+        # order depends on the run's), so this message is the only one due or recoverable.
+        far = utcnow() + timedelta(days=3650)
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status.in_(("pending", "sending")))
+            .values(next_attempt_at=far, claimed_until=far)
+        )
         # Due in the past: claimed before anything other tests left pending.
         row = OutboxMessage(
             kind="test", recipient="a@example.test", subject="s", body="b",
