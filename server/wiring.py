@@ -10,6 +10,7 @@ from server.http import (
     pages_appointment_video,
     pages_join_probe,
     pages_recordings,
+    pages_second_camera,
     pages_video,
     ws,
 )
@@ -24,6 +25,7 @@ def build_app(settings: Settings) -> Starlette:
             *pages_appointment_video.routes,
             *pages_join_probe.routes,
             *pages_recordings.routes,
+            *pages_second_camera.routes,
             *ws.routes,
         ],
         extensions=[video_extension],

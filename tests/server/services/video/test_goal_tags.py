@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
-from doc_world import T0, DocWorld, open_world
+from doc_world import T0, DocWorld
 from sqlalchemy import select
 
-from server.config import Settings
 from server.db import transaction
 from server.models import Annotation, AuditEntry, Goal
 from server.services.documentation.drafting import _measure
@@ -23,12 +20,6 @@ from server.services.video.goal_tags import (
 from server.services.video.observation import tally
 from server.services.video.sessions import start_session
 from signaling.ports import AnnotationDraft, AnnotationKind, TagOption
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    async with open_world(settings.database_url) as world:
-        yield world
 
 
 async def test_before_any_choice_each_goal_suggests_tags_by_its_measure(world: DocWorld) -> None:
