@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from signaling.coaching import DEFAULT_CUES, may_send, relay_chat, relay_cue
+from signaling.coaching import DEFAULT_CUES, ChatHistory, may_send, relay_chat, relay_cue
 from signaling.consent import RecordingControl
 from signaling.host_context import HostContext
 from signaling.participant import Participant
@@ -51,6 +51,7 @@ class Annotations:
         self.observers_may_annotate = False
         self._tags: Sequence[TagOption] | None = None
         self._cues: Sequence[str] | None = None
+        self.chat = ChatHistory()
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -76,6 +77,7 @@ class Annotations:
 
     async def entered(self, who: Participant) -> None:
         await who.send(await self._settings())
+        await self.chat.replay(who)
 
     async def set_observers(self, who: Participant, msg: ObserverAnnotations) -> None:
         detail = {"allowed": "yes" if msg.allowed else "no"}
@@ -117,7 +119,7 @@ class Annotations:
             await relay_cue(self._ctx, who, msg, session_ms)
         elif isinstance(msg, Chat):
             kind, fields["text"] = "chat", msg.text
-            await relay_chat(self._ctx, who, msg, session_ms)
+            await relay_chat(self._ctx, self.chat, who, msg, session_ms)
         elif isinstance(msg, Draw):
             kind = "drawing"
             if not await self._relay_drawing(who, msg, session_ms):

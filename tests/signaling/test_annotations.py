@@ -297,3 +297,15 @@ async def test_a_chat_message_reaches_everyone_in_the_room_and_is_stored() -> No
     assert room.backend.annotations[ack["annotation_id"]].kind == "chat"
     with pytest.raises(ProtocolError):
         parse_client_message(json.dumps({"type": "chat", "client_ref": "m2", "text": "x" * 1001}))
+
+
+async def test_someone_entering_later_is_shown_the_chat_so_far() -> None:
+    room = Room()
+    therapist = Client(room.router, "s1", THERAPIST)
+    await therapist.join()
+    parent = await admit(therapist, "parent", "Pat")
+    await therapist.send(type="chat", client_ref="m1", text="schedule: https://example.org/s")
+    observer = await admit(therapist, "observer", "Olive")
+    [said] = of_type(observer.conn, "chat")
+    assert (said["text"], said["name"]) == ("schedule: https://example.org/s", "Dr. Tess")
+    assert len(of_type(parent.conn, "chat")) == 1  # shown once to those already there
