@@ -204,6 +204,10 @@ def test_the_parents_phone_joins_once_as_a_second_camera(
 ) -> None:
     therapist, parent, links = start_call_with_parent(live, launch, "Second camera e2e")
     assert therapist.page.locator("#camera-panel").is_hidden()  # the parent's own panel
+    therapist.page.click("#btn-record")
+    wait_consent_dialog(parent)
+    parent.page.click("#consent-accept")
+    wait_recording_state(therapist, "recording")
     url = show_camera_code(parent)
     assert re.fullmatch(rf"{re.escape(live.server.base_url)}/c/[A-Za-z0-9_-]{{12,}}", url)
 
@@ -227,6 +231,15 @@ def test_the_parents_phone_joins_once_as_a_second_camera(
     tile.click()
     wait_main_tile_shows(therapist, "observer")  # the phone films green
     assert relay_metric(live.server.base_url, "tandem_relay_decodes") == 0
+    # Recorded while recording is on: one file per camera, the parent's and the phone's.
+    wait_until(
+        lambda: (
+            {links["parent_id"], camera_id} <= recorded_participants(live.server.env, links["id"])
+        ),
+        15,
+        lambda: f"files: {recorded_participants(live.server.env, links['id'])}",
+    )
+    wait_recording_state(therapist, "recording")  # the camera needed no consent of its own
 
     # The link works once: opened again, it is refused.
     again = phone.context.new_page()
