@@ -15,7 +15,7 @@ from starlette.routing import Route
 from server.db import utcnow
 from server.models import VideoSession, VideoSessionState
 from server.services.audit import Actor
-from server.services.errors import NotFound
+from server.services.errors import NotFound, Refused
 from server.services.video.second_camera import (
     CameraLinkGone,
     issue_camera_link,
@@ -56,10 +56,13 @@ async def camera_link_create(request: Request) -> Response:
     if claim.role != "parent":
         return JSONResponse({"error": "Only a parent adds a second camera."}, 403)
     actor = Actor("link", claim.link_id, "parent (join link)", client_ip(request))
-    async with unit_of_work(request) as session:
-        issued = await issue_camera_link(
-            session, session_id, claim.participant_id, claim.link_id, actor, utcnow()
-        )
+    try:
+        async with unit_of_work(request) as session:
+            issued = await issue_camera_link(
+                session, session_id, claim.participant_id, claim.link_id, actor, utcnow()
+            )
+    except Refused as exc:
+        return JSONResponse({"error": exc.message}, 429)
     url = f"{base_url(request)}/c/{issued.code}"
     return JSONResponse(
         {"url": url, "qr": qr_svg(url), "expires_at": issued.expires_at.isoformat()},

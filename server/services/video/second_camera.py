@@ -14,16 +14,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import SecondCameraLink
 from server.services.audit import Actor, add_audit
-from server.services.errors import NotFound
+from server.services.errors import NotFound, Refused
 
 from .common import parse_id
 
 TTL = timedelta(minutes=10)
+# Open (unused, unexpired) links per participant: a page asking in a loop gets no more.
+MAX_OPEN = 5
 NO_LINK = "This second-camera link is not valid. Ask for a new QR code on the computer."
 
 
@@ -49,12 +51,25 @@ async def issue_camera_link(
     actor: Actor,
     now: datetime,
 ) -> IssuedCameraLink:
+    sid = parse_id(session_id)
+    open_links = await session.scalar(
+        select(func.count())
+        .select_from(SecondCameraLink)
+        .where(
+            SecondCameraLink.session_id == sid,
+            SecondCameraLink.participant_id == participant_id,
+            SecondCameraLink.used_at.is_(None),
+            SecondCameraLink.expires_at > now,
+        )
+    )
+    if (open_links or 0) >= MAX_OPEN:
+        raise Refused("Too many second-camera codes at once: use one, or wait a few minutes.")
     code = secrets.token_urlsafe(9)
     expires_at = now + TTL
     session.add(
         SecondCameraLink(
             code_sha256=_digest(code),
-            session_id=parse_id(session_id),
+            session_id=sid,
             participant_id=participant_id,
             link_id=link_id,
             created_at=now,

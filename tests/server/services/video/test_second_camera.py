@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from server.db import transaction
 from server.models import AuditEntry, SecondCameraLink
-from server.services.errors import NotFound
+from server.services.errors import NotFound, Refused
 from server.services.video.second_camera import (
+    MAX_OPEN,
     TTL,
     CameraLinkGone,
     claim_camera_link,
@@ -56,3 +57,21 @@ async def test_a_link_works_once_for_its_participant_and_expires(world: DocWorld
             )
         )
     assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]
+
+
+async def test_a_participant_holds_a_few_open_links_at_most(world: DocWorld) -> None:
+    async with transaction(world.db) as session:
+        video = await start_session(session, world.therapist, world.actor, title="Maya OT")
+        sid = str(video.id)
+        codes = [
+            (await issue_camera_link(session, sid, "p_ada", "l-1", world.actor, T0)).code
+            for _ in range(MAX_OPEN)
+        ]
+        with pytest.raises(Refused):
+            await issue_camera_link(session, sid, "p_ada", "l-1", world.actor, T0)
+        # Someone else's, a used one, or time passing frees room again.
+        await issue_camera_link(session, sid, "p_bo", "l-2", world.actor, T0)
+        assert await claim_camera_link(session, sid, codes[0], world.actor, T0) == "p_ada"
+        await issue_camera_link(session, sid, "p_ada", "l-1", world.actor, T0)
+        later = T0 + TTL
+        await issue_camera_link(session, sid, "p_ada", "l-1", world.actor, later)
