@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from signaling.coaching import DEFAULT_CUES, may_send, relay_chat, relay_cue
+from signaling.coaching import DEFAULT_CUES, ChatHistory, may_send, relay_chat, relay_cue
 from signaling.consent import RecordingControl
 from signaling.host_context import HostContext
 from signaling.participant import Participant
 from signaling.ports import AnnotationDraft, AnnotationKind, SnapshotPort, TagOption
 from signaling.protocol import (
     AnnotationFailed,
+    AnnotationHistory,
     AnnotationMessage,
     AnnotationSaved,
     AnnotationSettings,
@@ -32,6 +33,7 @@ from signaling.protocol import (
     ObserverAnnotations,
     Snapshot,
     Tag,
+    TaggedInfo,
     TagOptionInfo,
     Undo,
 )
@@ -39,6 +41,8 @@ from signaling.protocol import (
 log = logging.getLogger(__name__)
 
 Save = Callable[[], Awaitable[None]]
+# Tags and undos kept for a therapist's page that reloads (the record keeps all of them).
+TAG_HISTORY = 2000
 
 
 class Annotations:
@@ -51,6 +55,8 @@ class Annotations:
         self.observers_may_annotate = False
         self._tags: Sequence[TagOption] | None = None
         self._cues: Sequence[str] | None = None
+        self.chat = ChatHistory()
+        self._tagged: list[TaggedInfo] = []
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -76,6 +82,9 @@ class Annotations:
 
     async def entered(self, who: Participant) -> None:
         await who.send(await self._settings())
+        if who.role == "therapist" and who.source_of is None and self._tagged:
+            await who.send(AnnotationHistory(items=list(self._tagged)))
+        await self.chat.replay(who)
 
     async def set_observers(self, who: Participant, msg: ObserverAnnotations) -> None:
         detail = {"allowed": "yes" if msg.allowed else "no"}
@@ -117,7 +126,7 @@ class Annotations:
             await relay_cue(self._ctx, who, msg, session_ms)
         elif isinstance(msg, Chat):
             kind, fields["text"] = "chat", msg.text
-            await relay_chat(self._ctx, who, msg, session_ms)
+            await relay_chat(self._ctx, self.chat, who, msg, session_ms)
         elif isinstance(msg, Draw):
             kind = "drawing"
             if not await self._relay_drawing(who, msg, session_ms):
@@ -205,6 +214,7 @@ class Annotations:
             log.exception("saving an annotation failed in session %s", self._ctx.session_id)
             await who.send(AnnotationFailed(client_ref=client_ref, reason="not_saved"))
             return
+        self._remember(draft, saved.session_ms)
         await who.send(
             AnnotationSaved(
                 client_ref=client_ref,
@@ -213,6 +223,24 @@ class Annotations:
                 recording_ms=saved.recording_ms,
             )
         )
+
+    def _remember(self, draft: AnnotationDraft, session_ms: int) -> None:
+        if draft.kind not in ("tag", "undo") or draft.client_ref is None:
+            return
+        if any(t.client_ref == draft.client_ref for t in self._tagged[-50:]):
+            return  # a resend after a lost ack
+        undoes = draft.payload.get("undoes") if draft.payload else None
+        self._tagged.append(
+            TaggedInfo(
+                client_ref=draft.client_ref,
+                kind=draft.kind,
+                tag=draft.tag,
+                goal_id=draft.goal_id,
+                undo_ref=str(undoes) if undoes else None,
+                session_ms=session_ms,
+            )
+        )
+        del self._tagged[:-TAG_HISTORY]
 
     async def _grab(self, participant_id: str) -> bytes | None:
         try:

@@ -9,11 +9,15 @@ the others have it too).
 
 from __future__ import annotations
 
+from collections import deque
+
 from signaling.host_context import HostContext
 from signaling.participant import Participant
 from signaling.protocol import Chat, ChatMessage, Cue, CueShown
 
 DEFAULT_CUES = ("wait 5 seconds", "offer a choice", "model the word", "praise the attempt")
+# What a late joiner or a reloaded page is shown of the chat (the record keeps all of it).
+CHAT_HISTORY = 100
 
 
 def may_send(who: Participant, msg: Cue | Chat) -> bool:
@@ -31,7 +35,25 @@ async def relay_cue(ctx: HostContext, who: Participant, msg: Cue, session_ms: in
             await p.send(shown)
 
 
-async def relay_chat(ctx: HostContext, who: Participant, msg: Chat, session_ms: int) -> None:
+class ChatHistory:
+    """This host's recent chat, replayed to whoever enters the room. A new host (a restart, a
+    node's death) starts empty: the messages stay in the session's record all the same."""
+
+    def __init__(self) -> None:
+        self._said: deque[ChatMessage] = deque(maxlen=CHAT_HISTORY)
+
+    def add(self, said: ChatMessage) -> None:
+        self._said.append(said)
+
+    async def replay(self, who: Participant) -> None:
+        if who.source_of is None:
+            for said in tuple(self._said):
+                await who.send(said)
+
+
+async def relay_chat(
+    ctx: HostContext, history: ChatHistory, who: Participant, msg: Chat, session_ms: int
+) -> None:
     said = ChatMessage(
         author_id=who.participant_id,
         name=who.name,
@@ -40,6 +62,7 @@ async def relay_chat(ctx: HostContext, who: Participant, msg: Chat, session_ms: 
         session_ms=session_ms,
         at=ctx.now(),
     )
+    history.add(said)
     for p in ctx.roster.in_room():
         if p.source_of is None:
             await p.send(said)

@@ -199,6 +199,11 @@ class SessionBackend(Protocol):
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]: ...
 
+    async def claim_second_camera(self, session_id: str, code: str) -> str | None:
+        """Spends a second-camera link: the participant it is bound to; None: unknown, used or
+        expired."""
+        ...
+
     async def coaching_cues(self, session_id: str) -> Sequence[str]:
         """The plan's own cues for the session's client; empty: the defaults."""
         ...

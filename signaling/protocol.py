@@ -451,6 +451,23 @@ class AnnotationSettings(_Message):
     cues: list[str] = []
 
 
+class TaggedInfo(_Message):
+    client_ref: str
+    kind: Literal["tag", "undo"]
+    tag: str | None
+    goal_id: str | None
+    undo_ref: str | None
+    session_ms: int
+
+
+class AnnotationHistory(_Message):
+    """The tags (and undos) this host saved, for a therapist's page that (re)enters: its tallies
+    and undo go on from where they were."""
+
+    type: Literal["annotation_history"] = "annotation_history"
+    items: list[TaggedInfo]
+
+
 class AnnotationSaved(_Message):
     type: Literal["annotation_saved"] = "annotation_saved"
     client_ref: str
@@ -509,6 +526,7 @@ ServerMessage = Annotated[
     | ConsentRequest
     | Recording
     | AnnotationSettings
+    | AnnotationHistory
     | AnnotationSaved
     | AnnotationFailed
     | CueShown

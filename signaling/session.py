@@ -323,7 +323,13 @@ class SessionHost:
         return owner
 
     async def _camera_owner(self, link: ClientLink, msg: Join) -> Participant | None:
-        return await _refuse(link, "link_invalid", "no second cameras yet", CloseCode.FORBIDDEN)
+        # The second-camera link is single-use: claiming it spends it, whatever follows.
+        owner_id = await self._backend.claim_second_camera(self.session_id, msg.token or "")
+        if owner_id is None:
+            await self._audit("anonymous", "session.camera", "denied", {}, link.remote)
+            return await _refuse(link, "link_gone", "link used or expired", CloseCode.GONE)
+        owner = self.roster.get(owner_id)
+        return owner if owner is not None and owner.source_of is None else None
 
     def _roster_verdict(self, claim: RejoinClaim) -> bool | None:
         """May this credential's holder come back? None: this host never saw them."""

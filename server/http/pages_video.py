@@ -238,7 +238,7 @@ async def session_end(request: Request) -> Response:
     return RedirectResponse(f"/sessions/{video.id}", status_code=303)
 
 
-def _call_config(request: Request, video: VideoSession, role: str, **extra: object) -> str:
+def call_config(request: Request, video: VideoSession, role: str, **extra: object) -> str:
     runtime = video_runtime(app_state(request))
     servers = ice_servers(runtime.ice, role, utcnow())
     return json.dumps(
@@ -259,7 +259,7 @@ async def therapist_call(request: Request) -> Response:
     if video.state == VideoSessionState.ended:
         return RedirectResponse(f"/sessions/{video.id}", status_code=303)
     # The lobby names the state each parent confirmed being in (the licensure gate).
-    config = _call_config(request, video, "therapist", displayName=user.name, states=US_STATES)
+    config = call_config(request, video, "therapist", displayName=user.name, states=US_STATES)
     return render(request, "sessions/call.html", {"video": video, "config": config})
 
 
@@ -308,7 +308,7 @@ async def join_page(request: Request) -> Response:
         object_id=video.id,
         detail={"role": claim.role},
     )
-    config = _call_config(request, video, claim.role, token=token, displayName=name)
+    config = call_config(request, video, claim.role, token=token, displayName=name)
     return render(
         request,
         "sessions/join.html",

@@ -22,6 +22,7 @@ from server.models.payer import Payer
 from server.models.plan_of_care import Goal, PlanOfCare
 from server.models.practice_profile import PracticeProfile
 from server.models.recording import Recording, RecordingConsent, RecordingFile, RecordingSpan
+from server.models.second_camera import SecondCameraLink
 from server.models.therapist_profile import License, Location, Rate, SchedulePreferences
 from server.models.user import User, UserRole
 from server.models.video_node import VideoNode
@@ -78,6 +79,7 @@ __all__ = [
     "RecordingSpan",
     "Referral",
     "SchedulePreferences",
+    "SecondCameraLink",
     "SessionAttendance",
     "SessionRemoval",
     "SignedConsent",

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.db import transaction
+from server.db import transaction, utcnow
 from server.models import VideoSessionState
 from server.observability import Metrics
 from server.services.audit import Actor, AuditLog, record_audit
@@ -24,6 +24,7 @@ from server.services.video.recordings import (
     has_recordings,
     record_consent,
 )
+from server.services.video.second_camera import claim_camera_link
 from server.services.video.sessions import (
     find_session,
     past_participant,
@@ -177,6 +178,12 @@ class DatabaseSessionBackend:
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
         async with transaction(self._db) as session:
             return await tags_for_session(session, session_id)
+
+    async def claim_second_camera(self, session_id: str, code: str) -> str | None:
+        async with transaction(self._db) as session:
+            return await claim_camera_link(
+                session, session_id, code, _actor("system", None), utcnow()
+            )
 
     async def coaching_cues(self, session_id: str) -> Sequence[str]:
         async with transaction(self._db) as session:

@@ -294,6 +294,15 @@ def call_pages(
     parent.check("call page, in the call")
     therapist.check("call page, with the parent")
 
+    # The parent's phone as a second camera: the code on the computer, the phone's page.
+    parent.page.click("#btn-camera-link")
+    parent.page.locator("#camera-link:not([hidden])").wait_for()
+    parent.check("call page, second-camera code shown")
+    phone = Tour(audit, launch("parent-phone"), base)
+    phone.page.set_viewport_size({"width": 390, "height": 844})
+    camera_url = parent.page.inner_text("#camera-url").removeprefix(base)
+    phone.visit(camera_url, "second camera page (phone)", "#camera[data-state=ready]")
+
     join_check(observer, demo.join_urls["observer"], "join page, checks done")
     observer_id = knock_and_wait(observer)
     admit(therapist.person, observer_id)

@@ -5,9 +5,11 @@ therapist's screen share reaches the parent large and is recorded."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from e2e_flows import (
@@ -18,15 +20,16 @@ from e2e_flows import (
     timeline,
     wait_consent_dialog,
     wait_frames_growing,
+    wait_main_tile_shows,
     wait_recording_state,
     wait_until,
 )
 from live import relay_metric
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.config import load_settings
-from server.db import make_engine, make_sessionmaker
-from server.models import RecordingFile
+from server.db import make_engine, make_sessionmaker, utcnow
+from server.models import RecordingFile, SecondCameraLink
 
 pytestmark = pytest.mark.browser
 
@@ -160,3 +163,89 @@ def test_the_therapists_screen_share_reaches_the_parent_large_and_is_recorded(
         10,
         lambda: f"the parent's main tile is {main.get_attribute('data-participant')}",
     )
+
+
+def expire_camera_links(env: dict[str, str]) -> None:
+    """Every second-camera link of the server's database expires now (as if 10 minutes passed)."""
+
+    async def run() -> None:
+        engine = make_engine(load_settings(env, dotenv=None).database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await session.execute(
+                    update(SecondCameraLink).values(expires_at=utcnow() - timedelta(seconds=1))
+                )
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+def show_camera_code(parent: Participant, previous: str = "") -> str:
+    page = parent.page
+    page.locator("#camera-panel").wait_for(state="visible")
+    page.click("#btn-camera-link")
+    url: str = wait_until(
+        lambda: (
+            (page.inner_text("#camera-url") or None)
+            if page.inner_text("#camera-url") != previous
+            else None
+        ),
+        10,
+        lambda: "no new second-camera link",
+    )
+    assert (page.get_attribute("#camera-qr", "src") or "").startswith("data:image/svg+xml;base64,")
+    return url
+
+
+def test_the_parents_phone_joins_once_as_a_second_camera(
+    live: Live, launch: Callable[[str], Participant]
+) -> None:
+    therapist, parent, links = start_call_with_parent(live, launch, "Second camera e2e")
+    assert therapist.page.locator("#camera-panel").is_hidden()  # the parent's own panel
+    therapist.page.click("#btn-record")
+    wait_consent_dialog(parent)
+    parent.page.click("#consent-accept")
+    wait_recording_state(therapist, "recording")
+    url = show_camera_code(parent)
+    assert re.fullmatch(rf"{re.escape(live.server.base_url)}/c/[A-Za-z0-9_-]{{12,}}", url)
+
+    # A phone-sized browser with its own (green) camera opens the short link.
+    phone = launch("observer-phone")
+    phone.page.set_viewport_size({"width": 390, "height": 844})
+    phone.page.goto(url)
+    start = phone.page.locator("#btn-camera-start")
+    wait_until(start.is_enabled, 10, lambda: phone.page.inner_text("#camera-status"))
+    start.click()
+    phone.page.locator("#camera[data-state=sending]").wait_for(timeout=15_000)
+
+    # The therapist receives it as the parent's second camera (no second admission).
+    camera_id = f"{links['parent_id']}-camera"
+    wait_frames_growing(therapist, camera_id, timeout=20)
+    tile = therapist.page.locator(f"figure.remote[data-participant='{camera_id}']")
+    assert "second camera" in tile.locator("figcaption").inner_text()
+    assert therapist.page.locator("#waiting-list li").count() == 0
+    # Both cameras: the parent's large, the phone's small; a click swaps them.
+    wait_main_tile_shows(therapist, "parent")
+    tile.click()
+    wait_main_tile_shows(therapist, "observer")  # the phone films green
+    assert relay_metric(live.server.base_url, "tandem_relay_decodes") == 0
+    # Recorded while recording is on: one file per camera, the parent's and the phone's.
+    wait_until(
+        lambda: (
+            {links["parent_id"], camera_id} <= recorded_participants(live.server.env, links["id"])
+        ),
+        15,
+        lambda: f"files: {recorded_participants(live.server.env, links['id'])}",
+    )
+    wait_recording_state(therapist, "recording")  # the camera needed no consent of its own
+
+    # The link works once: opened again, it is refused.
+    again = phone.context.new_page()
+    assert again.goto(url).status == 410  # type: ignore[union-attr]
+    # An expired link is refused as well.
+    fresh = show_camera_code(parent, previous=url)
+    assert fresh != url
+    expire_camera_links(live.server.env)
+    assert again.goto(fresh).status == 410  # type: ignore[union-attr]

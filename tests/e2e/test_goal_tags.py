@@ -145,6 +145,20 @@ def test_tags_tapped_against_two_goals_reach_the_note_and_the_chart(
     assert relay_metric(live.server.base_url, "tandem_relay_decodes") == 0
     assert relay_metric(live.server.base_url, "tandem_relay_encodes") == 0
 
+    # A reload keeps the tallies, the timeline and what undo takes back next.
+    page.reload()
+    therapist.wait_phase("call")
+    wait_until(
+        lambda: (
+            page.locator(".goal-tally").all_inner_texts()
+            == ["2 of 3 trials", "occurrence 3 · verbal cue 1"]
+        ),
+        15,
+        lambda: f"tallies after the reload: {page.locator('.goal-tally').all_inner_texts()}",
+    )
+    assert len(timeline(therapist)) == 9
+    assert page.inner_text("#btn-undo-tag") == "Undo occurrence · requests"
+
     # The visit's note, drafted from the session: the tallies are its objective measures.
     page.goto(f"{base}/clients/{world.client.id}")
     page.locator("#timeline button.write-note").first.click()

@@ -297,3 +297,34 @@ async def test_a_chat_message_reaches_everyone_in_the_room_and_is_stored() -> No
     assert room.backend.annotations[ack["annotation_id"]].kind == "chat"
     with pytest.raises(ProtocolError):
         parse_client_message(json.dumps({"type": "chat", "client_ref": "m2", "text": "x" * 1001}))
+
+
+async def test_someone_entering_later_is_shown_the_chat_so_far() -> None:
+    room = Room()
+    therapist = Client(room.router, "s1", THERAPIST)
+    await therapist.join()
+    parent = await admit(therapist, "parent", "Pat")
+    await therapist.send(type="chat", client_ref="m1", text="schedule: https://example.org/s")
+    observer = await admit(therapist, "observer", "Olive")
+    [said] = of_type(observer.conn, "chat")
+    assert (said["text"], said["name"]) == ("schedule: https://example.org/s", "Dr. Tess")
+    assert len(of_type(parent.conn, "chat")) == 1  # shown once to those already there
+
+
+async def test_a_therapist_coming_back_gets_the_tags_and_undos_so_far() -> None:
+    room = Room()
+    therapist, _, observer = await room.start()
+    await therapist.send(type="tag", client_ref="t1", tag="trial success", goal_id="g-grasp")
+    await therapist.send(type="tag", client_ref="t2", tag="trial fail", goal_id="g-grasp")
+    await therapist.send(type="tag", client_ref="t2", tag="trial fail", goal_id="g-grasp")
+    await therapist.send(type="undo", client_ref="t3", undo_ref="t2")
+    await therapist.send(type="note", client_ref="n1", text="not a tag")
+    await therapist.drop()
+    back = Client(room.router, "s1", THERAPIST)
+    await back.join()
+    history = back.conn.last("annotation_history")["items"]
+    assert [(i["client_ref"], i["kind"], i["undo_ref"]) for i in history] == [
+        ("t1", "tag", None), ("t2", "tag", None), ("t3", "undo", "t2"),
+    ]  # fmt: skip
+    assert history[0]["goal_id"] == "g-grasp"
+    assert of_type(observer.conn, "annotation_history") == []

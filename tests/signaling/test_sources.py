@@ -87,3 +87,29 @@ async def test_a_screen_shared_while_recording_is_recorded_without_a_consent_of_
     assert therapist.conn.last("recording")["state"] == "recording"
     assert of_type(screen.conn, "consent_request") == []
     assert ("recorder.add", screen.participant_id) in room.recorder.calls()
+
+
+async def test_a_second_camera_joins_once_through_its_link_as_its_owners_camera() -> None:
+    room = Room()
+    therapist = Client(room.router, "s1", THERAPIST)
+    await therapist.join()
+    parent = await admit(therapist, "parent", "Ada")
+    room.backend.camera_codes["code-1"] = parent.participant_id
+    phone = Client(room.router, "s1")
+    await phone.join(token="code-1", source="camera")
+    cam = phone.participant_id
+    assert cam == f"{parent.participant_id}-camera"
+    listed = {p["participant_id"]: p for p in therapist.conn.last("participants")["participants"]}
+    assert listed[cam]["name"] == "Ada's second camera"
+    assert (listed[cam]["role"], listed[cam]["source_of"]) == ("parent", parent.participant_id)
+    # No second admission, nothing in the lobby, and no cues for the camera.
+    assert therapist.conn.last("lobby_update")["waiting"] == []
+    await therapist.send(type="cue", client_ref="c1", cue="wait 5 seconds")
+    assert len(of_type(parent.conn, "cue")) == 1
+    assert of_type(phone.conn, "cue") == []
+    # The link works once.
+    again = Client(room.router, "s1")
+    await again.join(token="code-1", source="camera")
+    assert again.conn.last("error")["code"] == "link_gone"
+    assert again.conn.closed is not None
+    assert again.conn.closed[0] == 4410

@@ -87,6 +87,8 @@ class MemoryBackend:
     save_gate: asyncio.Event | None = None
     fail_saves: bool = False
     cues: list[str] = field(default_factory=list)
+    # Second-camera link codes -> the participant each is bound to.
+    camera_codes: dict[str, str] = field(default_factory=dict)
     fail_consents: bool = False
     consent_version: str = "test-1"
     # Link ids whose holder has not confirmed a licensed location; confirmed ones by link id.
@@ -165,6 +167,9 @@ class MemoryBackend:
 
     async def annotation_tags(self, session_id: str) -> Sequence[TagOption]:
         return [TagOption("independent"), TagOption("trial success", "g-grasp", "grasp")]
+
+    async def claim_second_camera(self, session_id: str, code: str) -> str | None:
+        return self.camera_codes.pop(code, None)  # single use
 
     async def coaching_cues(self, session_id: str) -> Sequence[str]:
         return self.cues

@@ -28,7 +28,13 @@ from server.models import (
 from server.services.audit import Actor, add_audit
 from server.services.family.practice import practice_summary
 from server.services.video.annotations import list_annotations
-from server.services.video.observation import GoalTally, ObservationSummary, observation_summary
+from server.services.video.observation import (
+    TIMER_START,
+    TIMER_STOP,
+    GoalTally,
+    ObservationSummary,
+    observation_summary,
+)
 from server.services.video.recordings import PLAYABLE, list_recordings
 
 from .common import NO_CLIENT, NotAuthor, NotFound, ValidationFailed
@@ -49,8 +55,9 @@ def _measure(goal: Goal | None, tally: GoalTally) -> dict[str, Any]:
 
     Trial tags (success/fail) count as trials when present; a goal tagged only with prompt
     levels counts each tag as a trial and the independent ones as successes. The value is the
-    percentage for a percent-of-trials goal, the number of tags for a frequency goal; for the
-    others the tally stays in the text and the therapist enters the measured value.
+    percentage for a percent-of-trials goal, the number of tags for a frequency goal, the time
+    from "start" to "stop" tags for a duration goal; for the others the tally stays in the text
+    and the therapist enters the measured value.
     """
     title = goal.title if goal else f"Goal {tally.goal_id}"
     prompts = dict(tally.tags)
@@ -68,6 +75,10 @@ def _measure(goal: Goal | None, tally: GoalTally) -> dict[str, Any]:
         value = tally.trials + sum(prompts.values())
         text = f"{title}: {value:g} times"
         others = [f"{tag} {n}" for tag, n in tally.tags] if len(tally.tags) > 1 else []
+    elif measure == "duration" and tally.timed_ms:
+        value = round(tally.timed_ms / 1000)
+        text = f"{title}: {value:g} seconds timed"
+        others = [f"{tag} {n}" for tag, n in tally.tags if tag not in (TIMER_START, TIMER_STOP)]
     if others:
         text += "; " + ", ".join(others)
     return {

@@ -28,13 +28,14 @@ TAG_GROUPS: dict[str, tuple[str, ...]] = {
     "Trials": ("trial success", "trial fail"),
     "Prompt level": ("independent", "verbal cue", "visual cue", "hand-over-hand"),
     "Frequency": ("occurrence",),
+    "Duration": ("start", "stop"),
 }
 # What a goal starts with before the therapist chooses, by how the goal is measured.
 SUGGESTED: dict[str, tuple[str, ...]] = {
     "percent_trials": TAG_GROUPS["Trials"],
     "assistance": TAG_GROUPS["Prompt level"],
     "frequency": TAG_GROUPS["Frequency"],
-    "duration": (),
+    "duration": TAG_GROUPS["Duration"],
 }
 MAX_CUSTOM = 8
 

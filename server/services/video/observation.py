@@ -17,6 +17,9 @@ from .sessions import attendance
 
 TRIAL_SUCCESS = "trial success"
 TRIAL_FAIL = "trial fail"
+# A duration goal is timed with a pair of tags: from each "start" to the next "stop".
+TIMER_START = "start"
+TIMER_STOP = "stop"
 # A tag this soon after a cue card counts as the parent's strategy following the cue.
 FOLLOW_MS = 60_000
 
@@ -28,6 +31,8 @@ class GoalTally:
     trials: int
     # Every other tag on this goal (prompt levels: independent, verbal cue, ...).
     tags: tuple[tuple[str, int], ...]
+    # Time between "start" and "stop" tags (a "start" never stopped counts nothing).
+    timed_ms: int = 0
 
     @property
     def line(self) -> str:
@@ -114,18 +119,26 @@ def tally(
 ) -> tuple[tuple[tuple[str, int], ...], tuple[GoalTally, ...]]:
     tags: Counter[str] = Counter()
     per_goal: dict[str, Counter[str]] = defaultdict(Counter)
+    timed: dict[str, int] = defaultdict(int)
+    started: dict[str, int] = {}
     undone = undone_refs(annotations)
-    for a in annotations:
+    for a in sorted(annotations, key=lambda a: a.session_ms):
         if a.kind != "tag" or not a.tag or (a.author_participant_id, a.client_ref) in undone:
             continue
         tags[a.tag] += 1
         if a.goal_id:
             per_goal[a.goal_id][a.tag] += 1
+            if a.tag == TIMER_START:
+                started.setdefault(a.goal_id, a.session_ms)
+            elif a.tag == TIMER_STOP and a.goal_id in started:
+                timed[a.goal_id] += a.session_ms - started.pop(a.goal_id)
     goals = []
     for goal_id in sorted(per_goal):
         counts = per_goal[goal_id]
         successes, fails = counts.pop(TRIAL_SUCCESS, 0), counts.pop(TRIAL_FAIL, 0)
-        goals.append(GoalTally(goal_id, successes, successes + fails, _sorted_counts(counts)))
+        goals.append(
+            GoalTally(goal_id, successes, successes + fails, _sorted_counts(counts), timed[goal_id])
+        )
     return _sorted_counts(tags), tuple(goals)
 
 

@@ -82,6 +82,9 @@ export class AnnotationPanel {
             : "Notes, tags and drawings are for the therapist only now.");
         }
         break;
+      case "annotation_history":
+        this.goalTags.restore(msg.items);
+        break;
       case "annotation_saved":
         this.saved(msg);
         break;

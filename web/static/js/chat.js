@@ -47,7 +47,9 @@ export class ChatPanel {
   handle(msg) {
     switch (msg.type) {
       case "welcome":
+        // A rejoin: the server replays the recent chat after this.
         this.inRoom = !msg.lobby;
+        this.log?.replaceChildren();
         break;
       case "admitted":
         this.inRoom = true;

@@ -110,6 +110,34 @@ export class GoalTags {
     this.update();
   }
 
+  // A reloaded page: the tags (and undos) the server saved this session, oldest first. Those this
+  // page already lists (a reconnect without a reload) are skipped by their client_ref.
+  restore(history) {
+    const names = new Map((this.panel.settings.goals || []).map((g) => [g.goal_id, g.name]));
+    for (const entry of history) {
+      if (this.panel.items.has(entry.client_ref)) continue;
+      const msg = entry.kind === "undo"
+        ? { type: "undo", client_ref: entry.client_ref, undo_ref: entry.undo_ref }
+        : { type: "tag", client_ref: entry.client_ref, tag: entry.tag, goal_id: entry.goal_id };
+      const undone = entry.kind === "undo" ? this.panel.items.get(entry.undo_ref) : null;
+      const label = entry.kind === "undo"
+        ? `Undo: ${(undone?.label || "a tag").replace(/^Tag: /, "")}`
+        : this.label({ label: entry.tag, goal_id: entry.goal_id }, names);
+      const item = { msg, label, status: "saved", session_ms: entry.session_ms, recording_ms: null };
+      this.panel.items.set(entry.client_ref, item);
+      item.li = this.panel.renderItem(item);
+      this.panel.timeline.prepend(item.li);
+      if (entry.kind === "undo") {
+        this.undone.add(entry.undo_ref);
+        if (undone) {
+          undone.undone = true;
+          if (undone.li) undone.li.dataset.undone = "yes";
+        }
+      }
+    }
+    this.update();
+  }
+
   update() {
     const per = new Map();
     for (const item of this.counted()) {

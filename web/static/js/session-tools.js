@@ -7,6 +7,7 @@ import { DrawingLayer } from "./drawing.js";
 import { CoachingTools } from "./coaching.js";
 import { ChatPanel } from "./chat.js";
 import { ScreenShare } from "./screen-share.js";
+import { SecondCameraPanel } from "./second-camera.js";
 
 export function installSessionTools(call) {
   const recording = new RecordingUI(call);
@@ -15,7 +16,7 @@ export function installSessionTools(call) {
   const coaching = new CoachingTools(call, annotations);
   const chat = new ChatPanel(call);
   const screen = new ScreenShare(call);
-  const tools = [recording, annotations, drawing, coaching, chat, screen];
+  const tools = [recording, annotations, drawing, coaching, chat, screen, new SecondCameraPanel(call)];
   const each = (method, arg) => {
     for (const tool of tools) {
       try {

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
-from doc_world import T0, DocWorld, open_world
+from doc_world import T0, DocWorld
 from sqlalchemy import select
 
-from server.config import Settings
 from server.db import transaction
 from server.models import Annotation, AuditEntry, Goal
 from server.services.documentation.drafting import _measure
@@ -25,12 +22,6 @@ from server.services.video.sessions import start_session
 from signaling.ports import AnnotationDraft, AnnotationKind, TagOption
 
 
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[DocWorld]:
-    async with open_world(settings.database_url) as world:
-        yield world
-
-
 async def test_before_any_choice_each_goal_suggests_tags_by_its_measure(world: DocWorld) -> None:
     async with transaction(world.db) as session:
         plan = await tag_plan(session, world.client)
@@ -41,7 +32,7 @@ async def test_before_any_choice_each_goal_suggests_tags_by_its_measure(world: D
         ("trial success", "trial fail"),
         True,
     )
-    assert buttons.tags == ()  # a timed goal has no tag to suggest
+    assert buttons.tags == ("start", "stop")  # a timed goal is timed with a pair of tags
     assert plan.plain == tuple(t.label for t in DEFAULT_TAGS)
     assert tags == list(DEFAULT_TAGS)  # nothing saved: the call keeps the plain defaults
 
@@ -139,6 +130,30 @@ async def test_an_undone_tag_leaves_the_tally_but_stays_on_record(world: DocWorl
     assert (goal.goal_id, goal.successes, goal.trials) == (grasp, 2, 2)
 
 
+def test_a_duration_goal_charts_the_time_from_start_to_stop() -> None:
+    goal = Goal(number=2, label="buttons", measure="duration", unit="seconds")
+    marks = [("start", 10_000), ("stop", 55_000), ("start", 60_000), ("stop", 110_000),
+             ("start", 120_000)]  # fmt: skip
+    rows = [
+        Annotation(
+            kind="tag",
+            tag=tag,
+            goal_id="g",
+            author_participant_id="t_1",
+            client_ref=f"r{i}",
+            session_ms=ms,
+        )
+        for i, (tag, ms) in enumerate(marks)
+    ]
+    _, [per_goal] = tally(list(reversed(rows)))  # in any order: timed by the session clock
+    measure = _measure(goal, per_goal)
+    assert (measure["value"], measure["unit"], measure["text"]) == (
+        95,
+        "seconds",
+        "Goal 2, buttons: 95 seconds timed",
+    )
+
+
 def test_a_frequency_goal_charts_the_number_of_tags() -> None:
     goal = Goal(number=3, label="requests", measure="frequency", unit="times")
     rows = [
@@ -148,6 +163,7 @@ def test_a_frequency_goal_charts_the_number_of_tags() -> None:
             goal_id="g",
             author_participant_id="t_1",
             client_ref=f"r{i}",
+            session_ms=i,
         )
         for i in range(4)
     ]
