@@ -1,7 +1,7 @@
 """second camera links: single-use, short-lived links joining a phone as a second camera
 
 Revision ID: 9d3a5c7e2f41
-Revises: 8e2f4b6a1c37
+Revises: 5b7e2c9d4f10
 Create Date: 2026-12-07 20:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import server.db
 
 revision: str = "9d3a5c7e2f41"
-down_revision: str | None = "8e2f4b6a1c37"
+down_revision: str | None = "5b7e2c9d4f10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
