@@ -13,6 +13,7 @@ from server.models import Client, User, VideoSession, VideoSessionState
 from server.services.audit import Actor
 from signaling.tokens import TokenSigner
 
+from .goal_tags import save_tag_plan, tag_plan
 from .sessions import issue_link, link_token, list_links, start_session
 
 DEMO_TITLE = "Demo: parent coaching with Maya"
@@ -51,6 +52,7 @@ async def seed_video_demo(
             session, signer, video, actor, role="observer", display_name="Student observer",
             grace=grace,
         )  # fmt: skip
+    await _seed_goal_tags(session, video, actor)
     links = {
         link.role: link for link in await list_links(session, video) if link.revoked_at is None
     }
@@ -64,3 +66,16 @@ async def seed_video_demo(
         token = link_token(signer, links["observer"])
         lines.append(f"  observer link: {base_url}/join/{video.id}/{token}")
     return lines
+
+
+async def _seed_goal_tags(session: AsyncSession, video: VideoSession, actor: Actor) -> None:
+    """Gives the demo client's goals the tags their measures suggest, once, so the demo call
+    shows goal-linked tags; a therapist changes them at /clients/{id}/tags."""
+    client = await session.get(Client, video.client_id) if video.client_id else None
+    if client is None:
+        return
+    plan = await tag_plan(session, client)
+    if not plan.goals or not all(tag_set.suggested for tag_set in plan.goals):
+        return
+    per_goal = {str(tag_set.goal.id): tag_set.tags for tag_set in plan.goals}
+    await save_tag_plan(session, client, per_goal, plan.plain, actor)

@@ -13,6 +13,7 @@ from server.models import Client, Note, PlanOfCare, User, VideoSession
 from server.services.audit import Actor
 from server.services.documentation.demo_seed import DEMO_TITLE
 from server.services.documentation.notes import NoteEdit, note_verifies, sign_note, update_note
+from server.services.video.goal_tags import call_tags
 
 
 def test_demo_documentation_is_seeded_idempotently(settings: Settings) -> None:
@@ -38,6 +39,10 @@ def test_demo_documentation_is_seeded_idempotently(settings: Settings) -> None:
                 )
                 assert len(plans) == len(clients) == 4
                 assert all(p.goals for p in plans)
+                # The demo call shows Maya's goals with the tags their measures suggest.
+                maya = next(c for c in clients if c.first_name == "Maya")
+                tags = {(t.goal_name, t.label) for t in await call_tags(session, maya.id)}
+                assert {("grasp", "trial success"), ("buttons", "start")} <= tags
                 videos = await session.scalar(
                     select(func.count(VideoSession.id)).where(VideoSession.title == DEMO_TITLE)
                 )
