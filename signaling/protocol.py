@@ -93,6 +93,8 @@ class Join(_Message):
     client_id: ClientId
     token: Token | None = None
     rejoin: Token | None = None
+    # A reconnecting client whose peer connection may still work: keep it if the relay can.
+    resume_media: StrictBool = False
 
 
 class Admit(_Message):
@@ -279,6 +281,8 @@ class Welcome(_Message):
     state: SessionState
     lobby: bool
     ice_servers: list[IceServer] = []
+    # The relay kept this participant's peer connection (`join.resume_media`): no offer follows.
+    media_resumed: bool = False
 
 
 class Waiting(_Message):

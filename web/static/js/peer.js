@@ -115,6 +115,23 @@ export class PeerSession {
     return this.pc.getStats();
   }
 
+  // Could this connection carry on after a network hiccup? Not if the address its ICE path
+  // starts from is gone (Wi-Fi to cellular): nothing would ever answer there again.
+  async stillAddressable() {
+    const report = await this.pc.getStats();
+    let local = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        if (pair) local = report.get(pair.localCandidateId) || null;
+      }
+    });
+    if (!local) return false;
+    const from = local.candidateType === "host" ? local.address : local.relatedAddress;
+    if (!from || from.startsWith("127.")) return true;
+    return (await networksSeen()).includes(from);
+  }
+
   close() {
     this.closed = true;
     try { this.pc.close(); } catch (_) { /* already closed */ }
