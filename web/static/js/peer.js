@@ -37,14 +37,17 @@ function usableCandidates(sdp) {
     .filter((address) => address && !address.startsWith("127.") && address !== "::1");
 }
 
-// Which networks does the browser see right now? A throwaway connection's host candidates.
+// Which networks does the browser see right now? A throwaway connection's host candidates, and
+// whether it gathered them all (a busy browser may not within the second it is given).
 async function networksSeen() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   try {
     pc.createDataChannel("probe");
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc, 1000);
-    return usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
+    const addresses = usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
+    addresses.complete = pc.iceGatheringState === "complete";
+    return addresses;
   } finally {
     pc.close();
   }
@@ -129,7 +132,9 @@ export class PeerSession {
     if (!local) return false;
     const from = local.candidateType === "host" ? local.address : local.relatedAddress;
     if (!from || from.startsWith("127.")) return true;
-    return (await networksSeen()).includes(from);
+    const seen = await networksSeen();
+    // Gone only if a complete gathering lacks it: a partial one proves nothing.
+    return seen.includes(from) || !seen.complete;
   }
 
   close() {
