@@ -159,6 +159,9 @@ class TranscodingRoom:
     async def request_keyframe(self, publisher_id: str) -> None:
         return None  # aiortc's encoders decide their keyframes themselves
 
+    def resumable(self, participant_id: str) -> bool:
+        return False  # the baseline always starts a reconnect afresh
+
     def participants(self) -> list[str]:
         return list(self._peers)
 

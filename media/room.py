@@ -89,6 +89,18 @@ class Room:
     def peer(self, participant_id: str) -> Peer | None:
         return self._peers.get(participant_id)
 
+    def resumable(self, participant_id: str) -> bool:
+        """May a participant whose signaling came back keep its peer connection? Only while it
+        is connected on our side with no offer outstanding (one sent into the lost socket would
+        never be answered)."""
+        peer = self._peers.get(participant_id)
+        return (
+            peer is not None
+            and not peer.dead
+            and not peer.awaiting_answer
+            and peer.pc.connectionState == "connected"
+        )
+
     async def join(
         self,
         participant_id: str,

@@ -101,6 +101,8 @@ class Join(_Message):
     # A publish-only source of someone already in the room: the therapist's shared screen (its
     # identity from the cookie), or a second camera (`token`: a second-camera link).
     source: Literal["screen", "camera"] | None = None
+    # A reconnecting client whose peer connection may still work: keep it if the relay can.
+    resume_media: StrictBool = False
 
 
 class Admit(_Message):
@@ -320,6 +322,8 @@ class Welcome(_Message):
     state: SessionState
     lobby: bool
     ice_servers: list[IceServer] = []
+    # The relay kept this participant's peer connection (`join.resume_media`): no offer follows.
+    media_resumed: bool = False
 
 
 class Waiting(_Message):

@@ -133,7 +133,7 @@ class SessionHost:
             if msg.source is not None:
                 return await self._join_source(link, identity, msg)
             if identity is not None:
-                return await self._join_therapist(link, identity)
+                return await self._join_therapist(link, identity, msg.resume_media)
             return await self._join_with_link(link, msg)
 
     async def handle(self, who: Participant, link: ClientLink, msg: ClientMessage) -> None:
@@ -202,7 +202,7 @@ class SessionHost:
     # --- joining ------------------------------------------------------------------------------
 
     async def _join_therapist(
-        self, link: ClientLink, identity: TherapistIdentity
+        self, link: ClientLink, identity: TherapistIdentity, resume: bool
     ) -> Participant | None:
         if identity.user_id != self._owner:
             await self._audit(f"user:{identity.user_id}", "session.join", "denied", {}, link.remote)
@@ -215,7 +215,7 @@ class SessionHost:
             self.roster.add(who)
         await self._attach(who, link)
         await self._audit(who.actor, "session.join", "success", {}, link.remote)
-        await self._enter(who)
+        await self._enter(who, resume=resume)
         await who.send(self.roster.lobby_update())
         return who
 
@@ -245,7 +245,7 @@ class SessionHost:
                 who = self._returning(decision.rejoin, decision.link)
             await self._attach(who, link)
             await self._audit(who.actor, "session.rejoin", "success", {}, link.remote)
-            await self._enter(who)
+            await self._enter(who, resume=msg.resume_media)
             return who
         claim, info = decision.knock, decision.link
         assert claim is not None
@@ -356,24 +356,29 @@ class SessionHost:
             await who.link.close(CloseCode.REPLACED, "replaced by a newer connection")
         who.link = link
 
-    async def _enter(self, who: Participant, *, welcome: bool = True) -> None:
-        """Into the media room: first admission, therapist arrival, or a reconnect."""
+    async def _enter(self, who: Participant, *, welcome: bool = True, resume: bool = False) -> None:
+        """Into the media room: first admission, therapist arrival, or a reconnect (which keeps
+        the peer connection when the client asks and the relay can: a link that came back)."""
         was_in_room = who.phase in IN_ROOM
+        resumed = (
+            resume and was_in_room and who.in_media and self._room.resumable(who.participant_id)
+        )
         who.phase = "present"
         if welcome:
-            await who.send(self._welcome(who))
+            await who.send(self._welcome(who, resumed))
         if not was_in_room:
             who.since = self._now()
         # Before any media flows: a newcomer who has not consented pauses the recording.
         await self.recording.entering()
         # The relay treats a join with a known id as a takeover: a fresh peer connection.
         try:
-            await self._room.join(
-                who.participant_id,
-                publish=who.role != "observer",
-                on_offer=self._offer_sender(who),
-                on_audio_only=self._reception_sender(who),
-            )
+            if not resumed:
+                await self._room.join(
+                    who.participant_id,
+                    publish=who.role != "observer",
+                    on_offer=self._offer_sender(who),
+                    on_audio_only=self._reception_sender(who),
+                )
             who.in_media = True
         except Exception:
             log.exception("media join failed for %s", who.participant_id)
@@ -638,8 +643,9 @@ class SessionHost:
     def _session_ms(self) -> int:
         return 0 if self.live_at is None else ms_between(self.live_at, self._now())
 
-    def _welcome(self, who: Participant) -> Welcome:
+    def _welcome(self, who: Participant, media_resumed: bool = False) -> Welcome:
         return Welcome(
+            media_resumed=media_resumed,
             participant_id=who.participant_id,
             role=who.role,
             state=self.state,

@@ -27,6 +27,7 @@ JOIN_TIMEOUT_SECONDS = 10.0
 # itself, and until the socket closes the others would see a frozen tile instead of
 # "reconnecting" (docs/signaling.md, "Transport").
 SILENT_HEARTBEATS = 2.5
+CLOSE_WAIT_SECONDS = 0.5
 MAX_HEARTBEAT_SECONDS = 60
 
 
@@ -128,7 +129,11 @@ async def session_socket(websocket: WebSocket) -> None:
                     message = await websocket.receive()
             except TimeoutError:
                 code = CloseCode.POLICY_VIOLATION if first else CloseCode.SILENT
-                await conn.close(code, why or "no heartbeat")
+                # A silent peer may be a dead one that never answers the closing handshake:
+                # the others must hear it is gone now, not when the handshake times out.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+                        await conn.close(code, why or "no heartbeat")
                 break
             first = False
             if message["type"] == "websocket.disconnect":

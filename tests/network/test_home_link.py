@@ -31,3 +31,18 @@ def test_video_flows_both_ways_across_a_slow_lossy_link(call: NetCall) -> None:
     assert pair["local"]["protocol"] == "udp", pair
     # And it is delayed there: 80 ms each way.
     assert pair["rtt"]["seconds"] >= 0.15, pair
+
+
+def test_the_therapist_is_told_when_the_parents_link_is_weak(call: NetCall) -> None:
+    """The parent's own quality reports (10 % of what reaches them lost) turn on a hint on the
+    therapist's page; the parent sees nothing of it."""
+    call.sites.link.impair(into=call.sites.parent, impairment=Impairment(loss=0.10))
+    live = call.serve()
+    therapist, parent, ids = start_call_with_parent(live, call.launch, "Weak link")
+    wait_frames_growing(therapist, ids["parent_id"], timeout=20)
+    hint = therapist.page.locator("#link-hint")
+    # Reports every 5 s, from the second sample of a connection on.
+    hint.wait_for(state="visible", timeout=20_000)
+    assert "connection is weak" in hint.inner_text()
+    assert "packets lost" in hint.inner_text() or "froze" in hint.inner_text()
+    assert parent.page.locator("#link-hint").is_hidden()

@@ -318,6 +318,37 @@ async def test_drop_then_rejoin_within_grace_keeps_the_participant() -> None:
     await router.close()
 
 
+async def test_a_rejoin_keeps_a_peer_connection_the_relay_still_has_up() -> None:
+    _, relay, router = setup()
+    therapist, parent, _ = await live_pair(router)
+    pid = parent.participant_id
+    rejoin = parent.conn.last("admitted")["rejoin"]
+    room = relay.rooms["s1"]
+    joins = room.joins.count(pid)
+
+    # The link came back while the relay's side of the connection never went down: kept.
+    room.connected.add(pid)
+    await parent.drop()
+    again = Client(router, "s1", client_id=parent.client_id)
+    await again.join(rejoin=rejoin, resume_media=True)
+    assert again.conn.last("welcome")["media_resumed"] is True
+    assert "offer" not in again.conn.types()
+    assert room.joins.count(pid) == joins
+    # Renegotiations reach the new socket.
+    await therapist.send(type="media_state", audio=False, video=True)
+    assert again.conn.last("participants")["participants"]
+
+    # The relay's side is gone (or the client did not ask): a fresh connection, as before.
+    room.connected.discard(pid)
+    await again.drop()
+    third = Client(router, "s1", client_id=parent.client_id)
+    await third.join(rejoin=rejoin, resume_media=True)
+    assert third.conn.last("welcome")["media_resumed"] is False
+    assert third.conn.last("offer")["sdp"].endswith(pid)
+    assert room.joins.count(pid) == joins + 1
+    await router.close()
+
+
 async def test_grace_expiry_counts_as_left() -> None:
     backend, relay, router = setup(grace=0.05)
     therapist, parent, _ = await live_pair(router)

@@ -274,6 +274,12 @@ class Link:
         end = self.end(ns)
         run("ip", "-n", ns.name, "link", "set", end.device, "up")
 
+    def black_hole(self, on: bool = True) -> None:
+        """Everything on the link vanishes, both ways, while both ends stay up (the home
+        router lost its uplink; nothing on the parent's side notices but the silence)."""
+        for end in self.ends.values():
+            end.ns.iptables("-I" if on else "-D", "INPUT", "-i", end.device, "-j", "DROP")
+
     def readdress(self, ns: Namespace, address: str) -> None:
         """Give ``ns``'s end a new address (Wi-Fi to cellular): the old one disappears, the new
         one (outside the link's /30, from 198.18.0.0/15) reaches the other end on-link."""

@@ -258,6 +258,8 @@ class FakeRoom:
         self.answers: list[tuple[str, str, int]] = []
         self.keyframes: list[str] = []
         self.send_nothing: set[str] = set()
+        # Whose peer connection would survive a reconnect of their signaling.
+        self.connected: set[str] = set()
         self.revision = 0
         self.closed = False
         # Shared with a FakeRecorder when a test checks the order of media and recorder calls.
@@ -296,6 +298,9 @@ class FakeRoom:
 
     async def request_keyframe(self, publisher_id: str) -> None:
         self.keyframes.append(publisher_id)
+
+    def resumable(self, participant_id: str) -> bool:
+        return participant_id in self.members and participant_id in self.connected
 
     def participants(self) -> list[str]:
         return list(self.members)
@@ -421,11 +426,17 @@ class Client:
         await self.handle.receive(json.dumps(message))
 
     async def join(
-        self, token: str | None = None, rejoin: str | None = None, source: str | None = None
+        self,
+        token: str | None = None,
+        rejoin: str | None = None,
+        source: str | None = None,
+        resume_media: bool = False,
     ) -> dict[str, Any]:
         if self.handle is None:
             await self.open()
         message: dict[str, Any] = {"type": "join", "v": 1, "client_id": self.client_id}
+        if resume_media:
+            message["resume_media"] = True
         if token is not None:
             message["token"] = token
         if rejoin is not None:

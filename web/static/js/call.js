@@ -38,7 +38,13 @@ export class CallController {
       token: config.token,
       onMessage: (msg) => this.handle(msg),
       onStatus: (status) => this.setStatus(status),
+      // Only a connection the browser has not given up on, on a network it never lost (ICE
+      // ports die with their network: then only a new connection helps).
+      canResume: async () => Boolean(this.peer && !this.wentOffline
+        && ["connected", "disconnected"].includes(this.peer.pc.connectionState)
+        && await (this.addressable || this.peer.stillAddressable())),
     });
+    window.addEventListener("offline", () => { this.wentOffline = true; });
     this.connection = new ConnectionWatch(root, {
       signaling: this.signaling,
       getPeer: () => this.peer,
@@ -91,6 +97,10 @@ export class CallController {
         this.root.dataset.participant = msg.participant_id;
         if (msg.lobby) {
           this.setPhase("lobby");
+        } else if (msg.media_resumed && this.peer) {
+          this.connection.resumed(this.peer.pc); // the relay kept our connection: no offer
+          this.setPhase("call");
+          this.askKeyframes(); // what arrived during the gap cannot be decoded
         } else {
           this.resetPeer();
           this.setPhase("call");
@@ -152,7 +162,10 @@ export class CallController {
         if (msg.code === "session_full") this.finish("error", "This session is full. Please contact your therapist.");
         break;
       case "_reconnecting":
-        if (this.peer) { this.peer.close(); this.lastPeer = this.peer; this.peer = null; }
+        // The peer connection stays: if the link comes back, it may carry on by itself (the
+        // rejoin asks the relay to keep it); the welcome says whether it did. Whether its
+        // address is still ours is asked now, so that the rejoin does not wait for it.
+        this.addressable = this.peer ? this.peer.stillAddressable().catch(() => false) : null;
         break;
       case "_closed":
         if (!["ended", "removed", "declined", "error", "left"].includes(this.root.dataset.phase)) {
@@ -170,8 +183,10 @@ export class CallController {
   }
 
   resetPeer() {
-    const before = this.peer || this.lastPeer;
+    const before = this.peer;
     if (this.peer) this.peer.close();
+    this.wentOffline = false;
+    this.addressable = null;
     this.trackOwner.clear();
     this.lastFrames = new Map();
     const peer = new PeerSession({
@@ -180,9 +195,10 @@ export class CallController {
       publish: this.publish,
       onTrack: (pid, track, stream) => this.addRemote(pid, track, stream),
       onState: (state) => {
+        const wasLost = this.connection.lost;
         this.connection.peerState(peer.pc, state);
-        // Back on a new connection: ask for keyframes now rather than at the next frozen check.
-        if (state === "connected" && before) this.askKeyframes();
+        // Back: ask for keyframes now rather than at the next frozen check.
+        if (state === "connected" && (before || wasLost)) this.askKeyframes();
       },
       needsNetwork: Boolean(before && before.hadNetwork),
     });
@@ -346,7 +362,11 @@ export class CallController {
       if (p.participant_id === this.me || !before.has(p.participant_id)) continue;
       const was = before.get(p.participant_id);
       if (was !== "reconnecting" && p.status === "reconnecting") this.announce(`${p.name} lost the connection and is reconnecting…`);
-      if (was === "reconnecting" && p.status === "present") this.announce(`${p.name} is back.`);
+      if (was === "reconnecting" && p.status === "present") {
+        this.announce(`${p.name} is back.`);
+        // Their connection may have carried on through the gap: ask for a picture now.
+        if (p.role !== "observer" && p.video) this.signaling.send({ type: "keyframe", publisher_id: p.participant_id });
+      }
     }
   }
 

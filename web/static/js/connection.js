@@ -20,9 +20,19 @@ const HEAL_MS = 1500;
 // Media packets are counted this often; none for STALL_MS while connected means trouble, long
 // before ICE says so (a cut link or a lost address is seen by ICE after 5 s or more, if ever).
 const SAMPLE_MS = 250;
-const STALL_MS = 1000;
-// A probe is a ping: the socket is taken for dead when no pong comes within this.
-const PROBE_MS = 800;
+const STALL_MS = 700;
+// A probe is a ping: the socket is taken for dead when nothing comes back within this (a busy
+// server answered in more than 0.8 s under load, and a live socket taken for dead costs a rejoin).
+const PROBE_MS = 1200;
+
+async function inboundPackets(peer) {
+  let count = 0;
+  if (!peer) return count;
+  (await peer.stats()).forEach((s) => {
+    if (s.type === "inbound-rtp") count += s.packetsReceived || 0;
+  });
+  return count;
+}
 
 export class ConnectionWatch {
   constructor(root, { signaling, getPeer, iceServers }) {
@@ -51,10 +61,7 @@ export class ConnectionWatch {
       this.packets = null;
       return;
     }
-    let count = 0;
-    (await peer.stats()).forEach((s) => {
-      if (s.type === "inbound-rtp") count += s.packetsReceived || 0;
-    });
+    const count = await inboundPackets(peer);
     const now = Date.now();
     if (!this.packets || this.packets[2] !== peer || count !== this.packets[0]) {
       this.packets = [count, now, peer];
@@ -82,6 +89,8 @@ export class ConnectionWatch {
   peerState(pc, state) {
     if (this.getPeer()?.pc !== pc) return;
     if (state === "connected") {
+      // Media gets through again, so would a socket: do not wait for the next retry.
+      this.signaling.retryNow();
       clearTimeout(this.connectTimer);
       this.failures = 0;
       this.reason = null;
@@ -102,6 +111,21 @@ export class ConnectionWatch {
   quality(level) {
     this.level = level;
     if (this.state === "connected" || this.state === "poor") this.settle();
+  }
+
+  // The relay kept our peer connection across a reconnect of the socket: media must flow on it
+  // again soon, or a fresh one is asked for (the next rejoin does not ask to keep it).
+  async resumed(pc) {
+    if (pc.connectionState === "connected") this.peerState(pc, "connected");
+    const peer = this.getPeer();
+    const before = await inboundPackets(peer);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(async () => {
+      if (this.getPeer() !== peer || (await inboundPackets(peer)) > before) return;
+      this.signaling.canResumeOnce = false;
+      this.goneAway();
+      this.signaling.restart();
+    }, HEAL_MS);
   }
 
   // --- what happens -------------------------------------------------------------------------------
@@ -161,7 +185,11 @@ export class ConnectionWatch {
     this.recovering = true;
     try {
       const peer = this.getPeer();
-      if (!(await this.signaling.probe(PROBE_MS)) && this.getPeer() === peer) {
+      // The probe runs while we look whether our address is still there: if it is gone
+      // (Wi-Fi to cellular), neither the socket nor this connection can come back.
+      const probe = this.signaling.probe(PROBE_MS);
+      const moved = peer ? !(await peer.stillAddressable().catch(() => true)) : false;
+      if ((moved || !(await probe)) && this.getPeer() === peer) {
         this.goneAway();
         this.signaling.restart();
       }

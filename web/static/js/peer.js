@@ -37,14 +37,17 @@ function usableCandidates(sdp) {
     .filter((address) => address && !address.startsWith("127.") && address !== "::1");
 }
 
-// Which networks does the browser see right now? A throwaway connection's host candidates.
+// Which networks does the browser see right now? A throwaway connection's host candidates, and
+// whether it gathered them all (a busy browser may not within the second it is given).
 async function networksSeen() {
   const pc = new RTCPeerConnection({ iceServers: [] });
   try {
     pc.createDataChannel("probe");
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc, 1000);
-    return usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
+    const addresses = usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
+    addresses.complete = pc.iceGatheringState === "complete";
+    return addresses;
   } finally {
     pc.close();
   }
@@ -113,6 +116,25 @@ export class PeerSession {
 
   async stats() {
     return this.pc.getStats();
+  }
+
+  // Could this connection carry on after a network hiccup? Not if the address its ICE path
+  // starts from is gone (Wi-Fi to cellular): nothing would ever answer there again.
+  async stillAddressable() {
+    const report = await this.pc.getStats();
+    let local = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        if (pair) local = report.get(pair.localCandidateId) || null;
+      }
+    });
+    if (!local) return false;
+    const from = local.candidateType === "host" ? local.address : local.relatedAddress;
+    if (!from || from.startsWith("127.")) return true;
+    const seen = await networksSeen();
+    // Gone only if a complete gathering lacks it: a partial one proves nothing.
+    return seen.includes(from) || !seen.complete;
   }
 
   close() {

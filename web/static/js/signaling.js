@@ -31,7 +31,9 @@ export function deviceClientId() {
 }
 
 export class SignalingClient {
-  constructor({ sessionId, role, token, onMessage, onStatus }) {
+  constructor({ sessionId, role, token, onMessage, onStatus, canResume }) {
+    // Asked at each reconnect: may the relay keep our peer connection (join.resume_media)?
+    this.canResume = canResume || (() => false);
     this.sessionId = sessionId;
     this.role = role;
     this.token = token || null;
@@ -52,9 +54,21 @@ export class SignalingClient {
 
   // The browser says the network is back: try at once rather than at the next retry.
   watchOnline() {
-    window.addEventListener("online", () => {
-      if (!this.finished && this.ws === null && this.reconnectTimer !== null) this.connect();
-    });
+    window.addEventListener("online", () => this.retryNow());
+  }
+
+  // The network works again (the browser, or media flowing, says so): a reconnect waiting for
+  // its timer, or stuck on a SYN sent into the void, starts over now.
+  retryNow() {
+    if (this.finished) return;
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.CONNECTING) {
+      this.ws = null;
+      try { ws.close(); } catch (_) { /* never opened */ }
+      this.connect();
+    } else if (ws === null && this.reconnectTimer !== null) {
+      this.connect();
+    }
   }
 
   get rejoinKey() { return `tandem.rejoin.${this.sessionId}`; }
@@ -91,21 +105,15 @@ export class SignalingClient {
       clearTimeout(this.connectTimer);
       this.lastHeard = Date.now();
       const join = { type: "join", v: PROTOCOL_VERSION, client_id: this.clientId };
-      if (this.role !== "therapist") {
-        join.token = this.token;
-        const rejoin = this.rejoin;
-        if (rejoin) join.rejoin = rejoin;
-      }
-      this.send(join);
-      clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
+      this.sendJoin(ws, join);
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
       let msg;
       try { msg = JSON.parse(event.data); } catch (_) { return; }
       this.lastHeard = Date.now();
-      if (msg.type === "pong") { this.settleProbes(true); return; }
+      this.settleProbes(true); // anything at all from the server proves the socket alive
+      if (msg.type === "pong") return;
       if (msg.type === "welcome" || msg.type === "admitted") this.attempt = 0;
       // Strictly in order: an offer must not start while the previous answer is being applied.
       this.queue = this.queue.then(() => this.onMessage(msg)).catch((err) => {
@@ -123,6 +131,21 @@ export class SignalingClient {
       }
       this.scheduleReconnect();
     });
+  }
+
+  async sendJoin(ws, join) {
+    if (this.role !== "therapist") {
+      join.token = this.token;
+      const rejoin = this.rejoin;
+      if (rejoin) join.rejoin = rejoin;
+    }
+    const mayResume = this.canResumeOnce !== false;
+    this.canResumeOnce = true;
+    if (this.attempt && mayResume && await this.canResume().catch(() => false)) join.resume_media = true;
+    if (ws !== this.ws) return;
+    this.send(join);
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.heartbeat(), HEARTBEAT_SECONDS * 1000);
   }
 
   // Every heartbeat: a ping, unless the socket has been silent too long (then it is dead).
@@ -168,7 +191,7 @@ export class SignalingClient {
 
   // Drop the socket and come back: used when the peer connection failed (aiortc has no ICE restart).
   restart() {
-    if (this.finished) return;
+    if (this.finished || (this.ws === null && this.reconnectTimer !== null)) return; // already on it
     const ws = this.ws;
     this.ws = null;
     if (ws) { try { ws.close(4000, "reconnect"); } catch (_) { /* already closing */ } }
