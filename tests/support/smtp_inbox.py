@@ -45,7 +45,8 @@ class Mailbox:
         return "250 OK"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        # aiosmtpd waits 5 s for its thread to answer by default: too short on a loaded machine.
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, ready_timeout=30)
         self._controller.start()
 
     def stop(self) -> None:
