@@ -379,13 +379,16 @@ class RedisRouter:
         """Sessions hosted here must still be placed here. After a mistaken declaration (this
         node's pub/sub connection blinked) a placement may be gone: taken back if nobody took
         it; if another node took it, the clients here are sent there (1012)."""
-        for session_id in self.local.hosted_sessions():
-            owner = await self._redis.hget(self._sessions_key, session_id)
-            if owner is None and await self._redis.hsetnx(
-                self._sessions_key, session_id, self.node_id
-            ):
-                continue
-            owner = await self._redis.hget(self._sessions_key, session_id)
+        hosted = self.local.hosted_sessions()
+        if not hosted:
+            return
+        # One HMGET per beat for all of them (a node hosts dozens: not a round trip each).
+        placed = await self._redis.hmget(self._sessions_key, hosted)
+        for session_id, owner in zip(hosted, placed, strict=True):
+            if owner is None:
+                if await self._redis.hsetnx(self._sessions_key, session_id, self.node_id):
+                    continue
+                owner = await self._redis.hget(self._sessions_key, session_id)
             if owner is not None and text(owner) != self.node_id:
                 host = self.local.get_host(session_id)
                 if host is not None:
