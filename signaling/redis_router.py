@@ -45,6 +45,7 @@ from signaling.placement import LeastLoadedSelector, NoCapacity, NodeGauge, Node
 from signaling.ports import Connection, Identity, TherapistIdentity
 from signaling.protocol import CloseCode
 from signaling.router import ConnectionHandle
+from signaling.session import SessionHost
 
 log = logging.getLogger(__name__)
 # Optimistic placement transactions tried before a plain claim (see _place_new).
@@ -380,8 +381,8 @@ class RedisRouter:
         node's pub/sub connection blinked) a placement may be gone: taken back if nobody took
         it; if another node took it, the clients here are sent there (1012)."""
         hosted = self.local.hosted_sessions()
-        if not hosted:
-            return
+        if not hosted or self.gauge.draining:
+            return  # a draining node gives its placements up on purpose
         # One HMGET per beat for all of them (a node hosts dozens: not a round trip each).
         placed = await self._redis.hmget(self._sessions_key, hosted)
         for session_id, owner in zip(hosted, placed, strict=True):
@@ -560,13 +561,19 @@ class RedisRouter:
         hosts = [self.local.get_host(s) for s in self.local.hosted_sessions()]
         for host in hosts:
             if host is not None and not host.closed:
-                self._spawn(host.shutdown(CloseCode.SERVICE_RESTART, "node draining"))
+                self._spawn(self._move(host))
         origins = list(self._origin.values())
         self._origin.clear()
         for origin in origins:
             origin.serial.put(_moving(origin.conn))
             origin.serial.finish()
         return not hosts and not origins and not self._background
+
+    async def _move(self, host: SessionHost) -> None:
+        # The placement goes first: a client that reconnects at once is placed on another node,
+        # not sent back here to a session that is closing.
+        await self._release(host.session_id)
+        await host.shutdown(CloseCode.SERVICE_RESTART, "node draining")
 
     async def _declare_quietly(self, node_id: str) -> None:
         await self.declare_dead(node_id, "its process exited")
