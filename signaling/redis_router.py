@@ -147,6 +147,11 @@ class _RemoteHandle:
 NodeDownListener = Callable[[NodeDown], Awaitable[None]]
 # How often a draining node looks again for sessions and sockets still here.
 _DRAIN_POLL_SECONDS = 0.5
+# A drained node stays up this long, answering /healthz with 503 and closing any late socket
+# with 1012, before it stops: longer than a load balancer takes to mark it down (HAProxy with
+# `inter 1s fall 2`: 2 s). A node that stops sooner may still be sent a connection it never
+# answers.
+DRAIN_LINGER_SECONDS = 3.0
 
 
 def _moving(conn: Connection) -> Callable[[], Awaitable[None]]:
@@ -170,6 +175,7 @@ class RedisRouter:
         selector: NodeSelector | None = None,
         gauge: NodeGauge | None = None,
         host: str | None = None,
+        drain_linger: float = DRAIN_LINGER_SECONDS,
     ) -> None:
         self.local = local
         self.node_id = node_id
@@ -182,6 +188,8 @@ class RedisRouter:
         # The machine this node runs on, in its heartbeat: `tandem drain` drains a host's nodes.
         self.host = host
         self._drained_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._emptied_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._drain_linger = drain_linger
         self._draining: asyncio.Task[bool] | None = None
         self._interval = heartbeat_interval
         self._origin: dict[str, _Origin] = {}
@@ -518,9 +526,12 @@ class RedisRouter:
 
     # --- draining -----------------------------------------------------------------------------
 
-    def add_drained_listener(self, listener: Callable[[], Awaitable[None]]) -> None:
-        """Called once the node has drained (or its deadline passed): the server exits."""
-        self._drained_listeners.append(listener)
+    def add_drained_listener(
+        self, listener: Callable[[], Awaitable[None]], *, when_empty: bool = False
+    ) -> None:
+        """Called once the node has drained (or its deadline passed): the server exits. With
+        ``when_empty``: as soon as nothing is hosted here any more, before the linger."""
+        (self._emptied_listeners if when_empty else self._drained_listeners).append(listener)
 
     def start_drain(self, deadline: float) -> None:
         """Begin draining (once; a second request changes nothing)."""
@@ -539,20 +550,36 @@ class RedisRouter:
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
         # Polled: what empties the node (sockets closing, clients leaving) happens in many
-        # other tasks, and a socket may still arrive before the load balancer stops sending.
-        while not (empty := self._move_everything()) and loop.time() < until:  # noqa: ASYNC110
-            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        # other tasks, and a socket may still arrive before the load balancer stops sending:
+        # empty for `drain_linger` seconds in a row, or the deadline.
+        empty_since: float | None = None
+        while loop.time() < until:
+            empty = self._move_everything()
+            if not empty:
+                empty_since = None
+            elif empty_since is None:
+                empty_since = loop.time()
+                await self._run_listeners(self._emptied_listeners)
+                self._emptied_listeners = []
+            if empty_since is not None and loop.time() - empty_since >= self._drain_linger:
+                break
+            await asyncio.sleep(min(_DRAIN_POLL_SECONDS, self._drain_linger or _DRAIN_POLL_SECONDS))
+        empty = self._move_everything()
         if empty:
             log.warning("node %s drained", self.node_id)
         else:
             log.warning("node %s still had connections at its drain deadline", self.node_id)
         await self._redis.sadd(drained_key(self._prefix), self.node_id)
-        for listener in self._drained_listeners:
+        await self._run_listeners([*self._emptied_listeners, *self._drained_listeners])
+        return empty
+
+    @staticmethod
+    async def _run_listeners(listeners: list[Callable[[], Awaitable[None]]]) -> None:
+        for listener in listeners:
             try:
                 await listener()
             except Exception:
-                log.exception("a drained listener failed")
-        return empty
+                log.exception("a drain listener failed")
 
     def _move_everything(self) -> bool:
         """One pass: every session hosted here shut down with 1012 (its clients reconnect and
