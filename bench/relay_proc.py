@@ -44,14 +44,17 @@ _COMMANDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 
 def prepare_environment(tmp: Path, workers: int = 1) -> tuple[dict[str, str], str]:
-    """A fresh SQLite database with one therapist; returns (environment, password)."""
+    """A fresh database with one therapist; returns (environment, password)."""
     env: dict[str, str] = {
         **os.environ,
         "TANDEM_VAR_DIR": str(tmp / "var"),
         "TANDEM_SECRET_KEY": secrets.token_urlsafe(40),
         "TANDEM_LOG_FORMAT": "text",
         "TANDEM_LOG_LEVEL": "WARNING",
-        "TANDEM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+        # TANDEM_BENCH_DATABASE_URL: an empty database of the caller's (e.g. PostgreSQL, to
+        # count the writes a run makes: bench/counters.py); else a fresh SQLite file.
+        "TANDEM_DATABASE_URL": os.environ.get("TANDEM_BENCH_DATABASE_URL")
+        or f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
     }
     # One process and no Redis: the benchmark measures one relay, not the routing between nodes.
     # Several workers are nodes, and nodes find each other through Redis (server/cli.py).

@@ -45,6 +45,7 @@ from signaling.placement import LeastLoadedSelector, NoCapacity, NodeGauge, Node
 from signaling.ports import Connection, Identity, TherapistIdentity
 from signaling.protocol import CloseCode
 from signaling.router import ConnectionHandle
+from signaling.session import SessionHost
 
 log = logging.getLogger(__name__)
 # Optimistic placement transactions tried before a plain claim (see _place_new).
@@ -146,6 +147,11 @@ class _RemoteHandle:
 NodeDownListener = Callable[[NodeDown], Awaitable[None]]
 # How often a draining node looks again for sessions and sockets still here.
 _DRAIN_POLL_SECONDS = 0.5
+# A drained node stays up this long, answering /healthz with 503 and closing any late socket
+# with 1012, before it stops: longer than a load balancer takes to mark it down (HAProxy with
+# `inter 1s fall 2`: 2 s). A node that stops sooner may still be sent a connection it never
+# answers.
+DRAIN_LINGER_SECONDS = 3.0
 
 
 def _moving(conn: Connection) -> Callable[[], Awaitable[None]]:
@@ -169,6 +175,7 @@ class RedisRouter:
         selector: NodeSelector | None = None,
         gauge: NodeGauge | None = None,
         host: str | None = None,
+        drain_linger: float = DRAIN_LINGER_SECONDS,
     ) -> None:
         self.local = local
         self.node_id = node_id
@@ -181,6 +188,8 @@ class RedisRouter:
         # The machine this node runs on, in its heartbeat: `tandem drain` drains a host's nodes.
         self.host = host
         self._drained_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._emptied_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._drain_linger = drain_linger
         self._draining: asyncio.Task[bool] | None = None
         self._interval = heartbeat_interval
         self._origin: dict[str, _Origin] = {}
@@ -379,13 +388,16 @@ class RedisRouter:
         """Sessions hosted here must still be placed here. After a mistaken declaration (this
         node's pub/sub connection blinked) a placement may be gone: taken back if nobody took
         it; if another node took it, the clients here are sent there (1012)."""
-        for session_id in self.local.hosted_sessions():
-            owner = await self._redis.hget(self._sessions_key, session_id)
-            if owner is None and await self._redis.hsetnx(
-                self._sessions_key, session_id, self.node_id
-            ):
-                continue
-            owner = await self._redis.hget(self._sessions_key, session_id)
+        hosted = self.local.hosted_sessions()
+        if not hosted or self.gauge.draining:
+            return  # a draining node gives its placements up on purpose
+        # One HMGET per beat for all of them (a node hosts dozens: not a round trip each).
+        placed = await self._redis.hmget(self._sessions_key, hosted)
+        for session_id, owner in zip(hosted, placed, strict=True):
+            if owner is None:
+                if await self._redis.hsetnx(self._sessions_key, session_id, self.node_id):
+                    continue
+                owner = await self._redis.hget(self._sessions_key, session_id)
             if owner is not None and text(owner) != self.node_id:
                 host = self.local.get_host(session_id)
                 if host is not None:
@@ -514,9 +526,12 @@ class RedisRouter:
 
     # --- draining -----------------------------------------------------------------------------
 
-    def add_drained_listener(self, listener: Callable[[], Awaitable[None]]) -> None:
-        """Called once the node has drained (or its deadline passed): the server exits."""
-        self._drained_listeners.append(listener)
+    def add_drained_listener(
+        self, listener: Callable[[], Awaitable[None]], *, when_empty: bool = False
+    ) -> None:
+        """Called once the node has drained (or its deadline passed): the server exits. With
+        ``when_empty``: as soon as nothing is hosted here any more, before the linger."""
+        (self._emptied_listeners if when_empty else self._drained_listeners).append(listener)
 
     def start_drain(self, deadline: float) -> None:
         """Begin draining (once; a second request changes nothing)."""
@@ -535,20 +550,36 @@ class RedisRouter:
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
         # Polled: what empties the node (sockets closing, clients leaving) happens in many
-        # other tasks, and a socket may still arrive before the load balancer stops sending.
-        while not (empty := self._move_everything()) and loop.time() < until:  # noqa: ASYNC110
-            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        # other tasks, and a socket may still arrive before the load balancer stops sending:
+        # empty for `drain_linger` seconds in a row, or the deadline.
+        empty_since: float | None = None
+        while loop.time() < until:
+            empty = self._move_everything()
+            if not empty:
+                empty_since = None
+            elif empty_since is None:
+                empty_since = loop.time()
+                await self._run_listeners(self._emptied_listeners)
+                self._emptied_listeners = []
+            if empty_since is not None and loop.time() - empty_since >= self._drain_linger:
+                break
+            await asyncio.sleep(min(_DRAIN_POLL_SECONDS, self._drain_linger or _DRAIN_POLL_SECONDS))
+        empty = self._move_everything()
         if empty:
             log.warning("node %s drained", self.node_id)
         else:
             log.warning("node %s still had connections at its drain deadline", self.node_id)
         await self._redis.sadd(drained_key(self._prefix), self.node_id)
-        for listener in self._drained_listeners:
+        await self._run_listeners([*self._emptied_listeners, *self._drained_listeners])
+        return empty
+
+    @staticmethod
+    async def _run_listeners(listeners: list[Callable[[], Awaitable[None]]]) -> None:
+        for listener in listeners:
             try:
                 await listener()
             except Exception:
-                log.exception("a drained listener failed")
-        return empty
+                log.exception("a drain listener failed")
 
     def _move_everything(self) -> bool:
         """One pass: every session hosted here shut down with 1012 (its clients reconnect and
@@ -557,13 +588,19 @@ class RedisRouter:
         hosts = [self.local.get_host(s) for s in self.local.hosted_sessions()]
         for host in hosts:
             if host is not None and not host.closed:
-                self._spawn(host.shutdown(CloseCode.SERVICE_RESTART, "node draining"))
+                self._spawn(self._move(host))
         origins = list(self._origin.values())
         self._origin.clear()
         for origin in origins:
             origin.serial.put(_moving(origin.conn))
             origin.serial.finish()
         return not hosts and not origins and not self._background
+
+    async def _move(self, host: SessionHost) -> None:
+        # The placement goes first: a client that reconnects at once is placed on another node,
+        # not sent back here to a session that is closing.
+        await self._release(host.session_id)
+        await host.shutdown(CloseCode.SERVICE_RESTART, "node draining")
 
     async def _declare_quietly(self, node_id: str) -> None:
         await self.declare_dead(node_id, "its process exited")

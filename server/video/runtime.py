@@ -122,10 +122,14 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             host=settings.host_name,
         )
 
-        async def exit_after_drain() -> None:
+        async def end_stretches() -> None:
             await liveness.end_stretches()
+
+        async def exit_after_drain() -> None:
             _exit_after_drain()
 
+        # The attendance here ends as the participants move, not after the linger.
+        redis_router.add_drained_listener(end_stretches, when_empty=True)
         redis_router.add_drained_listener(exit_after_drain)
         await redis_router.start()
         router = redis_router

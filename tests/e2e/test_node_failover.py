@@ -69,14 +69,18 @@ class Deployment:
     prefix: str
     servers: list[LiveServer]
     logs: list[Path]
+    # The therapist's account: one per deployment (the PostgreSQL database is the run's).
+    email: str = EMAIL
 
     def log(self) -> str:
         return "\n".join(f"===== {p.name}\n{p.read_text(errors='replace')}" for p in self.logs)
 
 
-def environment(tmp: Path, redis_url: str, database_url: str | None = None) -> dict[str, str]:
+def environment(
+    tmp: Path, redis_url: str, database_url: str | None = None, email: str = EMAIL
+) -> dict[str, str]:
     kwargs = {"redis_url": redis_url, "database_url": database_url}
-    env = prepare_with_therapist(tmp, EMAIL, **kwargs)
+    env = prepare_with_therapist(tmp, email, **kwargs)
     env["TANDEM_REDIS_PREFIX"] = f"t{secrets.token_hex(4)}:"
     return env
 
@@ -120,7 +124,8 @@ def behind_haproxy(
 ) -> Iterator[Deployment]:
     if shutil.which("haproxy") is None:
         service_missing("HAProxy (the Debian package haproxy)")
-    env = environment(tmp_path, redis_url, postgres_url)
+    email = f"failover-{secrets.token_hex(4)}@example.test"
+    env = environment(tmp_path, redis_url, postgres_url, email)
     nodes = [start_server(env, tmp_path, f"node{i}") for i in (1, 2)]
     port = free_port()
     servers = {f"n{i}": n.base_url.removeprefix("http://") for i, n in enumerate(nodes, 1)}
@@ -131,7 +136,7 @@ def behind_haproxy(
                              stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deployment = Deployment(base, env, env["TANDEM_REDIS_PREFIX"], nodes,
-                            [n.log_path for n in nodes] + [log])  # fmt: skip
+                            [n.log_path for n in nodes] + [log], email)  # fmt: skip
     try:
         wait_until(lambda: _healthy(base), 20, lambda: f"HAProxy never served: {log.read_text()}")
         wait_nodes(store, deployment.prefix, 2)
@@ -180,7 +185,7 @@ def kill_the_host_and_come_back(
     kill: Callable[[int], None],
 ) -> dict[str, Any]:
     """The shared scenario; returns what the test checks further (the events seen)."""
-    live = Live(deployment, EMAIL)
+    live = Live(deployment, deployment.email)
     therapist, parent, ids = start_call_with_parent(live, launch, "Failover e2e")
     t_id, p_id, session_id = ids["therapist_id"], ids["parent_id"], ids["id"]
     wait_frames_growing(parent, t_id)
@@ -264,7 +269,7 @@ def test_a_drained_node_hands_its_recorded_call_to_the_other_without_cutting_it(
     behind_haproxy: Deployment, launch_haproxy: Callable[[str], Participant], store: redis.Redis
 ) -> None:
     deployment = behind_haproxy
-    live = Live(deployment, EMAIL)
+    live = Live(deployment, deployment.email)
     therapist, parent, ids = start_call_with_parent(live, launch_haproxy, "Drain e2e")
     t_id, p_id, session_id = ids["therapist_id"], ids["parent_id"], ids["id"]
     wait_frames_growing(parent, t_id)
@@ -323,7 +328,7 @@ def test_a_drained_node_hands_its_recorded_call_to_the_other_without_cutting_it(
         assert old[2] <= new[1] + timedelta(seconds=2), rows
 
     # The recording made on the drained node was finalized there and plays from the other one.
-    http = login(other.base_url, EMAIL, TEST_PASSWORD)
+    http = login(other.base_url, deployment.email, TEST_PASSWORD)
     http.timeout = httpx.Timeout(60)
     try:
         files = [f for f in files_of(http, session_id) if f["status"] == "finalized"]

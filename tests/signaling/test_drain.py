@@ -31,15 +31,21 @@ class Pair:
         self.backend.add("s3")
         self.relays = [FakeRelay(), FakeRelay()]
         self.a, self.b = (
-            RedisRouter(make_router(self.backend, relay), client, name, prefix=prefix)
+            RedisRouter(
+                make_router(self.backend, relay), client, name, prefix=prefix, drain_linger=0.2
+            )
             for name, relay in zip(("a", "b"), self.relays, strict=True)
         )
         self.drained: list[str] = []
+
+        async def empty() -> None:
+            self.drained.append("empty")
 
         async def done() -> None:
             self.drained.append("a")
 
         self.a.add_drained_listener(done)
+        self.a.add_drained_listener(empty, when_empty=True)
 
 
 @pytest.fixture
@@ -99,7 +105,8 @@ async def test_a_drained_node_moves_its_call_and_the_parent_is_not_admitted_agai
 
     # The drained node said so, and may stop; it is known as drained (not to be restarted).
     async def drained() -> bool:
-        return pair.drained == ["a"]
+        # Emptied first (attendance ends there), stopped after the linger.
+        return pair.drained == ["empty", "a"]
 
     await eventually(drained)
     assert await redis_client.sismember(drained_key(redis_prefix), "a")
