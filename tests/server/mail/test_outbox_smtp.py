@@ -175,7 +175,9 @@ def test_a_message_waits_out_a_down_then_refusing_server_across_a_restart(
     outcomes = attempts(settings, row.id)
     assert outcomes[-1] == "sent"
     assert set(outcomes[:-1]) == {"retry"}
-    assert len(outcomes) >= 4
+    # At least the two tries while it was down (one may be the try the 451 answered) and the
+    # one that went; the refusal itself is counted by the server above.
+    assert len(outcomes) >= 3
     # One copy arrived, under the Message-ID the message had from its first try.
     (mail,) = box.with_id(row.rfc_message_id)
     assert mail["To"] == CAREGIVER_EMAIL
