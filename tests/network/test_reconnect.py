@@ -35,6 +35,15 @@ MEDIA_JS = """async () => {
 }"""
 
 
+def print_trace(person: Participant, since_wall_ms: float) -> None:
+    """What the page's connection did (web/static/js/trace.js), in seconds from ``since``."""
+    entries: list[list[object]] = person.page.evaluate("() => window.tandemTrace")
+    for at, what in entries:
+        seconds = (float(str(at)) - since_wall_ms) / 1000
+        if seconds >= -1:
+            print(f"  {person.who} {seconds:+6.2f} s  {what}")
+
+
 def record_history(person: Participant) -> None:
     person.page.evaluate(HISTORY_JS)
 
@@ -135,9 +144,10 @@ def ten_second_outage(
     cut()
     reconnecting_for_ten_seconds(therapist, parent, p_id)
     mend()
-    restored = time.monotonic()
+    restored, wall = time.monotonic(), time.time() * 1000
     took = wait_media_back([(therapist, p_id), (parent, t_id)], restored, timeout=10)
     print(f"{title}: media back {took:.2f} s after the outage")
+    print_trace(parent, wall)
     return therapist, parent, t_id, p_id, took
 
 
@@ -146,9 +156,10 @@ def test_a_ten_second_cut_heals_within_seconds_of_the_link_returning(call: NetCa
     therapist, parent, t_id, p_id, took = ten_second_outage(
         call, "Cut link", lambda: link.down(home), lambda: link.up(home)
     )
-    # The issue asks for 2 s; measured 2.0-4.7 s, of which Chromium's WebRTC stack alone takes
-    # 1.5-3.4 s to see the interface again (docs/operations.md, "Link cuts and new addresses"):
-    # a new peer connection made sooner has no usable candidate. An upstream cut makes 2 s.
+    # The issue asks for 2 s; measured 2.0-4.0 s. Chromium on Linux tells its WebRTC stack of a
+    # network 2 s after the last address event (NetworkChangeNotifierLinux), and the interface's
+    # IPv6 link-local address arrives ~1 s after it is up: no page can connect sooner
+    # (docs/operations.md, "Link cuts and new addresses"). An upstream cut makes 2 s.
     assert took <= 5.0, f"media took {took:.2f} s to come back"
     settled_after(therapist, parent, t_id, p_id)
 
@@ -172,11 +183,12 @@ def test_a_parent_whose_address_changes_is_back_within_seconds(call: NetCall) ->
 
     # Wi-Fi to cellular: the old address is gone at once, a new one takes over.
     link.readdress(home, "198.19.254.1")
-    moved = time.monotonic()
+    moved, wall = time.monotonic(), time.time() * 1000
     took = wait_media_back([(therapist, p_id), (parent, t_id)], moved, timeout=10)
     print(f"media back {took:.2f} s after the address changed")
-    # Measured 2.7-3.6 s on a machine loaded to 8-12 (docs/operations.md).
-    assert took <= 3.5, f"media took {took:.2f} s to come back"
+    print_trace(parent, wall)
+    # Measured 2.35-2.5 s (the browser sees the new address 2 s after it appears).
+    assert took <= 3.0, f"media took {took:.2f} s to come back"
     same_call_no_second_admission(therapist, parent, t_id, p_id)
     wait_until(lambda: connection(parent) in ("back", "connected"), 5, "the parent's page lags")
     forget_failed_reconnects(parent)

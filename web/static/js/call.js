@@ -1,6 +1,7 @@
 // The call: signaling + peer connection + the page. Used by the therapist, parent and observer pages.
 
 import { SignalingClient } from "./signaling.js";
+import { trace } from "./trace.js";
 import { PeerSession } from "./peer.js";
 import { fillSelect, getLocalMedia, listDevices } from "./devices.js";
 import { QualityMonitor } from "./quality.js";
@@ -92,6 +93,7 @@ export class CallController {
   async handle(msg) {
     switch (msg.type) {
       case "welcome":
+        trace(`welcome${msg.media_resumed ? ": media resumed" : ""}`);
         this.me = msg.participant_id;
         this.iceServers = msg.ice_servers && msg.ice_servers.length ? msg.ice_servers : this.config.iceServers;
         this.root.dataset.participant = msg.participant_id;
@@ -112,6 +114,7 @@ export class CallController {
         this.setPhase("call");
         break;
       case "offer": {
+        trace("offer: received");
         if (!this.peer) this.resetPeer();
         const sdp = await this.peer.handleOffer(msg.sdp);
         this.signaling.send({ type: "answer", sdp, revision: msg.revision });

@@ -3,6 +3,8 @@
 // It also decides what to do when the media path breaks: the relay (aiortc) has no ICE restart,
 // so the way back is a new peer connection, which the relay makes when the socket rejoins.
 
+import { trace } from "./trace.js";
+
 const TEXT = {
   connecting: "Connecting…",
   connected: "Connected",
@@ -24,6 +26,14 @@ const STALL_MS = 700;
 // A probe is a ping: the socket is taken for dead when nothing comes back within this (a busy
 // server answered in more than 0.8 s under load, and a live socket taken for dead costs a rejoin).
 const PROBE_MS = 1200;
+// While the probe is out, a new connection to the server is tried beside it: when that one gets
+// through and the socket still says nothing for three times its round trip (at least this long:
+// on a lossy link a ping can wait for a retransmission), the socket is dead though the network
+// works (the address it was made from is gone). The browser sees a new address only 2 s after
+// it appears (Chromium's network-change delay on Linux), so this wait costs nothing there.
+const WITNESS_GRACE_MS = 800;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function inboundPackets(peer) {
   let count = 0;
@@ -88,6 +98,7 @@ export class ConnectionWatch {
 
   peerState(pc, state) {
     if (this.getPeer()?.pc !== pc) return;
+    trace(`peer: ${state}`);
     if (state === "connected") {
       // Media gets through again, so would a socket: do not wait for the next retry.
       this.signaling.retryNow();
@@ -138,6 +149,25 @@ export class ConnectionWatch {
     else this.show(this.everConnected ? "reconnecting" : "connecting");
   }
 
+  // Is the signaling socket alive? "alive" (it answered a ping), "dead" (no answer, or the
+  // network refuses any connection: the interface is down), or "moved" (a new connection gets
+  // through but the socket does not: the path it was made on is gone, Wi-Fi to cellular).
+  async socketVerdict() {
+    let answered = null;
+    const probe = this.signaling.probe(PROBE_MS).then((ok) => { answered = ok; return ok; });
+    const reach = await this.signaling.reach(PROBE_MS);
+    let verdict;
+    if (answered !== null) verdict = answered ? "alive" : "dead";
+    else if (reach === null) verdict = "dead";
+    else if (reach === undefined) verdict = (await probe) ? "alive" : "dead";
+    else {
+      const ok = await Promise.race([probe, sleep(Math.max(WITNESS_GRACE_MS, 3 * reach)).then(() => answered)]);
+      verdict = ok ? "alive" : "moved";
+    }
+    trace(`socket ${verdict}${typeof reach === "number" ? ` (a new connection took ${Math.round(reach)} ms)` : ""}`);
+    return verdict;
+  }
+
   // ICE lost the path: at once, probe the socket. A dead socket means the network is gone:
   // reconnect it (the rejoin brings a new peer connection). A live one means only the media
   // path broke: give ICE a moment to heal, then ask for a new peer connection the same way.
@@ -147,12 +177,15 @@ export class ConnectionWatch {
     try {
       this.goneAway();
       const started = Date.now();
-      const alive = await this.signaling.probe(PROBE_MS);
-      if (alive) {
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, HEAL_MS - (Date.now() - started))));
+      trace("media lost");
+      const verdict = await this.socketVerdict();
+      if (verdict === "alive") {
+        await sleep(Math.max(0, HEAL_MS - (Date.now() - started)));
         if (this.getPeer()?.pc !== pc || pc.connectionState === "connected") return;
       }
-      if (this.getPeer()?.pc === pc) this.signaling.restart();
+      if (this.getPeer()?.pc !== pc) return;
+      if (verdict === "moved") this.signaling.canResumeOnce = false;
+      this.signaling.restart(verdict !== "alive");
     } finally {
       this.recovering = false;
     }
@@ -185,13 +218,16 @@ export class ConnectionWatch {
     this.recovering = true;
     try {
       const peer = this.getPeer();
-      // The probe runs while we look whether our address is still there: if it is gone
-      // (Wi-Fi to cellular), neither the socket nor this connection can come back.
-      const probe = this.signaling.probe(PROBE_MS);
-      const moved = peer ? !(await peer.stillAddressable().catch(() => true)) : false;
-      if ((moved || !(await probe)) && this.getPeer() === peer) {
+      trace("media stalled");
+      const verdict = await this.socketVerdict();
+      // A live socket may ride another path than the media: is the address the media used
+      // still there? If it is gone, this connection cannot come back.
+      const addressable = verdict !== "alive" || !peer || await peer.stillAddressable().catch(() => true);
+      if (!addressable) trace("our address is gone");
+      if ((verdict !== "alive" || !addressable) && this.getPeer() === peer) {
+        if (verdict === "moved" || !addressable) this.signaling.canResumeOnce = false;
         this.goneAway();
-        this.signaling.restart();
+        this.signaling.restart(true);
       }
     } finally {
       this.recovering = false;

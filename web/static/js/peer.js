@@ -1,4 +1,5 @@
 // One RTCPeerConnection with Tandem's relay. The relay always offers; we answer.
+import { trace } from "./trace.js";
 
 function midsWhereRelayReceives(sdp) {
   // m-sections the relay offered as recvonly are where this client publishes.
@@ -39,12 +40,12 @@ function usableCandidates(sdp) {
 
 // Which networks does the browser see right now? A throwaway connection's host candidates, and
 // whether it gathered them all (a busy browser may not within the second it is given).
-async function networksSeen() {
+async function networksSeen(timeoutMs = 1000) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   try {
     pc.createDataChannel("probe");
     await pc.setLocalDescription(await pc.createOffer());
-    await waitForIceGathering(pc, 1000);
+    await waitForIceGathering(pc, timeoutMs);
     const addresses = usableCandidates(pc.localDescription ? pc.localDescription.sdp : "");
     addresses.complete = pc.iceGatheringState === "complete";
     return addresses;
@@ -57,10 +58,12 @@ async function networksSeen() {
 // socket a second or more before its WebRTC stack sees the network: an answer made then carries
 // no usable candidate and the relay, which takes no trickled candidates, never connects. So a
 // connection that replaces one that had a network waits (up to `timeoutMs`) until one is seen.
+// While the browser's list still names an address that is gone, a gathering on it stalls
+// rather than fails: each look is cut short, so the new network is seen soon after it appears.
 async function waitForNetwork(timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if ((await networksSeen()).length) return;
+    if ((await networksSeen(300)).length) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -87,6 +90,7 @@ export class PeerSession {
     const pc = this.pc;
     if (this.needsNetwork) {
       this.needsNetwork = false;
+      trace("offer: waiting for a network");
       await waitForNetwork();
     }
     await pc.setRemoteDescription({ type: "offer", sdp });
@@ -104,7 +108,9 @@ export class PeerSession {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await waitForIceGathering(pc);
-    if (usableCandidates(pc.localDescription.sdp).length) this.hadNetwork = true;
+    const usable = usableCandidates(pc.localDescription.sdp);
+    trace(`answer: ${usable.length} usable candidates`);
+    if (usable.length) this.hadNetwork = true;
     return pc.localDescription.sdp;
   }
 

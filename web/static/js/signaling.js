@@ -1,6 +1,8 @@
 // Tandem signaling client: one WebSocket, messages handled strictly in order, automatic reconnect.
 // Protocol: docs/signaling.md (version 1).
 
+import { trace } from "./trace.js";
+
 export const PROTOCOL_VERSION = 1;
 
 // The client pings this often and tells the server so (`?heartbeat=`): a socket that stays
@@ -97,12 +99,14 @@ export class SignalingClient {
     this.reconnectTimer = null;
     const ws = new WebSocket(this.url());
     this.ws = ws;
+    trace(`socket: connecting (try ${this.attempt})`);
     this.onStatus(this.attempt ? "reconnecting" : "connecting");
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => { if (ws === this.ws && ws.readyState !== WebSocket.OPEN) this.restart(); }, CONNECT_TIMEOUT_MS);
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
       clearTimeout(this.connectTimer);
+      trace("socket: open");
       this.lastHeard = Date.now();
       const join = { type: "join", v: PROTOCOL_VERSION, client_id: this.clientId };
       this.sendJoin(ws, join);
@@ -122,6 +126,7 @@ export class SignalingClient {
     });
     ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
+      trace(`socket: closed ${event.code}`);
       clearInterval(this.pingTimer);
       this.ws = null;
       if (this.finished || FINAL_CLOSE_CODES.has(event.code)) {
@@ -166,6 +171,21 @@ export class SignalingClient {
     });
   }
 
+  // Can a *new* connection reach the server? A small static file, fetched past every cache:
+  // resolves with the round trip in ms, `null` when the network refused at once (no route, the
+  // interface is down), or `undefined` when nothing came back within `timeoutMs`.
+  async reach(timeoutMs) {
+    const started = performance.now();
+    try {
+      await fetch(new URL("./trace.js", import.meta.url), {
+        method: "HEAD", cache: "no-store", signal: AbortSignal.timeout(timeoutMs),
+      });
+      return performance.now() - started;
+    } catch (err) {
+      return err && err.name === "TimeoutError" ? undefined : null;
+    }
+  }
+
   settleProbe(entry, ok) {
     clearTimeout(entry.timer);
     this.probes = this.probes.filter((e) => e !== entry);
@@ -176,26 +196,30 @@ export class SignalingClient {
     for (const entry of [...this.probes]) this.settleProbe(entry, ok);
   }
 
-  scheduleReconnect() {
+  scheduleReconnect(now = false) {
     if (this.finished) return;
     this.attempt += 1;
     this.settleProbes(false);
     // The link may come back any moment: retry at least every second for the first half
-    // minute (a failed attempt on a dead link costs nothing), then every 5 s.
-    const quick = Math.min(250 * 2 ** (this.attempt - 1), 1000);
+    // minute (a failed attempt on a dead link costs nothing), then every 5 s. A restart the
+    // page decided on (the socket was found dead) tries once at once.
+    const quick = now && this.attempt === 1 ? 0 : Math.min(250 * 2 ** (this.attempt - 1), 1000);
     const delay = this.attempt > 30 ? 5000 : quick;
     this.onStatus("reconnecting");
     this.queue = this.queue.then(() => this.onMessage({ type: "_reconnecting" }));
+    trace(`socket: retry in ${delay} ms`);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  // Drop the socket and come back: used when the peer connection failed (aiortc has no ICE restart).
-  restart() {
+  // Drop the socket and come back: used when the peer connection failed (aiortc has no ICE
+  // restart), or the socket was found dead (`now`: the first try goes at once).
+  restart(now = false) {
     if (this.finished || (this.ws === null && this.reconnectTimer !== null)) return; // already on it
     const ws = this.ws;
     this.ws = null;
+    trace("socket: restart");
     if (ws) { try { ws.close(4000, "reconnect"); } catch (_) { /* already closing */ } }
-    this.scheduleReconnect();
+    this.scheduleReconnect(now);
   }
 
   send(msg) {
