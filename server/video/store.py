@@ -3,8 +3,9 @@
 Recording writes to the node's working directory (TANDEM_STORAGE_DIR; media/recording/storage.py:
 a journal while recording, then segments and the final file). A file that is finalized or
 recovered is then *published* to the store under its key (its path relative to the working
-directory, as the database keeps it), and playback reads it back from the store. Blocking
-calls: run them in a thread.
+directory, as the database keeps it), and playback reads it back from the store. Home-program
+clips are kept here too (key ``clips/<name>``), cut from a ``local_copy`` of their recording.
+Blocking calls: run them in a thread.
 
 - ``SharedDirectoryStore``: a directory every host mounts (NFS or the like). When it is the
   working directory itself (TANDEM_RECORDING_STORE=shared-directory, the default), publishing
