@@ -6,10 +6,8 @@ apart from therapists' sign-in: a family never holds a user account.
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.db import utcnow
@@ -25,7 +23,7 @@ from server.services.family.access import (
     redeem_sign_in_link,
     resolve_family_session,
 )
-from server.services.family.clips import clip_path, sharing_allowed
+from server.services.family.clips import clip_key, sharing_allowed
 from server.services.family.home_program import get_item_for_family
 from server.services.family.portal import family_overview
 from server.services.family.practice import HOW_IT_WENT, entries_for_item, log_practice, today_for
@@ -33,6 +31,7 @@ from server.services.scheduling.visit_links import VisitLinkSigner
 
 from .context import app_state, client_ip, unit_of_work
 from .errors import error_response
+from .store_media import stored_media
 from .templating import render
 
 FAMILY_COOKIE = "tandem_family"
@@ -200,12 +199,8 @@ async def clip_media(request: Request) -> Response:
             object_id=item.id, outcome="refused", detail={"reason": "no_sharing_consent"},
         )  # fmt: skip
         return error_response(request, 403, "Clips are shown only with your consent to sharing.")
-    path = clip_path(state.settings.storage_dir, item.clip_name)
-    if not await asyncio.to_thread(path.is_file):
-        return error_response(request, 404, "The clip is missing.")
-    return FileResponse(
-        path, media_type="video/webm", headers={"cache-control": "private, no-store"}
-    )
+    # From the recording store, with Range: whichever host cut it, this one serves it.
+    return await stored_media(request, clip_key(item.clip_name), "The clip is missing.")
 
 
 routes = [

@@ -13,20 +13,23 @@ from starlette.routing import Route
 from media.recording.clip import Clip, ClipError, cut_clip
 from server.mail.worker import wake_outbox
 from server.services.clients import get_client_for
-from server.services.errors import ValidationFailed
+from server.services.errors import NotFound, ValidationFailed
 from server.services.family.access import issue_sign_in_link, revoke_sign_in_link
 from server.services.family.clips import (
     add_clip_item,
-    clip_path,
+    clip_key,
     clip_source,
     new_clip_name,
     parse_span,
 )
 from server.services.family.home_program import add_item
+from server.services.video.recordings import MISSING_FROM_STORAGE
 from server.services.video.sessions import get_session_for
+from server.video.store import RecordingStore, local_copy, scratch_file
 
 from .context import actor_for, app_state, login_required, require_user, unit_of_work
 from .pages_video import base_url
+from .store_media import request_store
 
 
 def _back(client_id: object) -> Response:
@@ -71,15 +74,19 @@ async def item_create(request: Request) -> Response:
     return _back(client.id)
 
 
-def _cut(source: Path, target: Path, start_ms: int, end_ms: int) -> Clip:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    try:
-        with source.open("rb") as src, partial.open("wb") as out:
+def _cut(
+    store: RecordingStore, working_dir: Path, source: str, target: str, start_ms: int, end_ms: int
+) -> Clip:
+    """Blocking (a worker thread): cuts from the recording under the key ``source`` (fetched
+    from the store unless this host has it) and publishes the clip under ``target``. The
+    temporary files are in the working directory and removed whatever happens."""
+    with (
+        local_copy(store, source, working_dir) as recording,
+        scratch_file(working_dir, ".clip-") as cut,
+    ):
+        with recording.open("rb") as src, cut.open("wb") as out:
             clip = cut_clip(src, out, start_ms, end_ms)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+        store.publish(target, cut)
     return clip
 
 
@@ -90,18 +97,21 @@ async def clip_create(request: Request) -> Response:
     state = app_state(request)
     form = await request.form()
     actor = actor_for(request, user)
-    root = state.settings.storage_dir
+    store = request_store(request, MISSING_FROM_STORAGE)
     start_ms, end_ms = parse_span(str(form.get("start", ""))[:20], str(form.get("end", ""))[:20])
     async with unit_of_work(request) as session:
         video = await get_session_for(session, user, request.path_params["session_id"], actor)
-        source, path = await clip_source(
-            session, user, video, str(form.get("file_id", ""))[:64], actor, root
+        source, key = await clip_source(
+            session, user, video, str(form.get("file_id", ""))[:64], actor
         )
     name = new_clip_name()
+    work = (store, state.settings.storage_dir, key, clip_key(name), start_ms, end_ms)
     try:
-        clip = await asyncio.to_thread(_cut, path, clip_path(root, name), start_ms, end_ms)
+        clip = await asyncio.to_thread(_cut, *work)
     except ClipError as exc:
         raise ValidationFailed({"start": f"No clip there: {exc}."}) from None
+    except FileNotFoundError:
+        raise NotFound(MISSING_FROM_STORAGE) from None
     async with unit_of_work(request) as session:
         video = await get_session_for(session, user, request.path_params["session_id"], actor)
         await add_clip_item(

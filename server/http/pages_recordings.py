@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.models import Annotation, User, VideoSession
-from server.services.errors import NotFound
 from server.services.video.annotations import get_snapshot, list_annotations
 from server.services.video.recordings import (
     MISSING_FROM_STORAGE,
@@ -26,16 +22,11 @@ from server.services.video.sessions import (
     attendance,
     get_session_for,
 )
-from server.video.runtime import video_runtime
-from server.video.store import RecordingStore
 
-from .context import actor_for, app_state, login_required, require_user, unit_of_work
+from .context import actor_for, login_required, require_user, unit_of_work
 from .params import query_float
+from .store_media import stored_media
 from .templating import render
-
-CHUNK = 256 * 1024
-# At most 18 digits: a 5,000-digit offset made int() raise (a 500); now it is a 416.
-RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 
 def annotation_json(a: Annotation, session_id: object) -> dict[str, Any]:
@@ -146,55 +137,11 @@ async def _file_for(request: Request, user: User) -> str:
     return playable_key(row)
 
 
-async def _stream(store: RecordingStore, key: str, start: int, length: int) -> AsyncIterator[bytes]:
-    """The store's chunks, each read in a thread (a disk or an object store: never on the
-    event loop)."""
-    chunks = store.open_range(key, start, length)
-    try:
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            yield chunk
-    finally:
-        await asyncio.to_thread(chunks.close)
-
-
 @login_required
 async def recording_media(request: Request) -> Response:
     user = require_user(request)
     key = await _file_for(request, user)
-    store = video_runtime(app_state(request)).store
-    if store is None:
-        raise NotFound(MISSING_FROM_STORAGE)
-    try:
-        size = await asyncio.to_thread(store.size, key)
-    except FileNotFoundError:
-        raise NotFound(MISSING_FROM_STORAGE) from None
-    headers = {
-        "accept-ranges": "bytes",
-        "cache-control": "private, no-store",
-        "content-type": "video/webm",
-    }
-    header = request.headers.get("range")
-    if header:
-        match = RANGE.match(header.strip())
-        if not match or (not match.group(1) and not match.group(2)):
-            return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
-        if match.group(1):
-            start = int(match.group(1))
-            end = int(match.group(2)) if match.group(2) else size - 1
-        else:  # suffix range: the last N bytes
-            start = max(0, size - int(match.group(2)))
-            end = size - 1
-        end = min(end, size - 1)
-        if start > end or start >= size:
-            return Response(status_code=416, headers={"content-range": f"bytes */{size}"})
-        length = end - start + 1
-        headers["content-range"] = f"bytes {start}-{end}/{size}"
-        headers["content-length"] = str(length)
-        return StreamingResponse(
-            _stream(store, key, start, length), status_code=206, headers=headers
-        )
-    headers["content-length"] = str(size)
-    return StreamingResponse(_stream(store, key, 0, size), headers=headers)
+    return await stored_media(request, key, MISSING_FROM_STORAGE)
 
 
 @login_required

@@ -3,8 +3,9 @@
 Recording writes to the node's working directory (TANDEM_STORAGE_DIR; media/recording/storage.py:
 a journal while recording, then segments and the final file). A file that is finalized or
 recovered is then *published* to the store under its key (its path relative to the working
-directory, as the database keeps it), and playback reads it back from the store. Blocking
-calls: run them in a thread.
+directory, as the database keeps it), and playback reads it back from the store. Home-program
+clips are kept here too (key ``clips/<name>``), cut from a ``local_copy`` of their recording.
+Blocking calls: run them in a thread.
 
 - ``SharedDirectoryStore``: a directory every host mounts (NFS or the like). When it is the
   working directory itself (TANDEM_RECORDING_STORE=shared-directory, the default), publishing
@@ -14,9 +15,11 @@ calls: run them in a thread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Generator
+import tempfile
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -89,6 +92,41 @@ class SharedDirectoryStore:
                     break
                 remaining -= len(chunk)
                 yield chunk
+
+
+@contextlib.contextmanager
+def local_copy(store: RecordingStore, key: str, working_dir: Path) -> Iterator[Path]:
+    """A file on this host's disk holding what the store keeps under ``key``: the working
+    directory's own when it has one (this host recorded it, or the store is the working
+    directory), else a download into the working directory, removed on exit. Blocking: run
+    it in a thread. FileNotFoundError when the store has nothing under ``key``."""
+    here = working_dir / checked_key(key)
+    if here.is_file():
+        yield here
+        return
+    size = store.size(key)
+    with scratch_file(working_dir, ".download-") as path:
+        written = 0
+        with path.open("wb") as out:
+            for chunk in store.open_range(key, 0, size):
+                out.write(chunk)
+                written += len(chunk)
+        if written != size:
+            raise OSError(f"{key}: the store gave {written} of its {size} bytes")
+        yield path
+
+
+@contextlib.contextmanager
+def scratch_file(working_dir: Path, prefix: str) -> Iterator[Path]:
+    """A new empty file in the working directory (named ``prefix``..., ``.part``), removed on
+    exit whatever happens."""
+    handle, name = tempfile.mkstemp(dir=working_dir, prefix=prefix, suffix=".part")
+    os.close(handle)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def recording_store(settings: Settings) -> RecordingStore:

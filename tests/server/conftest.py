@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fast_passwords import FAST_HASHER, FAST_PASSWORDS  # tests/support
+from s3 import moto_server  # tests/support
 from smtp_inbox import Mailbox  # tests/support
 from starlette.testclient import TestClient
 
@@ -134,3 +135,11 @@ def mailbox() -> Iterator[Mailbox]:
     box.start()
     yield box
     box.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server mode, an S3 emulator speaking the S3 API over HTTP (one for the run: each
+    test makes a bucket of its own)."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint

@@ -1,22 +1,23 @@
 """Home-program items made from a moment of a session's recording, and who may see their clip.
 
 The therapist picks a recording file of the session and a span (1 to 60 s); the clip is cut
-from the stored file (media/recording/clip.py, in a worker thread) into the clips folder of
-the recording storage. The family sees it only while the family's sharing consent is in force:
-withdrawn, the clip is gone from the family page and its URL answers 403 at once.
+from the file the recording store keeps (media/recording/clip.py, in a worker thread; fetched
+from the store when this host did not record it) and published to the store under
+``clips/<name>``, so any host serves it. The family sees it only while the family's sharing
+consent is in force: withdrawn, the clip is gone from the family page and its URL answers 403
+at once.
 """
 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.models import Client, HomeProgramItem, RecordingFile, User, VideoSession
 from server.services.audit import Actor, add_audit
 from server.services.errors import NotFound, ValidationFailed
-from server.services.video.recordings import playable_path, read_recording_file
+from server.services.video.recordings import playable_key, read_recording_file
 
 from .access import FamilyIdentity
 from .forms import current_consent
@@ -39,20 +40,22 @@ def parse_span(start: str, end: str) -> tuple[int, int]:
 
 
 async def clip_source(
-    session: AsyncSession, therapist: User, video: VideoSession, file_id: str, actor: Actor,
-    storage_root: Path,
-) -> tuple[RecordingFile, Path]:  # fmt: skip
-    """The session's finalized recording file to cut from (its read audited), and where it is."""
+    session: AsyncSession, therapist: User, video: VideoSession, file_id: str, actor: Actor
+) -> tuple[RecordingFile, str]:
+    """The session's finalized recording file to cut from (its read audited), and its key in
+    the recording store."""
     row = await read_recording_file(session, therapist, file_id, actor, range_header="clip")
     if row is not None and row.session_id != video.id:
         row = None
-    path = playable_path(row, storage_root)  # NotFound or Conflict when it cannot be cut
+    key = playable_key(row)  # NotFound or Conflict when it cannot be cut
     assert row is not None
-    return row, path
+    return row, key
 
 
-def clip_path(storage_root: Path, name: str) -> Path:
-    return storage_root / CLIPS_DIR / name
+def clip_key(name: str) -> str:
+    """The clip's key in the recording store (its path under TANDEM_STORAGE_DIR with the
+    shared-directory store)."""
+    return f"{CLIPS_DIR}/{name}"
 
 
 def new_clip_name() -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -326,15 +325,3 @@ def playable_key(row: RecordingFile | None) -> str:
     if row.status not in PLAYABLE:
         raise Conflict("This recording is not finalized (it may be incomplete).")
     return row.storage_path
-
-
-def playable_path(row: RecordingFile | None, storage_root: Path) -> Path:
-    """Where a file read with read_recording_file is on this host's disk, if it can be played
-    (a shared-directory store; with S3, read through the store instead)."""
-    playable_key(row)
-    assert row is not None  # playable_key refused None
-    root = storage_root.resolve()
-    path = (root / row.storage_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(MISSING_FROM_STORAGE)
-    return path

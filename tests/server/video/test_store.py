@@ -4,22 +4,15 @@ server mode (an S3 emulator speaking the S3 API over HTTP)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from s3 import moto_server, s3_client
+from s3 import s3_client
 
 from server.video.s3_store import S3Store
 from server.video.store import CHUNK, RecordingStore, SharedDirectoryStore
 
 KEY = "sess/rec/p_1/final.webm"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(params=["shared-directory", "s3"])
