@@ -41,7 +41,8 @@ class PortRange:
 @dataclass(frozen=True)
 class RelayConfig:
     ice_servers: tuple[IceServer, ...] = ()
-    # aioice never offers 127.0.0.1; tests and the one-machine demo need it.
+    # aioice never offers 127.0.0.1; tests and the one-machine demo need it, a production relay
+    # must not offer it (the server decides: server/config.py Settings.relay_offers_loopback).
     include_loopback: bool = True
     # Host candidates bind only here (None: wherever the kernel picks), so a firewall can open
     # exactly this range (media/aiortc/host_candidates.py).

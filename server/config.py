@@ -46,6 +46,9 @@ class Settings:
     relay_ports: tuple[int, int] | None = None
     # The address the relay's ICE candidates carry (a host behind 1:1 NAT); None: its own.
     relay_announced_address: str | None = None
+    # TANDEM_RELAY_LOOPBACK: offer 127.0.0.1 (True) or never (False); None: by the public
+    # address (`relay_offers_loopback`).
+    relay_loopback: bool | None = None
     # The machine, as `tandem drain` names it (several nodes of one host drain together).
     host_name: str = "localhost"
     # A node takes no new session past these (None: no limit); docs/operations.md.
@@ -71,6 +74,19 @@ class Settings:
     def cookies_secure(self) -> bool:
         # The demo runs on http://127.0.0.1, where a Secure cookie would never come back.
         return bool(self.public_base_url and self.public_base_url.startswith("https://"))
+
+    @property
+    def relay_offers_loopback(self) -> bool:
+        """Whether the relay offers a 127.0.0.1 candidate. Only a browser on the server's own
+        machine can use one (the demo, the test servers: aioice never offers it by itself);
+        anywhere else it points the browser's connectivity checks at its own machine. Without
+        TANDEM_RELAY_LOOPBACK: when the public address is a loopback host, or unset (the local
+        default: links then read http://127.0.0.1:8000)."""
+        if self.relay_loopback is not None:
+            return self.relay_loopback
+        if self.public_base_url is None:
+            return True
+        return _is_loopback_host(urlsplit(self.public_base_url).hostname)
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -152,6 +168,31 @@ def _announced_address(env: Mapping[str, str]) -> str | None:
     if address.is_link_local:
         raise ConfigError(f"{name} must not be a link-local address, got {raw!r}")
     return str(address)
+
+
+def _is_loopback_host(host: str | None) -> bool:
+    # A name other than localhost is not resolved: settings are read without the network.
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _relay_loopback(env: Mapping[str, str]) -> bool | None:
+    name = ENV_PREFIX + "RELAY_LOOPBACK"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw not in ("1", "0"):
+        raise ConfigError(
+            f"{name} must be 1 (offer 127.0.0.1 to browsers on this machine) or 0 (never),"
+            f" got {raw!r}; unset, it follows {ENV_PREFIX}PUBLIC_BASE_URL"
+        )
+    return raw == "1"
 
 
 def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
@@ -326,6 +367,7 @@ def load_settings(
         relay_forwarding=relay_forwarding,
         relay_ports=_relay_ports(env),
         relay_announced_address=_announced_address(env),
+        relay_loopback=_relay_loopback(env),
         metrics_token=metrics_token,
         host_name=_host_name(env),
         node_max_sessions=_int(env, "NODE_MAX_SESSIONS", 0, 0, 100_000) or None,

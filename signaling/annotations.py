@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from signaling.coaching import DEFAULT_CUES, ChatHistory, may_send, relay_chat, relay_cue
+from signaling.coaching import (
+    CHAT_HISTORY,
+    DEFAULT_CUES,
+    ChatHistory,
+    may_send,
+    relay_chat,
+    relay_cue,
+)
 from signaling.consent import RecordingControl
 from signaling.host_context import HostContext
 from signaling.participant import Participant
@@ -57,6 +64,8 @@ class Annotations:
         self._cues: Sequence[str] | None = None
         self.chat = ChatHistory()
         self._tagged: list[TaggedInfo] = []
+        # The chat and tags an earlier host of this session saw, read from the record once.
+        self._history_loaded = False
 
     # --- settings -----------------------------------------------------------------------------
 
@@ -81,10 +90,31 @@ class Annotations:
         )
 
     async def entered(self, who: Participant) -> None:
+        await self._load_history()
         await who.send(await self._settings())
         if who.role == "therapist" and who.source_of is None and self._tagged:
             await who.send(AnnotationHistory(items=list(self._tagged)))
         await self.chat.replay(who)
+
+    async def _load_history(self) -> None:
+        """At the first entry (under the session lock, so before anyone here can chat or tag):
+        what the record holds, so that a replay after a restart or a move to another node is
+        the one the earlier host would have sent."""
+        if self._history_loaded:
+            return
+        try:
+            earlier = await self._ctx.backend.call_history(
+                self._ctx.session_id, CHAT_HISTORY, TAG_HISTORY
+            )
+        except Exception:
+            # Tried again at the next entry; what this host sees meanwhile is kept.
+            log.exception("loading the call history failed in session %s", self._ctx.session_id)
+            return
+        self._history_loaded = True
+        self.chat.restore(earlier.chat)
+        stored = {t.client_ref for t in earlier.tagged}
+        since = [t for t in self._tagged if t.client_ref not in stored]
+        self._tagged = [*earlier.tagged, *since][-TAG_HISTORY:]
 
     async def set_observers(self, who: Participant, msg: ObserverAnnotations) -> None:
         detail = {"allowed": "yes" if msg.allowed else "no"}
@@ -112,6 +142,7 @@ class Annotations:
             await who.send(Error(code="unknown_participant", message="no such participant"))
             return None
         session_ms = self._ctx.session_ms()
+        at = self._ctx.now()
         recording_ms = self._recording.recording_ms()
         fields: dict[str, Any] = {}
         kind: AnnotationKind
@@ -126,7 +157,7 @@ class Annotations:
             await relay_cue(self._ctx, who, msg, session_ms)
         elif isinstance(msg, Chat):
             kind, fields["text"] = "chat", msg.text
-            await relay_chat(self._ctx, self.chat, who, msg, session_ms)
+            await relay_chat(self._ctx, self.chat, who, msg, session_ms, at)
         elif isinstance(msg, Draw):
             kind = "drawing"
             if not await self._relay_drawing(who, msg, session_ms):
@@ -148,7 +179,7 @@ class Annotations:
             session_ms=session_ms,
             recording_ms=recording_ms,
             recording_id=self._recording.recording_id if recording_ms is not None else None,
-            at=self._ctx.now(),
+            at=at,
             target_participant_id=target_id,
             client_ref=msg.client_ref,
             **fields,

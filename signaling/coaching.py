@@ -10,6 +10,8 @@ the others have it too).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from datetime import datetime
 
 from signaling.host_context import HostContext
 from signaling.participant import Participant
@@ -36,8 +38,8 @@ async def relay_cue(ctx: HostContext, who: Participant, msg: Cue, session_ms: in
 
 
 class ChatHistory:
-    """This host's recent chat, replayed to whoever enters the room. A new host (a restart, a
-    node's death) starts empty: the messages stay in the session's record all the same."""
+    """The session's recent chat, replayed to whoever enters the room. A new host (a restart, a
+    node's death) fills it from the session's record (`restore`); this is the cache."""
 
     def __init__(self) -> None:
         self._said: deque[ChatMessage] = deque(maxlen=CHAT_HISTORY)
@@ -45,22 +47,39 @@ class ChatHistory:
     def add(self, said: ChatMessage) -> None:
         self._said.append(said)
 
+    def restore(self, earlier: Sequence[ChatMessage]) -> None:
+        """The record's messages go first; what this host relayed meanwhile (saved or not) after
+        them, once (the record may hold it already)."""
+        stored = {_said_key(m) for m in earlier}
+        since = [m for m in self._said if _said_key(m) not in stored]
+        self._said = deque([*earlier, *since], maxlen=CHAT_HISTORY)
+
     async def replay(self, who: Participant) -> None:
         if who.source_of is None:
             for said in tuple(self._said):
                 await who.send(said)
 
 
+def _said_key(said: ChatMessage) -> tuple[str, int, str]:
+    return said.author_id, said.session_ms, said.text
+
+
 async def relay_chat(
-    ctx: HostContext, history: ChatHistory, who: Participant, msg: Chat, session_ms: int
+    ctx: HostContext,
+    history: ChatHistory,
+    who: Participant,
+    msg: Chat,
+    session_ms: int,
+    at: datetime,
 ) -> None:
+    # `at` and `session_ms` are the stored annotation's: a replay from the record is identical.
     said = ChatMessage(
         author_id=who.participant_id,
         name=who.name,
         role=who.role,
         text=msg.text,
         session_ms=session_ms,
-        at=ctx.now(),
+        at=at,
     )
     history.add(said)
     for p in ctx.roster.in_room():

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from signaling.protocol import Quality, RecordingState, Role, SessionState
+from signaling.protocol import (
+    ChatMessage,
+    Quality,
+    RecordingState,
+    Role,
+    SessionState,
+    TaggedInfo,
+)
 
 # "location_required": a parent of a visit under the licensure gate has not confirmed, on the
 # check page, a state the therapist may see them in (the gate runs on the server at join).
@@ -148,6 +155,16 @@ class SavedAnnotation:
     recording_ms: int | None
 
 
+@dataclass(frozen=True)
+class CallHistory:
+    """What the session's record holds of what a host replays to whoever enters the room: the
+    latest chat messages and tags (with undos), each oldest first, as the host that saw them
+    sent them. A new host (a restart, a node taking the session over) starts from it."""
+
+    chat: Sequence[ChatMessage] = ()
+    tagged: Sequence[TaggedInfo] = ()
+
+
 class SessionBackend(Protocol):
     """Implemented by the server over its database; calls must not commit half-states."""
 
@@ -214,6 +231,11 @@ class SessionBackend(Protocol):
 
     async def save_annotation(self, session_id: str, draft: AnnotationDraft) -> SavedAnnotation:
         """Returns only once committed (the client's ack waits on it); idempotent per client_ref."""
+        ...
+
+    async def call_history(self, session_id: str, chat_limit: int, tag_limit: int) -> CallHistory:
+        """The latest `chat_limit` chat messages and `tag_limit` tags and undos (those saved
+        with a client_ref) of the session, each oldest first."""
         ...
 
 

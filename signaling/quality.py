@@ -1,5 +1,6 @@
 """Call quality as the clients report it: on the record, and a hint to the therapist when a
-participant's own reports say their link is weak (docs/signaling.md, "Call quality")."""
+publishing participant's own reports say their link is weak (docs/signaling.md, "Call
+quality")."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ def weakness(report: Quality) -> str | None:
     return None
 
 
+def is_hinted(who: Participant) -> bool:
+    """Whose weak link the therapist hears of: those whose media the therapist receives, i.e.
+    the publishers other than the therapist (a parent, a parent's second camera). An observer
+    only receives: its weak link troubles no one else's picture, and a hint about it would read
+    as if the parent were struggling. (Its own page still shows its own poor state.)"""
+    return who.role == "parent"
+
+
 class LinkHints:
     """Tells the therapist when someone's link turns weak and when it is fine again (on change
     only: a report every few seconds must not become a message every few seconds)."""
@@ -33,7 +42,7 @@ class LinkHints:
         self._weak: set[str] = set()
 
     async def reported(self, who: Participant, report: Quality) -> None:
-        if who.role == "therapist":
+        if not is_hinted(who):
             return
         reason = weakness(report)
         weak = reason is not None

@@ -14,6 +14,7 @@ from server.models import VideoSessionState
 from server.observability import Metrics
 from server.services.audit import Actor, AuditLog, record_audit
 from server.services.video.annotations import find_resent, save_annotation
+from server.services.video.call_history import call_history
 from server.services.video.common import parse_id
 from server.services.video.goal_tags import cues_for_session, tags_for_session
 from server.services.video.location import link_info
@@ -35,6 +36,7 @@ from server.services.video.sessions import (
 )
 from signaling.ports import (
     AnnotationDraft,
+    CallHistory,
     ConsentDecision,
     ConsentText,
     LinkInfo,
@@ -215,6 +217,12 @@ class DatabaseSessionBackend:
                 saved = SavedAnnotation(str(found.id), found.session_ms, found.recording_ms)
         # Only here, after the commit, does the id go back (and the client get its ack).
         return saved
+
+    async def call_history(self, session_id: str, chat_limit: int, tag_limit: int) -> CallHistory:
+        async with transaction(self._db) as session:
+            return await call_history(
+                session, session_id, chat_limit, tag_limit, _actor("system", None)
+            )
 
 
 def _participant_actor(participant_id: str, user_id: str | None, link_id: str | None) -> Actor:

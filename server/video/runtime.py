@@ -87,6 +87,7 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
             forwarding=forwarding,
             port_range=PortRange(*ports) if ports is not None else None,
             announced_address=settings.relay_announced_address,
+            include_loopback=settings.relay_offers_loopback,
         )
     )
     node_id = node_id_of()

@@ -15,6 +15,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.demo import DEMO_EMAIL, seed_demo
 from server.models import Client, User
+from server.video.runtime import video_runtime
 from server.wiring import build_app
 
 
@@ -98,6 +99,15 @@ def test_a_public_url_sets_the_socket_origin(settings: Settings) -> None:
     with TestClient(app, base_url="https://tandem.example.org") as https:
         csp = https.get("/login").headers["content-security-policy"]
     assert "connect-src 'self' wss://tandem.example.org;" in csp
+
+
+def test_the_relay_offers_loopback_to_a_local_server_only(settings: Settings) -> None:
+    for base_url, offered in ((None, True), ("https://tandem.example.org", False)):
+        app = build_app(replace(settings, public_base_url=base_url))
+        with TestClient(app):
+            runtime = video_runtime(app.state.tandem)
+            # (The join page's connection check is built from the same config.)
+            assert runtime.relay.config.include_loopback is offered, base_url
 
 
 def test_unsafe_requests_from_another_site_are_refused(client: TestClient, helpers: Any) -> None:

@@ -69,6 +69,9 @@ def test_postgres_urls_map_to_the_async_driver(tmp_path: Path) -> None:
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "::", "an address browsers can reach"),
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "224.0.0.5", "an address browsers can reach"),
         ("TANDEM_RELAY_ANNOUNCED_ADDRESS", "fe80::1", "link-local"),
+        ("TANDEM_RELAY_LOOPBACK", "yes", "RELAY_LOOPBACK must be 1 .* or 0"),
+        ("TANDEM_RELAY_LOOPBACK", "true", "RELAY_LOOPBACK must be 1 .* or 0"),
+        ("TANDEM_RELAY_LOOPBACK", "2", "RELAY_LOOPBACK must be 1 .* or 0"),
         ("TANDEM_NODE_CPU_LIMIT", "lots", "NODE_CPU_LIMIT must be cores"),
         ("TANDEM_NODE_CPU_LIMIT", "0.01", "NODE_CPU_LIMIT must be cores"),
         ("TANDEM_NODE_MAX_SESSIONS", "-1", "NODE_MAX_SESSIONS"),
@@ -124,6 +127,38 @@ def test_relay_port_range_and_announced_address(tmp_path: Path) -> None:
         {"TANDEM_VAR_DIR": str(tmp_path), "TANDEM_RELAY_PORTS": "40000-40000"}, dotenv=None
     )
     assert one_port.relay_ports == (40000, 40000)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "loopback", "offered"),
+    [
+        (None, None, True),  # the local default: links read http://127.0.0.1:8000
+        ("http://127.0.0.1:8000", None, True),  # the demo and the test servers
+        ("http://localhost:8000", None, True),
+        ("http://[::1]:8000", None, True),
+        ("http://127.0.0.2:8000", None, True),
+        ("https://tandem.example.org", None, False),  # production
+        ("https://203.0.113.10", None, False),
+        ("http://localhost.example.org", None, False),
+        ("https://tandem.example.org", "1", True),  # said explicitly, either way
+        ("http://127.0.0.1:8000", "0", False),
+        (None, "0", False),
+        (None, " ", True),  # empty: unset
+    ],
+)
+def test_the_relay_offers_loopback_only_to_a_local_server_unless_told(
+    tmp_path: Path, base_url: str | None, loopback: str | None, offered: bool
+) -> None:
+    env = {"TANDEM_VAR_DIR": str(tmp_path)}
+    if base_url is not None:
+        env["TANDEM_PUBLIC_BASE_URL"] = base_url
+    if loopback is not None:
+        env["TANDEM_RELAY_LOOPBACK"] = loopback
+    settings = load_settings(env, dotenv=None)
+    assert settings.relay_loopback == {None: None, "1": True, "0": False}.get(
+        (loopback or "").strip() or None
+    )
+    assert settings.relay_offers_loopback is offered
 
 
 def test_node_limits_and_recording_store(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quality_reports import quality_report
-from signaling_fakes import Client, FakeRelay, MemoryBackend, join_link, make_router
+from signaling_fakes import Client, FakeRelay, MemoryBackend, admit, join_link, make_router
 
 from signaling.local_router import LocalRouter
 from signaling.ports import TherapistIdentity
@@ -79,3 +79,31 @@ async def test_the_therapist_hears_when_the_parents_link_turns_weak_and_recovers
     await parent.send(**report())
     assert therapist.conn.last("link_hint")["weak"] is False
     assert "link_hint" not in parent.conn.types()
+
+
+async def test_an_observers_weak_link_is_on_the_record_but_never_hinted_to_the_therapist() -> None:
+    backend, therapist, parent = await call()
+    observer = await admit(therapist, "observer", "Olu")
+    await observer.send(**report(loss=0.3, frozen_ms=4000))
+    await observer.send(**report(rtt_ms=900))
+    # Receive-only: a hint would tell the therapist the parent struggles when only Olu does.
+    assert "link_hint" not in therapist.conn.types()
+    assert [pid for pid, _ in backend.quality] == [observer.participant_id] * 2
+    await parent.send(**report(loss=0.3))
+    assert therapist.conn.last("link_hint")["participant_id"] == parent.participant_id
+    assert "link_hint" not in observer.conn.types()
+
+
+async def test_a_parents_second_camera_is_hinted_and_the_therapists_screen_is_not() -> None:
+    backend, therapist, parent = await call()
+    backend.camera_codes["code-1"] = parent.participant_id
+    phone = Client(therapist.router, "s1")
+    await phone.join(token="code-1", source="camera")
+    screen = Client(therapist.router, "s1", THERAPIST)
+    await screen.join(source="screen")
+    await screen.send(**report(loss=0.3))
+    assert "link_hint" not in therapist.conn.types()
+    await phone.send(**report(frozen_ms=2500))
+    hint = therapist.conn.last("link_hint")
+    assert (hint["participant_id"], hint["weak"]) == (phone.participant_id, True)
+    assert hint["reason"] == "video froze 2.5 s"

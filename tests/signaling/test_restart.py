@@ -8,15 +8,18 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from signaling_fakes import (
+    SAID,
     SECRET,
     Client,
     FakeRecorder,
     FakeRelay,
     FakeSnapshots,
     MemoryBackend,
+    chat_tags_and_cue,
     join_link,
     make_router,
     of_type,
+    replayed,
     taps_of,
 )
 
@@ -203,3 +206,79 @@ async def test_a_host_shut_down_for_a_move_starts_no_grace_when_its_sockets_end(
     await therapist.handle.disconnected()
     await asyncio.sleep(0.4)
     assert backend.left == []
+
+
+async def chat_and_tags(d: Deployment) -> tuple[Client, Client, Client, str, str]:
+    """A call in which everyone chatted and the therapist tagged, undid and cued."""
+    therapist, parent, token = await call_with_parent(d)
+    observer_token, _ = join_link("s1", "observer", name="Olive Observer")
+    observer = Client(d.router, "s1")
+    await observer.join(token=observer_token)
+    await therapist.send(type="admit", participant_id=observer.participant_id)
+    await chat_tags_and_cue(therapist, parent, observer)
+    return therapist, parent, observer, token, observer_token
+
+
+async def test_after_a_restart_the_chat_and_the_tags_are_replayed_as_before() -> None:
+    d = Deployment()
+    therapist, parent, observer, token, observer_token = await chat_and_tags(d)
+    credentials = {
+        "parent": parent.conn.last("admitted")["rejoin"],
+        "observer": observer.conn.last("admitted")["rejoin"],
+    }
+    # Before: each page reloads on the same host.
+    before = {}
+    for name, old in (("therapist", therapist), ("parent", parent), ("observer", observer)):
+        reloaded = Client(d.router, "s1", old.identity, client_id=old.client_id)
+        tok = {"therapist": None, "parent": token, "observer": observer_token}[name]
+        await reloaded.join(token=tok, rejoin=credentials.get(name))
+        before[name] = replayed(reloaded)
+    assert [m["text"] for m in before["parent"]["chat"]] == list(SAID)
+
+    d.restart()
+    after = {}
+    back_t = Client(d.router, "s1", THERAPIST)
+    await back_t.join()
+    after["therapist"] = replayed(back_t)
+    for name, old, tok in (("parent", parent, token), ("observer", observer, observer_token)):
+        back = Client(d.router, "s1", client_id=old.client_id)
+        await back.join(token=tok, rejoin=credentials[name])
+        assert back.conn.last("welcome")["lobby"] is False
+        after[name] = replayed(back)
+
+    assert after == before
+    chat = after["observer"]["chat"]
+    assert [(m["author_id"], m["name"], m["role"]) for m in chat] == [
+        (therapist.participant_id, "Dr. Tess", "therapist"),
+        (parent.participant_id, "Pat Parent", "parent"),
+        (observer.participant_id, "Olive Observer", "observer"),
+    ]
+    # The tags (and the undo) go to the therapist only; cues are live only, never replayed.
+    assert [(i["client_ref"], i["kind"], i["undo_ref"]) for i in after["therapist"]["tags"]] == [
+        ("t1", "tag", None), ("t2", "tag", None), ("t3", "undo", "t2"),
+    ]  # fmt: skip
+    assert after["parent"]["tags"] is None
+    assert after["observer"]["tags"] is None
+    assert all(a["cues"] == [] for a in after.values())
+
+
+async def test_a_failed_read_of_the_history_is_tried_again_and_keeps_what_came_since() -> None:
+    d = Deployment()
+    therapist, parent, _ = await call_with_parent(d)
+    await parent.send(type="chat", client_ref="c1", text="before the restart")
+    await therapist.send(type="tag", client_ref="t1", tag="independent")
+    d.restart()
+    d.backend.fail_history = True
+    back_t = Client(d.router, "s1", THERAPIST)
+    await back_t.join()
+    assert of_type(back_t.conn, "chat") == []  # the call goes on without it
+    await back_t.send(type="chat", client_ref="c2", text="after the restart")
+    await back_t.send(type="tag", client_ref="t2", tag="independent")
+
+    d.backend.fail_history = False
+    late = Client(d.router, "s1", THERAPIST)
+    await late.join()  # the therapist's page reloads: the next entry reads the record
+    assert [m["text"] for m in of_type(late.conn, "chat")] == [
+        "before the restart", "after the restart",
+    ]  # fmt: skip
+    assert [i["client_ref"] for i in late.conn.last("annotation_history")["items"]] == ["t1", "t2"]

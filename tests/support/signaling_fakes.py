@@ -13,6 +13,7 @@ from typing import Any
 from signaling.local_router import ConnectionLimits, LocalRouter, SessionHostFactory
 from signaling.ports import (
     AnnotationDraft,
+    CallHistory,
     ConsentDecision,
     ConsentText,
     LinkInfo,
@@ -24,12 +25,13 @@ from signaling.ports import (
     PastParticipant,
     RecordingUpdate,
     SavedAnnotation,
+    SessionBackend,
     SessionRecord,
     SessionTaps,
     SessionTapsFactory,
     TagOption,
 )
-from signaling.protocol import Quality, Role, SessionState
+from signaling.protocol import ChatMessage, Quality, Role, SessionState, TaggedInfo
 from signaling.session import SessionConfig
 from signaling.tokens import TokenSigner, new_join_link_claim
 
@@ -78,6 +80,7 @@ class MemoryBackend:
     # What a database keeps across hosts: each (session, participant) that was in the room, with
     # its role; and the removals.
     roles: dict[tuple[str, str], Role] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     removed: set[tuple[str, str]] = field(default_factory=set)
     quality: list[tuple[str, Quality]] = field(default_factory=list)
     consents: list[ConsentDecision] = field(default_factory=list)
@@ -86,6 +89,8 @@ class MemoryBackend:
     # Set to hold saves (an ack must wait for them); `fail_saves` makes them raise.
     save_gate: asyncio.Event | None = None
     fail_saves: bool = False
+    # Set to make reading the call history back raise (a database hiccup at a host's first join).
+    fail_history: bool = False
     cues: list[str] = field(default_factory=list)
     # Second-camera link codes -> the participant each is bound to.
     camera_codes: dict[str, str] = field(default_factory=dict)
@@ -132,6 +137,7 @@ class MemoryBackend:
     ) -> None:
         self.joined.append((session_id, participant_id))
         self.roles[(session_id, participant_id)] = role
+        self.names[participant_id] = name
         if role == "therapist" and session_id in self.sessions:
             self.sessions[session_id] = replace(
                 self.sessions[session_id], therapist_participant_id=participant_id
@@ -192,6 +198,40 @@ class MemoryBackend:
         annotation_id = f"a{len(self.annotations) + 1}"
         self.annotations[annotation_id] = draft
         return SavedAnnotation(annotation_id, draft.session_ms, draft.recording_ms)
+
+    async def call_history(self, session_id: str, chat_limit: int, tag_limit: int) -> CallHistory:
+        """As the server reads it back (server/services/video/call_history.py)."""
+        if self.fail_history:
+            raise RuntimeError("database down")
+        saved = sorted(
+            (d for d in self.annotations.values() if d.client_ref is not None),
+            key=lambda d: (d.session_ms, d.at),
+        )
+        chat = [
+            ChatMessage(
+                author_id=d.author_participant_id,
+                name=self.names.get(d.author_participant_id, d.author_role),
+                role=d.author_role,
+                text=d.text or "",
+                session_ms=d.session_ms,
+                at=d.at,
+            )
+            for d in saved
+            if d.kind == "chat"
+        ]
+        tagged = [
+            TaggedInfo(
+                client_ref=d.client_ref or "",
+                kind="undo" if d.kind == "undo" else "tag",
+                tag=d.tag,
+                goal_id=d.goal_id,
+                undo_ref=str(d.payload["undoes"]) if d.payload else None,
+                session_ms=d.session_ms,
+            )
+            for d in saved
+            if d.kind in ("tag", "undo")
+        ]
+        return CallHistory(chat[-chat_limit:], tagged[-tag_limit:])
 
 
 class FakeRecorder:
@@ -369,7 +409,7 @@ def media_errors() -> MediaErrors:
 
 
 def make_router(
-    backend: MemoryBackend,
+    backend: SessionBackend,
     relay: FakeRelay,
     grace: float = 30.0,
     limits: ConnectionLimits | None = None,
@@ -467,3 +507,31 @@ async def admit(therapist: Client, role: str = "parent", name: str = "Pat Parent
 
 def of_type(conn: FakeConnection, kind: str) -> list[dict[str, Any]]:
     return [m for m in conn.sent if m["type"] == kind]
+
+
+# What `chat_tags_and_cue` says, in order.
+SAID = ("welcome! https://example.org/plan", "<b>can you hear us?</b>", "notes later")
+
+
+async def chat_tags_and_cue(therapist: Client, parent: Client, observer: Client) -> None:
+    """Everyone in the room chats; the therapist tags, undoes a tag, cues and writes a note."""
+    await therapist.send(type="chat", client_ref="c1", text=SAID[0])
+    await therapist.send(type="tag", client_ref="t1", tag="trial success", goal_id="g-grasp")
+    await parent.send(type="chat", client_ref="c2", text=SAID[1])
+    await therapist.send(type="cue", client_ref="q1", cue="wait 5 seconds")
+    await therapist.send(type="tag", client_ref="t2", tag="trial fail", goal_id="g-grasp")
+    await therapist.send(type="undo", client_ref="t3", undo_ref="t2")
+    await observer.send(type="chat", client_ref="c3", text=SAID[2])
+    await therapist.send(type="note", client_ref="n1", text="a note is not replayed")
+    for client in (therapist, parent, observer):
+        assert "annotation_failed" not in client.conn.types()
+
+
+def replayed(client: Client) -> dict[str, Any]:
+    """What a page entering the room was sent of the call so far: chat, tags, cues."""
+    history = of_type(client.conn, "annotation_history")
+    return {
+        "chat": of_type(client.conn, "chat"),
+        "tags": history[-1]["items"] if history else None,
+        "cues": of_type(client.conn, "cue"),
+    }
