@@ -9,6 +9,7 @@ placed on a node that would slow every join on it.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -89,18 +90,29 @@ class Meter(Protocol):
 
 
 class CpuMeter:
-    """Cores this process used since the previous reading (process time over wall time);
-    readings closer than ``window`` seconds repeat the last figure (no one-instant spikes)."""
+    """Cores this process used lately: process time over wall time, averaged with exponential
+    weights that fade over ``tau`` seconds. A burst (a few password hashes on the worker
+    threads, a recording being finalized) moves it a little; a load that lasts moves it all the
+    way within a few ``tau``. A one-second window let a burst of sign-ins close a node."""
 
-    def __init__(self, window: float = 1.0) -> None:
-        self._cpu, self._wall = time.process_time(), time.monotonic()
-        self._window = window
+    def __init__(
+        self,
+        tau: float = 10.0,
+        *,
+        cpu_clock: Callable[[], float] = time.process_time,
+        wall_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cpu_clock, self._wall_clock = cpu_clock, wall_clock
+        self._cpu, self._wall = cpu_clock(), wall_clock()
+        self._tau = tau
         self.last = 0.0
 
     def read(self) -> float:
-        cpu, wall = time.process_time(), time.monotonic()
-        if wall - self._wall >= self._window:
-            self.last = (cpu - self._cpu) / (wall - self._wall)
+        cpu, wall = self._cpu_clock(), self._wall_clock()
+        elapsed = wall - self._wall
+        if elapsed >= 0.05:  # closer readings repeat the last figure
+            rate = (cpu - self._cpu) / elapsed
+            self.last += (1 - math.exp(-elapsed / self._tau)) * (rate - self.last)
             self._cpu, self._wall = cpu, wall
         return self.last
 

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis_text import text
 from signaling_fakes import Client, FakeRelay, MemoryBackend, make_router
 
-from signaling.placement import LeastLoadedSelector, NodeGauge, NodeLoad
+from signaling.placement import CpuMeter, LeastLoadedSelector, NodeGauge, NodeLoad
 from signaling.ports import TherapistIdentity
 from signaling.protocol import CloseCode
 from signaling.redis_router import RedisRouter
@@ -134,3 +134,39 @@ async def test_with_no_headroom_anywhere_a_new_session_is_refused_clearly(
     again = Client(hot, "s2", THERAPIST)
     await again.join()
     await again.conn.wait_for("welcome")
+
+
+class _Clocks:
+    """A process that uses ``rate`` cores from now on, read with the meter's two clocks."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.rate = 0.0
+
+    def run(self, seconds: float, step: float = 0.5) -> None:
+        for _ in range(round(seconds / step)):
+            self.wall += step
+            self.cpu += self.rate * step
+
+
+def test_a_burst_does_not_close_a_node_but_a_load_that_lasts_does() -> None:
+    clocks = _Clocks()
+    meter = CpuMeter(cpu_clock=lambda: clocks.cpu, wall_clock=lambda: clocks.wall)
+    gauge = NodeGauge(lambda: 0, cpu_limit=0.9, meter=meter)
+    clocks.rate = 0.1
+    clocks.run(30)
+    assert gauge.has_room()
+    # A burst of sign-ins: two hashing threads busy for a second.
+    clocks.rate = 2.0
+    clocks.run(1)
+    assert meter.read() < 0.9
+    assert gauge.has_room()
+    # The same load for half a minute is real: no new session here.
+    clocks.run(30)
+    assert meter.read() > 1.8
+    assert not gauge.has_room()
+    # And the node opens again once it has been quiet a while.
+    clocks.rate = 0.1
+    clocks.run(30)
+    assert gauge.has_room()
