@@ -128,11 +128,14 @@ return 0
 
 
 class RedisLimiter:
-    """Windows in Redis sorted sets (`{prefix}login:{key}`), shared by every process and host."""
+    """Windows in Redis sorted sets (`{prefix}{namespace}:{key}`: `login` for sign-ins, `probe`
+    for the join page's connection checks), shared by every process and host."""
 
-    def __init__(self, redis: Any, prefix: str, limit: int, window_seconds: float) -> None:
+    def __init__(
+        self, redis: Any, prefix: str, limit: int, window_seconds: float, namespace: str = "login"
+    ) -> None:
         self._redis = redis
-        self._prefix = prefix + "login:"
+        self._prefix = f"{prefix}{namespace}:"
         self.limit = limit
         self.window_ms = int(window_seconds * 1000)
         self._script = redis.register_script(_RESERVE)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from media import IceServer, PortRange, Prober, Relay, RelayConfig
-from server.ratelimit import Limiter, MemoryLimiter
+from server.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from server.state import AppState
 from server.video.backend import DatabaseSessionBackend
 from server.video.liveness import NodeLiveness, node_id_of
@@ -162,9 +162,16 @@ async def video_extension(state: AppState) -> AsyncIterator[None]:
     # Attendance first: a participant rejoining after a restart opens a new stretch.
     await liveness.start(alive)
     await _stop_recordings(state, recorders, store, hosted_elsewhere)
-    # Per process, like the probes it admits: a link or an address gets a few checks a minute.
+    # A link or an address gets a few checks a minute, however many processes and hosts
+    # answer them (with Redis, one window for all; the probes themselves are per process).
     prober = Prober(relay.config)
-    probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
+    probe_limiter: Limiter
+    if state.redis is not None:
+        probe_limiter = RedisLimiter(
+            state.redis, settings.redis_prefix, PROBES_PER_MINUTE, 60, namespace="probe"
+        )
+    else:
+        probe_limiter = MemoryLimiter(PROBES_PER_MINUTE, 60)
     state.extras["video"] = VideoRuntime(
         relay, router, signer, ice, local, node_id, prober, probe_limiter, gauge, store
     )

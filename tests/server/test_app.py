@@ -15,6 +15,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker, transaction
 from server.demo import DEMO_EMAIL, seed_demo
 from server.models import Client, User
+from server.ratelimit import MemoryLimiter, RedisLimiter
 from server.video.runtime import video_runtime
 from server.wiring import build_app
 
@@ -108,6 +109,17 @@ def test_the_relay_offers_loopback_to_a_local_server_only(settings: Settings) ->
             runtime = video_runtime(app.state.tandem)
             # (The join page's connection check is built from the same config.)
             assert runtime.relay.config.include_loopback is offered, base_url
+
+
+def test_with_redis_connection_checks_are_limited_in_one_window_for_all_processes(
+    settings: Settings, redis_url: str
+) -> None:
+    app = build_app(replace(settings, redis_url=redis_url, redis_prefix="test-probe-limit:"))
+    with TestClient(app):
+        assert isinstance(video_runtime(app.state.tandem).probe_limiter, RedisLimiter)
+    alone = build_app(settings)
+    with TestClient(alone):
+        assert isinstance(video_runtime(alone.state.tandem).probe_limiter, MemoryLimiter)
 
 
 def test_unsafe_requests_from_another_site_are_refused(client: TestClient, helpers: Any) -> None:

@@ -113,3 +113,28 @@ async def test_redis_windows_slide_on_the_servers_clock(redis_url: str) -> None:
     finally:
         await limiter.reset("k")
         await client.aclose()
+
+
+async def test_connection_checks_share_one_window_across_processes_apart_from_sign_ins(
+    redis_url: str,
+) -> None:
+    """Two processes answering the join page's connection checks (two clients of the real
+    Redis) count one window per link; sign-ins under the same key are another window."""
+    import redis.asyncio as aioredis
+
+    prefix = f"test-{secrets.token_hex(4)}:"
+    clients = [aioredis.from_url(redis_url) for _ in range(2)]
+    try:
+        first, second = (RedisLimiter(c, prefix, 3, 60, namespace="probe") for c in clients)
+        for limiter in (first, second, first):
+            assert (await limiter.reserve("link:abc")).allowed
+        assert not (await second.reserve("link:abc")).allowed
+        assert not (await first.reserve("link:abc")).allowed
+        sign_in = RedisLimiter(clients[0], prefix, 3, 60)
+        assert (await sign_in.reserve("link:abc")).allowed
+    finally:
+        keys = await clients[0].keys(prefix + "*")
+        if keys:
+            await clients[0].delete(*keys)
+        for c in clients:
+            await c.aclose()
