@@ -22,7 +22,6 @@ deadline) the drained listeners run: the server exits.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -33,6 +32,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
+from signaling import tasks
 from signaling.local_router import LocalRouter
 from signaling.node_registry import (
     NodeDown,
@@ -85,9 +85,7 @@ class _Serial:
         self._queue.put_nowait(None)
 
     async def cancel(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await tasks.stop(self._task)
 
     async def _run(self) -> None:
         while (job := await self._queue.get()) is not None:
@@ -222,13 +220,11 @@ class RedisRouter:
         ]
 
     async def close(self) -> None:
-        tasks: list[asyncio.Task[Any]] = [*self._tasks, *self._background]
+        running: list[asyncio.Task[Any]] = [*self._tasks, *self._background]
         if self._draining is not None:
-            tasks.append(self._draining)
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            running.append(self._draining)
+        for task in running:
+            await tasks.stop(task)
         for serial in [e.serial for e in self._origin.values()] + [
             e.serial for e in self._proxied.values()
         ]:
@@ -375,6 +371,8 @@ class RedisRouter:
                 await self._sweep()
                 await self._keep_or_hand_over()
             except Exception:
+                if tasks.cancelled():
+                    raise asyncio.CancelledError from None  # a cancel redis-py turned into an error
                 log.exception("heartbeat failed")
 
     async def _sweep(self) -> None:
@@ -481,6 +479,8 @@ class RedisRouter:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if tasks.cancelled():
+                    raise asyncio.CancelledError from None  # a cancel redis-py turned into an error
                 # redis-py subscribes again when it reconnects; meanwhile others may call this
                 # node dead, and _keep_or_hand_over sorts out its sessions afterwards.
                 log.exception("lost the pub/sub connection; listening again")
